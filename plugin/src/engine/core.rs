@@ -1,0 +1,245 @@
+//! The separation itself, at the model's rate: framing, model runs, masking, overlap-add.
+//!
+//! [`SeparationCore`] is deterministic and single-threaded: given the same input samples it
+//! produces the same stems however the input is split into calls. The worker thread drives it;
+//! tests drive it directly.
+
+use realfft::num_complex::Complex32;
+
+use super::masks::{self, Extension};
+use super::model::{InferenceFailure, MaskModel, ModelSpec};
+use super::mode::Schedule;
+use super::stft::{Analysis, Synthesis};
+
+/// Audio channels the engine separates (mono input is carried as two equal channels).
+pub const CHANNELS: usize = 2;
+
+/// Streams stereo samples at the model's rate in, stems out.
+///
+/// Frame `j` covers samples `[(j+1)·hop − n_fft, (j+1)·hop)`, so it is complete as soon as
+/// `(j+1)·hop` samples are in. Run `c` keeps the masks of frames `c·new .. (c+1)·new`, seeing
+/// `past` frames before and `lookahead` frames after them. Samples before the first input are
+/// silence.
+///
+/// Only the non-residual stems are synthesised: the residual stem is the mixture minus the
+/// others, formed later at the host's rate, which makes the sum exact at any rate.
+pub struct SeparationCore {
+    spec: ModelSpec,
+    schedule: Schedule,
+    extension: Extension,
+    /// The last `n_fft` input samples per channel.
+    history: [Vec<f32>; CHANNELS],
+    /// Samples of the hop being filled, per channel.
+    filled: usize,
+    analysis: Analysis,
+    /// Complex spectra of the last `window` frames: `[slot][channel][full bin]`.
+    spectra: Vec<Complex32>,
+    /// Model input, `[channel][frame][bin]`, for one run.
+    magnitude: Vec<f32>,
+    /// Model output, `[stem][channel][frame][bin]`, for one run.
+    masks: Vec<f32>,
+    /// Normalised and extended masks of one frame and channel: `[stem][full bin]`.
+    frame_masks: Vec<f32>,
+    /// One synthesiser per non-residual stem and channel.
+    synthesis: Vec<Synthesis>,
+    /// Output of the current run, per non-residual stem and channel.
+    output: Vec<Vec<f32>>,
+    output_len: usize,
+    /// Frames analysed so far.
+    frames: usize,
+    /// Runs completed so far.
+    runs: usize,
+    /// Output samples still to drop: those the first frames complete before time zero.
+    lead_in: usize,
+}
+
+impl SeparationCore {
+    /// Allocates everything the core will ever need.
+    ///
+    /// # Panics
+    /// If the schedule does not fit the model (checked when models are loaded).
+    pub fn new(spec: ModelSpec, schedule: Schedule, extension: Extension) -> Self {
+        let (n_fft, hop, bins) = (spec.n_fft, spec.hop, spec.bins);
+        assert!(schedule.window % spec.frame_multiple == 0 && schedule.past() < schedule.window);
+        let full = spec.full_bins();
+        let separated = spec.stem_count() - 1;
+        Self {
+            history: std::array::from_fn(|_| vec![0.0; n_fft]),
+            filled: 0,
+            analysis: Analysis::new(n_fft),
+            spectra: vec![Complex32::default(); schedule.window * CHANNELS * full],
+            magnitude: vec![0.0; CHANNELS * schedule.window * bins],
+            masks: vec![0.0; spec.stem_count() * CHANNELS * schedule.window * bins],
+            frame_masks: vec![0.0; spec.stem_count() * full],
+            synthesis: (0..separated * CHANNELS).map(|_| Synthesis::new(n_fft, hop)).collect(),
+            output: (0..separated * CHANNELS).map(|_| vec![0.0; schedule.new * hop]).collect(),
+            output_len: 0,
+            frames: 0,
+            runs: 0,
+            lead_in: n_fft - hop,
+            spec,
+            schedule,
+            extension,
+        }
+    }
+
+    /// Returns to the state of a fresh stream, without allocating.
+    pub fn reset(&mut self) {
+        self.history.iter_mut().for_each(|h| h.fill(0.0));
+        self.filled = 0;
+        self.synthesis.iter_mut().for_each(Synthesis::reset);
+        self.output_len = 0;
+        self.frames = 0;
+        self.runs = 0;
+        self.lead_in = self.spec.n_fft - self.spec.hop;
+    }
+
+    /// The model grid this core runs on.
+    pub fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    /// The largest number of input samples that can be in while fewer output samples are out:
+    /// one full run of new frames plus look-ahead, plus the overlap of the last frame.
+    pub fn max_lag(spec: &ModelSpec, schedule: &Schedule) -> usize {
+        (schedule.new + schedule.lookahead) * spec.hop + spec.n_fft - spec.hop - 1
+    }
+
+    /// Feeds samples until either all are consumed or a model run is due.
+    ///
+    /// Returns the number of samples consumed; when it is less than `left.len()`, call
+    /// [`SeparationCore::run`] and feed the rest.
+    pub fn feed(&mut self, left: &[f32], right: &[f32]) -> usize {
+        let hop = self.spec.hop;
+        let mut consumed = 0;
+        while consumed < left.len() && !self.run_due() {
+            let take = (hop - self.filled).min(left.len() - consumed);
+            let n_fft = self.spec.n_fft;
+            for (history, input) in self.history.iter_mut().zip([left, right]) {
+                let start = n_fft - hop + self.filled;
+                history[start..start + take].copy_from_slice(&input[consumed..consumed + take]);
+            }
+            self.filled += take;
+            consumed += take;
+            if self.filled == hop {
+                self.analyse_frame();
+                self.filled = 0;
+            }
+        }
+        consumed
+    }
+
+    /// Whether enough frames are in for the next model run.
+    pub fn run_due(&self) -> bool {
+        self.frames >= (self.runs + 1) * self.schedule.new + self.schedule.lookahead
+    }
+
+    /// Runs the model on the due window and synthesises its new frames into
+    /// [`SeparationCore::output`].
+    ///
+    /// If the model fails, the window's masks give everything to the residual stem (the stems
+    /// still sum to the mixture) and the failure is returned for counting.
+    pub fn run(&mut self, model: &mut dyn MaskModel) -> Result<(), InferenceFailure> {
+        debug_assert!(self.run_due());
+        self.gather_magnitudes();
+        let result = model.infer(&self.magnitude, self.schedule.window, &mut self.masks);
+        if result.is_err() {
+            self.masks.fill(0.0);
+        }
+        self.output_len = 0;
+        let first = self.runs * self.schedule.new;
+        for frame in first..first + self.schedule.new {
+            self.synthesise_frame(frame);
+        }
+        self.runs += 1;
+        result
+    }
+
+    /// The samples the last run produced: one slice per non-residual stem and channel
+    /// (`[stem][channel]`, residual stem skipped), all the same length.
+    pub fn output(&self) -> impl ExactSizeIterator<Item = &[f32]> + Clone {
+        self.output.iter().map(|o| &o[..self.output_len])
+    }
+
+    /// Length of each slice of [`SeparationCore::output`].
+    pub fn output_len(&self) -> usize {
+        self.output_len
+    }
+
+    fn slot(&self, frame: usize) -> usize {
+        frame % self.schedule.window
+    }
+
+    fn analyse_frame(&mut self) {
+        let full = self.spec.full_bins();
+        let slot = self.slot(self.frames);
+        for (ch, history) in self.history.iter_mut().enumerate() {
+            let at = (slot * CHANNELS + ch) * full;
+            self.analysis.transform(history, &mut self.spectra[at..at + full]);
+            history.copy_within(self.spec.hop.., 0);
+        }
+        self.frames += 1;
+    }
+
+    fn gather_magnitudes(&mut self) {
+        let (window, bins, full) = (self.schedule.window, self.spec.bins, self.spec.full_bins());
+        let first = (self.runs * self.schedule.new) as isize - self.schedule.past() as isize;
+        for f in 0..window {
+            let frame = first + f as isize;
+            for ch in 0..CHANNELS {
+                let dst = &mut self.magnitude[(ch * window + f) * bins..][..bins];
+                if frame < 0 {
+                    dst.fill(0.0);
+                } else {
+                    let at = ((frame as usize % window) * CHANNELS + ch) * full;
+                    for (d, s) in dst.iter_mut().zip(&self.spectra[at..at + bins]) {
+                        *d = s.norm();
+                    }
+                }
+            }
+        }
+    }
+
+    fn synthesise_frame(&mut self, frame: usize) {
+        let (window, bins, full) = (self.schedule.window, self.spec.bins, self.spec.full_bins());
+        let stems = self.spec.stem_count();
+        let residual = self.spec.residual;
+        let position = frame - self.runs * self.schedule.new + self.schedule.past();
+        let hop = self.spec.hop;
+        let skip = self.lead_in.min(hop);
+        for ch in 0..CHANNELS {
+            // Normalise the model's masks bin by bin, then extend each stem above its range.
+            let mut bin_masks = [0.0f32; 16];
+            let bin_masks = &mut bin_masks[..stems];
+            for b in 0..bins {
+                for (s, m) in bin_masks.iter_mut().enumerate() {
+                    *m = self.masks[((s * CHANNELS + ch) * window + position) * bins + b];
+                }
+                masks::normalise_bin(bin_masks, residual);
+                for (s, &m) in bin_masks.iter().enumerate() {
+                    self.frame_masks[s * full + b] = m;
+                }
+            }
+            for s in 0..stems {
+                let (seen, above) = self.frame_masks[s * full..(s + 1) * full].split_at_mut(bins);
+                masks::extend(self.extension, seen, s == residual, above);
+            }
+            let mixture = &self.spectra[(self.slot(frame) * CHANNELS + ch) * full..][..full];
+            for (k, s) in (0..stems).filter(|&s| s != residual).enumerate() {
+                let index = k * CHANNELS + ch;
+                let synthesis = &mut self.synthesis[index];
+                let m = &self.frame_masks[s * full..(s + 1) * full];
+                for ((y, &x), &g) in synthesis.spectrum_mut().iter_mut().zip(mixture).zip(m) {
+                    *y = x * g;
+                }
+                let out = &mut self.output[index];
+                synthesis.add_frame(&mut out[self.output_len..self.output_len + hop]);
+                if skip > 0 {
+                    out.copy_within(self.output_len + skip..self.output_len + hop, self.output_len);
+                }
+            }
+        }
+        self.output_len += hop - skip;
+        self.lead_in -= skip;
+    }
+}

@@ -1,0 +1,219 @@
+//! The real-time separation engine, independent of plugin formats and of ONNX Runtime.
+//!
+//! [`Engine::start`] (main thread) builds an [`AudioProcessor`] for the audio thread and a
+//! worker thread that runs the model. They talk only through two wait-free ring buffers
+//! (mixture in, stems out) and the atomics in [`Shared`]:
+//!
+//! ```text
+//!  audio thread                    worker thread
+//!  ─────────────                   ─────────────
+//!  host block ──► input ring ────► resample ► STFT ► model ► masks ► iSTFT ► resample
+//!      │                                                                   │
+//!  dry delay line                  output ring ◄───────────────────────────┘
+//!      └──► residual = dry − Σ stems ◄──┘
+//! ```
+
+mod core;
+mod latency;
+pub mod masks;
+pub mod mode;
+pub mod model;
+mod processor;
+pub mod resample;
+mod shared;
+pub mod stft;
+mod worker;
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+pub use self::core::{SeparationCore, CHANNELS};
+pub use self::latency::Latency;
+pub use self::masks::Extension;
+pub use self::mode::{Mode, Schedule};
+pub use self::model::{InferenceFailure, MaskModel, ModelSpec};
+pub use self::processor::{AudioProcessor, BlockReport};
+pub use self::shared::Shared;
+
+use self::resample::RateBridge;
+use self::worker::Worker;
+
+/// Host sample rates the engine accepts.
+pub const HOST_RATES: std::ops::RangeInclusive<u32> = 22_050..=192_000;
+
+/// How an engine instance is set up; fixed for its lifetime (a change means a new engine).
+#[derive(Clone, Copy, Debug)]
+pub struct EngineConfig {
+    /// The host's sample rate in Hz.
+    pub sample_rate: u32,
+    /// The largest block the host will pass to `process()`.
+    pub max_block: usize,
+    /// Latency mode.
+    pub mode: Mode,
+    /// How masks continue above the model's range.
+    pub extension: Extension,
+    /// Real-time (fall back when late) or offline (wait for the worker).
+    pub realtime: bool,
+}
+
+impl EngineConfig {
+    /// A configuration with the defaults for everything but the rate and block size.
+    pub fn new(sample_rate: u32, max_block: usize) -> Self {
+        Self { sample_rate, max_block, mode: Mode::Balanced, extension: Extension::default(), realtime: true }
+    }
+
+    /// Sets the latency mode.
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Sets real-time or offline processing.
+    pub fn realtime(mut self, realtime: bool) -> Self {
+        self.realtime = realtime;
+        self
+    }
+
+    /// Sets the mask extension above the model's range.
+    pub fn extension(mut self, extension: Extension) -> Self {
+        self.extension = extension;
+        self
+    }
+}
+
+/// Why an engine could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The host rate is outside [`HOST_RATES`].
+    #[error("sample rate {0} Hz is not supported: Sift runs at 22.05 to 192 kHz")]
+    SampleRate(u32),
+    /// The block size is zero.
+    #[error("the host's maximum block size must be at least 1 sample")]
+    BlockSize,
+    /// Resampling between the host and model rates could not be set up.
+    #[error("{0}")]
+    Resampling(String),
+    /// The worker thread could not be spawned.
+    #[error("could not start the separation thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// The main-thread handle of a running engine: owns the worker thread and reads its state.
+///
+/// Dropping it stops and joins the worker.
+pub struct Engine {
+    shared: Arc<Shared>,
+    worker: Option<JoinHandle<Box<dyn MaskModel>>>,
+    latency: Latency,
+    spec: ModelSpec,
+    provider: String,
+    schedule: Schedule,
+}
+
+impl Engine {
+    /// Starts a worker for `model` and returns the engine handle with its audio-thread half.
+    ///
+    /// All buffers are allocated here, so the returned [`AudioProcessor`] never allocates.
+    pub fn start(model: Box<dyn MaskModel>, config: EngineConfig) -> Result<(Engine, AudioProcessor), EngineError> {
+        if !HOST_RATES.contains(&config.sample_rate) {
+            return Err(EngineError::SampleRate(config.sample_rate));
+        }
+        if config.max_block == 0 {
+            return Err(EngineError::BlockSize);
+        }
+        let spec = model.spec().clone();
+        let provider = model.provider().to_owned();
+        let schedule = config.mode.schedule(spec.frame_multiple);
+        let stem_channels = (spec.stem_count() - 1) * CHANNELS;
+        let bridge = RateBridge::new(config.sample_rate, spec.sample_rate, stem_channels).map_err(EngineError::Resampling)?;
+        let latency = Latency::new(&spec, &schedule, config.sample_rate, bridge.as_ref());
+
+        // Room for the whole latency, a deadline's worth of slack, a few host blocks and two
+        // seconds of hiccups before the input ring overflows.
+        let ring_frames = latency.samples + 4 * config.max_block + 2 * config.sample_rate as usize;
+        let (input_tx, input_rx) = rtrb::RingBuffer::new(ring_frames * CHANNELS);
+        let (output_tx, output_rx) = rtrb::RingBuffer::new(ring_frames * stem_channels);
+        let shared = Arc::new(Shared::default());
+        let delay_frames = (latency.samples + config.max_block + 1).next_power_of_two();
+
+        let largest_emit = bridge.as_ref().map_or(schedule.new * spec.hop, |b| b.up.output_chunk());
+        let worker = Worker {
+            core: SeparationCore::new(spec.clone(), schedule, config.extension),
+            lead_in: bridge.as_ref().map_or(0, RateBridge::delay),
+            bridge,
+            model,
+            input: input_rx,
+            output: output_tx,
+            shared: shared.clone(),
+            mixture: std::array::from_fn(|_| vec![0.0; 2048]),
+            interleaved: Vec::with_capacity(largest_emit * stem_channels),
+        };
+        let handle = std::thread::Builder::new()
+            .name("sift-worker".into())
+            .spawn(move || worker.run())
+            .map_err(EngineError::Thread)?;
+        let processor = AudioProcessor {
+            input: input_tx,
+            output: output_rx,
+            shared: shared.clone(),
+            worker: handle.thread().clone(),
+            stems: spec.stem_count(),
+            residual: spec.residual,
+            latency: latency.samples,
+            max_block: config.max_block,
+            realtime: config.realtime,
+            delay_line: vec![0.0; delay_frames * CHANNELS],
+            delay_mask: delay_frames - 1,
+            scratch: vec![0.0; config.max_block * CHANNELS],
+            position: 0,
+            origin: 0,
+            consumed: 0,
+            resetting: false,
+        };
+        let engine = Engine { shared, worker: Some(handle), latency, spec, provider, schedule };
+        Ok((engine, processor))
+    }
+
+    /// The latency and how it is made up.
+    pub fn latency(&self) -> &Latency {
+        &self.latency
+    }
+
+    /// The running model's grid and stems.
+    pub fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    /// The execution provider running the model.
+    pub fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    /// The model-run schedule of the engine's mode.
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
+    /// Counters shared with the worker and the audio thread.
+    pub fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// Stops the worker and returns the model, so it can run again in a new engine.
+    pub fn stop(mut self) -> Option<Box<dyn MaskModel>> {
+        self.join()
+    }
+
+    fn join(&mut self) -> Option<Box<dyn MaskModel>> {
+        self.shared.shutdown.store(true, std::sync::atomic::Ordering::Release);
+        let handle = self.worker.take()?;
+        handle.thread().unpark();
+        handle.join().ok()
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.join();
+    }
+}

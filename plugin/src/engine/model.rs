@@ -1,0 +1,78 @@
+//! What the engine needs from a separation model, and nothing about how it runs.
+//!
+//! The engine is written against [`MaskModel`]: a model that turns a window of mixture
+//! magnitudes into one soft mask per stem. ONNX Runtime lives behind this trait in
+//! [`crate::inference`]; a model whose network outputs stem spectrograms or waveforms is adapted
+//! to masks there, so the real-time engine never changes when the model does.
+
+use std::fmt;
+
+/// The time-frequency grid and stem layout a model was trained on, read from the model file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelSpec {
+    /// Short name, e.g. `spleeter-2stems`.
+    pub name: String,
+    /// Stem names in the order of the model's output.
+    pub stems: Vec<String>,
+    /// Index in `stems` of the stem that receives everything the others do not claim: the
+    /// content above the model's highest bin, resampling residue and the dry signal when the
+    /// worker misses a deadline. Making one stem the residual is what keeps the stems summing
+    /// to the mixture exactly.
+    pub residual: usize,
+    /// Sample rate the model was trained at, in Hz.
+    pub sample_rate: u32,
+    /// STFT frame length in samples.
+    pub n_fft: usize,
+    /// STFT hop in samples.
+    pub hop: usize,
+    /// Number of low-frequency bins the model sees (bins `0..bins`).
+    pub bins: usize,
+    /// The model's frame count must be a multiple of this (a U-Net's total stride).
+    pub frame_multiple: usize,
+    /// Licence of the weights, shown to the user.
+    pub licence: String,
+    /// Where the weights come from, shown to the user.
+    pub source: String,
+}
+
+impl ModelSpec {
+    /// Number of stems the model produces.
+    pub fn stem_count(&self) -> usize {
+        self.stems.len()
+    }
+
+    /// Number of bins of a one-sided spectrum of `n_fft` samples.
+    pub fn full_bins(&self) -> usize {
+        self.n_fft / 2 + 1
+    }
+}
+
+/// A model failed to produce masks for one window.
+#[derive(Debug, Clone)]
+pub struct InferenceFailure(pub String);
+
+impl fmt::Display for InferenceFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "model run failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for InferenceFailure {}
+
+/// A soft-mask separation model, run on the worker thread only.
+///
+/// Implementations may allocate and block (they are never called from the audio thread).
+pub trait MaskModel: Send {
+    /// The grid and stems of this model.
+    fn spec(&self) -> &ModelSpec;
+
+    /// The execution provider that actually runs the model, e.g. `CPU` or `CUDA`.
+    fn provider(&self) -> &str;
+
+    /// Computes masks for `frames` frames of stereo magnitudes.
+    ///
+    /// `magnitude` is laid out `[channel (2)][frame][bin (spec.bins)]`; `masks` must be filled
+    /// `[stem][channel (2)][frame][bin (spec.bins)]`. Masks need not be normalised: the engine
+    /// normalises them so that they sum to one in every bin.
+    fn infer(&mut self, magnitude: &[f32], frames: usize, masks: &mut [f32]) -> Result<(), InferenceFailure>;
+}

@@ -1,0 +1,71 @@
+//! State shared between the audio thread, the worker and the main thread: atomics only.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+/// How many recent model-run durations are kept for the median and p99.
+const RUN_HISTORY: usize = 1024;
+
+/// Flags and counters that the three threads share. Every field is an atomic, so no thread
+/// ever waits on another to read or write them.
+pub struct Shared {
+    /// Set by the main thread to stop the worker.
+    pub shutdown: AtomicBool,
+    /// Set by the worker just before it parks, so the audio thread only wakes it when needed.
+    pub worker_parked: AtomicBool,
+    /// Raised by the audio thread when the input ring overflowed: the worker must drop its
+    /// backlog and start a fresh stream.
+    pub reset_requested: AtomicU32,
+    /// The last reset the worker has carried out.
+    pub reset_done: AtomicU32,
+    /// Host blocks in which the worker's output was late (real-time mode only).
+    pub deadline_misses: AtomicU64,
+    /// Samples that fell back to the dry signal because the worker was late.
+    pub missed_samples: AtomicU64,
+    /// Times the input ring overflowed and the worker was reset.
+    pub overflows: AtomicU64,
+    /// Model runs completed.
+    pub model_runs: AtomicU64,
+    /// Model runs that failed (their window went to the residual stem).
+    pub model_failures: AtomicU64,
+    /// Durations of recent model runs in microseconds, a ring indexed by `model_runs`.
+    run_micros: [AtomicU32; RUN_HISTORY],
+    /// The longest model run so far, in microseconds.
+    pub max_run_micros: AtomicU32,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Self {
+            shutdown: AtomicBool::new(false),
+            worker_parked: AtomicBool::new(false),
+            reset_requested: AtomicU32::new(0),
+            reset_done: AtomicU32::new(0),
+            deadline_misses: AtomicU64::new(0),
+            missed_samples: AtomicU64::new(0),
+            overflows: AtomicU64::new(0),
+            model_runs: AtomicU64::new(0),
+            model_failures: AtomicU64::new(0),
+            run_micros: std::array::from_fn(|_| AtomicU32::new(0)),
+            max_run_micros: AtomicU32::new(0),
+        }
+    }
+}
+
+impl Shared {
+    /// Records one model run (worker thread).
+    pub fn record_run(&self, micros: u32, failed: bool) {
+        let n = self.model_runs.load(Ordering::Relaxed);
+        self.run_micros[n as usize % RUN_HISTORY].store(micros, Ordering::Relaxed);
+        self.max_run_micros.fetch_max(micros, Ordering::Relaxed);
+        if failed {
+            self.model_failures.fetch_add(1, Ordering::Relaxed);
+        }
+        self.model_runs.store(n + 1, Ordering::Release);
+    }
+
+    /// Durations of the most recent model runs, in microseconds (main thread; allocates).
+    pub fn recent_runs(&self) -> Vec<u32> {
+        let n = self.model_runs.load(Ordering::Acquire) as usize;
+        (n.saturating_sub(RUN_HISTORY)..n).map(|i| self.run_micros[i % RUN_HISTORY].load(Ordering::Relaxed)).collect()
+    }
+}

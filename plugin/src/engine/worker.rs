@@ -1,0 +1,177 @@
+//! The worker thread: pulls mixture samples from the input ring, separates them, pushes stem
+//! samples to the output ring.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::core::{SeparationCore, CHANNELS};
+use super::model::MaskModel;
+use super::resample::RateBridge;
+use super::shared::Shared;
+
+/// Mixture frames taken from the input ring at a time.
+const READ_FRAMES: usize = 2048;
+/// How long the worker sleeps when there is nothing to do and nobody wakes it.
+const IDLE_PARK: Duration = Duration::from_millis(20);
+
+/// Everything the worker thread owns. Built on the main thread, moved into the worker.
+pub struct Worker {
+    pub(super) core: SeparationCore,
+    pub(super) bridge: Option<RateBridge>,
+    pub(super) model: Box<dyn MaskModel>,
+    pub(super) input: rtrb::Consumer<f32>,
+    pub(super) output: rtrb::Producer<f32>,
+    pub(super) shared: Arc<Shared>,
+    /// Host-rate stem samples still to drop at the start of the stream: the resampling
+    /// round trip's delay, so that output sample `k` belongs to input sample `k`.
+    pub(super) lead_in: usize,
+    /// Deinterleaved mixture, one `Vec` per channel.
+    pub(super) mixture: [Vec<f32>; CHANNELS],
+    /// Interleaved stem frames on their way to the output ring.
+    pub(super) interleaved: Vec<f32>,
+}
+
+impl Worker {
+    /// Runs until [`Shared::shutdown`] is set, then hands the model back.
+    pub fn run(mut self) -> Box<dyn MaskModel> {
+        let lead_in = self.lead_in;
+        while !self.shared.shutdown.load(Ordering::Acquire) {
+            let requested = self.shared.reset_requested.load(Ordering::Acquire);
+            if requested != self.shared.reset_done.load(Ordering::Relaxed) {
+                self.reset(lead_in);
+                self.shared.reset_done.store(requested, Ordering::Release);
+                continue;
+            }
+            let frames = (self.input.slots() / CHANNELS).min(READ_FRAMES);
+            if frames == 0 {
+                self.park();
+                continue;
+            }
+            let chunk = self.input.read_chunk(frames * CHANNELS).expect("slots were counted");
+            let (a, b) = chunk.as_slices();
+            for (i, pair) in a.chunks_exact(CHANNELS).chain(b.chunks_exact(CHANNELS)).enumerate() {
+                self.mixture[0][i] = pair[0];
+                self.mixture[1][i] = pair[1];
+            }
+            chunk.commit_all();
+            self.separate(frames);
+        }
+        self.model
+    }
+
+    fn park(&self) {
+        self.shared.worker_parked.store(true, Ordering::SeqCst);
+        if self.input.slots() == 0 && !self.shared.shutdown.load(Ordering::Acquire) {
+            std::thread::park_timeout(IDLE_PARK);
+        }
+        self.shared.worker_parked.store(false, Ordering::SeqCst);
+    }
+
+    /// Drops the backlog and returns to the state of a fresh stream (no allocation).
+    fn reset(&mut self, lead_in: usize) {
+        let slots = self.input.slots();
+        if let Ok(chunk) = self.input.read_chunk(slots) {
+            chunk.commit_all();
+        }
+        self.core.reset();
+        if let Some(bridge) = &mut self.bridge {
+            bridge.reset();
+        }
+        self.lead_in = lead_in;
+    }
+
+    /// Separates `frames` mixture frames from `self.mixture`.
+    fn separate(&mut self, frames: usize) {
+        let mut offset = 0;
+        while offset < frames {
+            match &mut self.bridge {
+                None => {
+                    let [left, right] = &self.mixture;
+                    offset += self.core.feed(&left[offset..frames], &right[offset..frames]);
+                    if self.core.run_due() {
+                        Self::run_model(&mut self.core, self.model.as_mut(), &self.shared);
+                        let produced = self.core.output_len();
+                        Self::emit(&mut self.output, &mut self.interleaved, &mut self.lead_in, &self.shared, self.core.output(), produced);
+                    }
+                }
+                Some(bridge) => {
+                    let mixture = self.mixture.iter().map(|m| &m[..frames]);
+                    offset += bridge.down.fill(mixture, offset);
+                    if bridge.down.ready() {
+                        self.resampled_mixture();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Feeds one resampled chunk of mixture to the core, and the core's stems back up.
+    fn resampled_mixture(&mut self) {
+        let bridge = self.bridge.as_mut().expect("only called with a bridge");
+        let down = bridge.down.process();
+        let (left, right) = (&down[0], &down[1]);
+        let mut fed = 0;
+        while fed < left.len() {
+            fed += self.core.feed(&left[fed..], &right[fed..]);
+            if !self.core.run_due() {
+                continue;
+            }
+            Self::run_model(&mut self.core, self.model.as_mut(), &self.shared);
+            let produced = self.core.output_len();
+            let mut taken = 0;
+            while taken < produced {
+                taken += bridge.up.fill(self.core.output(), taken);
+                if bridge.up.ready() {
+                    let up = bridge.up.process();
+                    let len = up[0].len();
+                    Self::emit(&mut self.output, &mut self.interleaved, &mut self.lead_in, &self.shared, up.iter().map(|v| v.as_slice()), len);
+                }
+            }
+        }
+    }
+
+    /// Runs the model once and records how long it took.
+    fn run_model(core: &mut SeparationCore, model: &mut dyn MaskModel, shared: &Shared) {
+        let started = Instant::now();
+        let failed = core.run(model).is_err();
+        shared.record_run(started.elapsed().as_micros().min(u32::MAX as u128) as u32, failed);
+    }
+
+    /// Interleaves `len` samples of each stem channel and pushes them to the output ring,
+    /// dropping the stream's lead-in first. Waits for room, since the audio thread drains the
+    /// ring continuously; gives up only when the engine shuts down or resets.
+    fn emit<'a>(
+        output: &mut rtrb::Producer<f32>,
+        interleaved: &mut Vec<f32>,
+        lead_in: &mut usize,
+        shared: &Shared,
+        streams: impl ExactSizeIterator<Item = &'a [f32]> + Clone,
+        len: usize,
+    ) {
+        let skip = (*lead_in).min(len);
+        *lead_in -= skip;
+        let width = streams.len();
+        let frames = len - skip;
+        interleaved.clear();
+        for i in skip..len {
+            interleaved.extend(streams.clone().map(|s| s[i]));
+        }
+        debug_assert_eq!(interleaved.len(), frames * width);
+        let mut pushed = 0;
+        while pushed < interleaved.len() {
+            let reset_pending = shared.reset_requested.load(Ordering::Acquire) != shared.reset_done.load(Ordering::Relaxed);
+            if shared.shutdown.load(Ordering::Acquire) || reset_pending {
+                return;
+            }
+            let room = (output.slots() / width) * width;
+            let n = room.min(interleaved.len() - pushed);
+            if n == 0 {
+                std::thread::sleep(Duration::from_micros(200));
+                continue;
+            }
+            let (done, _) = output.push_partial_slice(&interleaved[pushed..pushed + n]);
+            pushed += done.len();
+        }
+    }
+}

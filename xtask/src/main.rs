@@ -1,0 +1,56 @@
+//! `cargo xtask`: the developer and CI entry points of Sift.
+//!
+//! Everything a fresh clone needs that is not a crate (the Python tool chain, the ONNX Runtime
+//! shared library, the default model, a demo clip) comes from PyPI through `setup`, so that
+//! `demo`, `test` and `bench` always run against the same, reproducible files.
+
+mod bench;
+mod demo;
+mod paths;
+mod process;
+mod product;
+mod python;
+mod setup;
+mod test;
+mod wheel;
+
+use anyhow::{bail, Result};
+use paths::Paths;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  setup   create .venv, fetch the ONNX Runtime library, build the default model, unpack the demo clip
+  demo    setup, then separate the demo clip and score the stems against its reference stems
+  test    setup, then run `cargo test --workspace` (debug assertions on, so the allocation guard is armed) with the runtime, models and eval data
+  bench   setup, then run the `bench` example of the sift package";
+
+fn main() {
+    if let Err(err) = run() {
+        eprintln!("\nerror: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let paths = Paths::discover();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["setup"] => setup::run(&paths),
+        ["demo"] => demo::run(&paths),
+        ["test"] => test::run(&paths),
+        ["bench"] => bench::run(&paths),
+        ["help" | "-h" | "--help"] => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        [] => bail!("no command given\n\n{USAGE}"),
+        _ => bail!("unknown command `{}`\n\n{USAGE}", args.join(" ")),
+    }
+}

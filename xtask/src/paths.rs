@@ -1,0 +1,97 @@
+//! Where every file that xtask reads or writes lives, all as absolute paths under the repository.
+
+use std::path::{Path, PathBuf};
+
+/// Version of ONNX Runtime; must match `onnxruntime==` in `model/requirements.txt` and the `api-*`
+/// feature of the `ort` crate.
+pub const ORT_VERSION: &str = "1.31.1";
+
+/// The ONNX Runtime library as named inside the `onnxruntime` wheel and in `runtime/`.
+pub fn ort_library_name() -> String {
+    if cfg!(target_os = "windows") {
+        "onnxruntime.dll".to_string()
+    } else if cfg!(target_os = "macos") {
+        format!("libonnxruntime.{ORT_VERSION}.dylib")
+    } else {
+        format!("libonnxruntime.so.{ORT_VERSION}")
+    }
+}
+
+pub struct Paths {
+    pub root: PathBuf,
+    pub target: PathBuf,
+}
+
+impl Paths {
+    /// The repository is the parent of this crate's folder; the target folder follows
+    /// `CARGO_TARGET_DIR` like cargo itself, so that `target/release/sift` is found wherever
+    /// cargo put it.
+    pub fn discover() -> Self {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("xtask lives inside the repository")
+            .to_path_buf();
+        let target = match std::env::var_os("CARGO_TARGET_DIR") {
+            Some(dir) => root.join(dir),
+            None => root.join("target"),
+        };
+        Self { root, target }
+    }
+
+    pub fn venv(&self) -> PathBuf {
+        self.root.join(".venv")
+    }
+
+    /// Downloaded wheels; kept under the target folder so `cargo clean` clears them.
+    pub fn wheel_cache(&self) -> PathBuf {
+        self.target.join("sift-cache").join("wheels")
+    }
+
+    pub fn model_sources(&self) -> PathBuf {
+        self.root.join("model")
+    }
+
+    pub fn requirements(&self) -> PathBuf {
+        self.model_sources().join("requirements.txt")
+    }
+
+    pub fn ort_library(&self) -> PathBuf {
+        self.root.join("runtime").join(ort_library_name())
+    }
+
+    pub fn models(&self) -> PathBuf {
+        self.root.join("models")
+    }
+
+    pub fn default_model(&self) -> PathBuf {
+        self.models().join("spleeter-2stems.onnx")
+    }
+
+    pub fn demo(&self) -> PathBuf {
+        self.root.join("demo")
+    }
+
+    pub fn demo_clip(&self) -> PathBuf {
+        self.demo().join("falcon69.stem.mp4")
+    }
+
+    /// The clip's stems and mixture as WAV files, the reference for `sift eval`.
+    pub fn demo_reference(&self) -> PathBuf {
+        self.demo().join("falcon69")
+    }
+
+    /// Shared evaluation material lies beside the repository, in `../shared/eval`.
+    pub fn eval_data(&self) -> PathBuf {
+        self.root
+            .parent()
+            .unwrap_or(&self.root)
+            .join("shared")
+            .join("eval")
+    }
+
+    pub fn sift_binary(&self) -> PathBuf {
+        self.target
+            .join("release")
+            .join(format!("sift{}", std::env::consts::EXE_SUFFIX))
+    }
+}

