@@ -43,7 +43,7 @@ VALID_METADATA = {
 
 
 def tiny_model(metadata: dict[str, str], bins: int = BINS, stems: int = 2) -> onnx.ModelProto:
-    """A mask model with real arithmetic: stem k gets sigmoid((k+1)·log(1 + |X|)).
+    """A mask model with real arithmetic: stem k gets sigmoid((k+1)·(log(1 + |X|) − 3)).
 
     Its masks depend on the input, so the engine's normalisation is exercised, yet a run takes
     microseconds.
@@ -51,7 +51,10 @@ def tiny_model(metadata: dict[str, str], bins: int = BINS, stems: int = 2) -> on
     nodes = [helper.make_node("Abs", ["magnitude"], ["abs"])]
     nodes.append(helper.make_node("Constant", [], ["one"], value=helper.make_tensor("one", TensorProto.FLOAT, [], [1.0])))
     nodes.append(helper.make_node("Add", ["abs", "one"], ["abs1"]))
-    nodes.append(helper.make_node("Log", ["abs1"], ["log"]))
+    nodes.append(helper.make_node("Log", ["abs1"], ["log1"]))
+    # Centre the log-magnitudes of typical music (|X| ~ 1…1000) so the masks vary widely.
+    nodes.append(helper.make_node("Constant", [], ["centre"], value=helper.make_tensor("centre", TensorProto.FLOAT, [], [3.0])))
+    nodes.append(helper.make_node("Sub", ["log1", "centre"], ["log"]))
     parts = []
     for k in range(stems):
         scale = f"scale{k}"
@@ -83,6 +86,7 @@ def variants() -> dict[str, onnx.ModelProto]:
     without_stems = {k: v for k, v in VALID_METADATA.items() if k != "sift.stems"}
     return {
         "tiny-valid": tiny_model(VALID_METADATA),
+        "tiny-magnitude": tiny_model({**VALID_METADATA, "sift.output_kind": "magnitude"}),
         "missing-stems-key": tiny_model(without_stems),
         "wrong-contract-version": tiny_model({**VALID_METADATA, "sift.contract": "99"}),
         "wrong-input-bins": tiny_model(VALID_METADATA, bins=512),

@@ -69,7 +69,7 @@ pub struct SeparateArgs {
     #[arg(long, default_value_t = 1)]
     threads: usize,
     /// How masks continue above the model's highest bin.
-    #[arg(long, default_value = "top-octave-mean", hide = true)]
+    #[arg(long, default_value = "edge-bin", hide = true)]
     mask_extension: Extension,
 }
 

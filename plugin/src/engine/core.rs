@@ -60,7 +60,7 @@ impl SeparationCore {
     /// If the schedule does not fit the model (checked when models are loaded).
     pub fn new(spec: ModelSpec, schedule: Schedule, extension: Extension) -> Self {
         let (n_fft, hop, bins) = (spec.n_fft, spec.hop, spec.bins);
-        assert!(schedule.window % spec.frame_multiple == 0 && schedule.past() < schedule.window);
+        assert!(schedule.window.is_multiple_of(spec.frame_multiple) && schedule.past() < schedule.window);
         let full = spec.full_bins();
         let separated = spec.stem_count() - 1;
         Self {

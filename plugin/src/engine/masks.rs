@@ -6,19 +6,19 @@ use std::str::FromStr;
 /// How masks are continued above the model's highest bin (Spleeter sees only 0–11 kHz).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Extension {
-    /// Every stem keeps, above the model's range, the mean of its mask over the top octave the
-    /// model does see, frame by frame. Measured best on real audio (README, "Mask extension").
+    /// Every stem keeps, above the model's range, the mask value of the model's highest bin.
+    /// Best of the three on the mean of two real clips (README, "Mask extension").
     #[default]
+    EdgeBin,
+    /// Every stem keeps the mean of its mask over the top octave the model sees.
     TopOctaveMean,
     /// Everything above the model's range goes to the residual stem.
     Residual,
-    /// Every stem keeps the mask value of the model's highest bin.
-    EdgeBin,
 }
 
 impl Extension {
     /// All strategies, for measurements.
-    pub const ALL: [Extension; 3] = [Extension::TopOctaveMean, Extension::Residual, Extension::EdgeBin];
+    pub const ALL: [Extension; 3] = [Extension::EdgeBin, Extension::TopOctaveMean, Extension::Residual];
 
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
@@ -43,7 +43,7 @@ impl FromStr for Extension {
         Extension::ALL
             .into_iter()
             .find(|e| e.name() == s)
-            .ok_or_else(|| format!("unknown mask extension `{s}`: use top-octave-mean, residual or edge-bin"))
+            .ok_or_else(|| format!("unknown mask extension `{s}`: use edge-bin, top-octave-mean or residual"))
     }
 }
 

@@ -199,7 +199,9 @@ impl Engine {
         &self.shared
     }
 
-    /// Stops the worker and returns the model, so it can run again in a new engine.
+
+    /// Stops the worker and returns the model, so it can run again in a new engine (`None` if
+    /// the worker panicked).
     pub fn stop(mut self) -> Option<Box<dyn MaskModel>> {
         self.join()
     }
@@ -213,6 +215,7 @@ impl Engine {
 }
 
 impl Drop for Engine {
+    /// Stops the worker and waits for it; the model is dropped on this (main) thread.
     fn drop(&mut self) {
         self.join();
     }

@@ -73,7 +73,7 @@ impl Synthesis {
     /// If `hop` does not divide `n_fft`: then the squared window does not sum to a periodic
     /// constant and the frames cannot be normalised sample by sample.
     pub fn new(n_fft: usize, hop: usize) -> Self {
-        assert!(hop > 0 && n_fft % hop == 0, "hop {hop} must divide n_fft {n_fft}");
+        assert!(hop > 0 && n_fft.is_multiple_of(hop), "hop {hop} must divide n_fft {n_fft}");
         let window = periodic_hann(n_fft);
         let norm = (0..hop)
             .map(|i| {

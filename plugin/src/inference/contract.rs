@@ -85,7 +85,7 @@ impl Contract {
             return Err(InferenceError::Contract(format!("`sift.channels` is {channels}: Sift's models take stereo (2)")));
         }
         let (n_fft, hop, bins) = (number("sift.n_fft")?, number("sift.hop")?, number("sift.bins")?);
-        if n_fft % hop != 0 || n_fft / hop < 2 {
+        if !n_fft.is_multiple_of(hop) || n_fft / hop < 2 {
             return Err(InferenceError::Contract(format!("`sift.hop` {hop} must divide `sift.n_fft` {n_fft} at least twice")));
         }
         if bins > n_fft / 2 + 1 {

@@ -64,16 +64,7 @@ impl OnnxModel {
             return Err(InferenceError::ModelMissing(path.to_owned()));
         }
         let unreadable = |reason: String| InferenceError::ModelUnreadable { path: path.to_owned(), reason };
-        let session = Session::builder(runtime.environment())
-            .map_err(|e| unreadable(e.to_string()))?
-            .with_optimization_level(GraphOptimizationLevel::All)
-            .and_then(|b| b.with_intra_threads(options.intra_threads))
-            .and_then(|b| b.with_inter_threads(1))
-            .and_then(|b| b.with_intra_op_spinning(options.spinning))
-            .and_then(|b| b.with_inter_op_spinning(options.spinning))
-            .map_err(|e| unreadable(e.to_string()))?
-            .commit_from_file(path)
-            .map_err(|e| unreadable(e.to_string()))?;
+        let session = build_session(runtime, path, options).map_err(|e| unreadable(e.to_string()))?;
         let metadata = read_metadata(&session).map_err(|e| unreadable(e.to_string()))?;
         let contract = Contract::from_metadata(&metadata).map_err(|e| e.in_file(path))?;
         contract
@@ -87,11 +78,6 @@ impl OnnxModel {
     /// The file this model came from.
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// What the model's output holds.
-    pub fn output_kind(&self) -> OutputKind {
-        self.contract.output_kind
     }
 
     /// Runs the model once on silence, so a model that loads but cannot run is rejected at
@@ -136,6 +122,18 @@ impl MaskModel for OnnxModel {
         }
         Ok(())
     }
+}
+
+/// A CPU session tuned for real time: all graph optimisations, a fixed thread count, no
+/// spinning unless asked for.
+fn build_session(runtime: &Runtime, path: &Path, options: &SessionOptions) -> ort::Result<Session> {
+    Session::builder(runtime.environment())?
+        .with_optimization_level(GraphOptimizationLevel::All)?
+        .with_intra_threads(options.intra_threads)?
+        .with_inter_threads(1)?
+        .with_intra_op_spinning(options.spinning)?
+        .with_inter_op_spinning(options.spinning)?
+        .commit_from_file(path)
 }
 
 fn read_metadata(session: &Session) -> ort::Result<HashMap<String, String>> {

@@ -60,10 +60,10 @@ impl MaskModel for StandIn {
 
     fn infer(&mut self, magnitude: &[f32], _frames: usize, masks: &mut [f32]) -> Result<(), InferenceFailure> {
         self.runs += 1;
-        if self.slow_every > 0 && self.runs % self.slow_every == 0 {
+        if self.slow_every > 0 && self.runs.is_multiple_of(self.slow_every) {
             std::thread::sleep(self.slow_for);
         }
-        if self.fail_every > 0 && self.runs % self.fail_every == 0 {
+        if self.fail_every > 0 && self.runs.is_multiple_of(self.fail_every) {
             return Err(InferenceFailure("injected failure".into()));
         }
         let half = masks.len() / 2;
