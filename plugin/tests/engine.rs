@@ -38,6 +38,17 @@ fn stems_sum_to_the_input_when_the_model_fails() {
 }
 
 #[test]
+fn a_panicking_model_does_not_stop_the_engine() {
+    let input = test_signal(2 * RATE as usize, 31);
+    let mut model = StandIn::new(Behaviour::Scrambled);
+    model.panic_every = 3;
+    let stems = separate(model, RATE, Mode::Live, &Blocks::Fixed(512), &input);
+    assert!(peak_difference_db(&sum_stems(&stems), &input) <= -80.0);
+    // Runs that did not panic still separated.
+    assert!(peak_difference_db(&stems[0], &vec![vec![0.0; input[0].len()]; 2]) > -40.0);
+}
+
+#[test]
 fn stems_sum_to_the_input_under_deadline_misses() {
     // Every third run takes far longer than its budget, in a host-paced real-time render.
     let input = test_signal(4 * RATE as usize, 11);

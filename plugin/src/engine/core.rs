@@ -137,12 +137,14 @@ impl SeparationCore {
     /// Runs the model on the due window and synthesises its new frames into
     /// [`SeparationCore::output`].
     ///
-    /// If the model fails, the window's masks give everything to the residual stem (the stems
-    /// still sum to the mixture) and the failure is returned for counting.
+    /// If the model fails or panics, the window's masks give everything to the residual stem
+    /// (the stems still sum to the mixture) and the failure is returned for counting.
     pub fn run(&mut self, model: &mut dyn MaskModel) -> Result<(), InferenceFailure> {
         debug_assert!(self.run_due());
         self.gather_magnitudes();
-        let result = model.infer(&self.magnitude, self.schedule.window, &mut self.masks);
+        // A model that panics is treated like one that fails: the worker must outlive it.
+        let run = std::panic::AssertUnwindSafe(|| model.infer(&self.magnitude, self.schedule.window, &mut self.masks));
+        let result = std::panic::catch_unwind(run).unwrap_or_else(|_| Err(InferenceFailure("the model panicked".into())));
         if result.is_err() {
             self.masks.fill(0.0);
         }

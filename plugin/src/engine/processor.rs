@@ -137,7 +137,7 @@ impl AudioProcessor {
         }
         let samples = n * CHANNELS;
         while self.input.slots() < samples {
-            if self.realtime {
+            if self.realtime || self.worker_gone() {
                 self.shared.overflows.fetch_add(1, Ordering::Relaxed);
                 self.shared.reset_requested.fetch_add(1, Ordering::Release);
                 self.resetting = true;
@@ -150,6 +150,11 @@ impl AudioProcessor {
         let (pushed, _) = self.input.push_partial_slice(&self.scratch[..samples]);
         debug_assert_eq!(pushed.len(), samples);
         self.wake_worker();
+    }
+
+    /// Whether the worker thread has ended; then nothing more will come from it.
+    fn worker_gone(&self) -> bool {
+        self.shared.worker_exited.load(Ordering::Acquire)
     }
 
     fn wake_worker(&self) {
@@ -193,7 +198,7 @@ impl AudioProcessor {
             self.consumed += stale as u64;
         }
         let mut available = if first == self.consumed { self.output.slots() / width } else { 0 };
-        while !self.realtime && available < needed {
+        while !self.realtime && available < needed && !self.worker_gone() {
             self.wake_worker();
             std::thread::sleep(Duration::from_micros(50));
             available = self.output.slots() / width;

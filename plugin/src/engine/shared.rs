@@ -10,6 +10,8 @@ const RUN_HISTORY: usize = 1024;
 pub struct Shared {
     /// Set by the main thread to stop the worker.
     pub shutdown: AtomicBool,
+    /// Set when the worker thread has ended (shut down, or died): offline waits give up.
+    pub worker_exited: AtomicBool,
     /// Set by the worker just before it parks, so the audio thread only wakes it when needed.
     pub worker_parked: AtomicBool,
     /// Raised by the audio thread when the input ring overflowed: the worker must drop its
@@ -37,6 +39,7 @@ impl Default for Shared {
     fn default() -> Self {
         Self {
             shutdown: AtomicBool::new(false),
+            worker_exited: AtomicBool::new(false),
             worker_parked: AtomicBool::new(false),
             reset_requested: AtomicU32::new(0),
             reset_done: AtomicU32::new(0),

@@ -35,6 +35,15 @@ pub struct Worker {
 impl Worker {
     /// Runs until [`Shared::shutdown`] is set, then hands the model back.
     pub fn run(mut self) -> Box<dyn MaskModel> {
+        /// Tells the audio thread the worker is gone, however the loop ends (even unwinding),
+        /// so an offline render never waits for a worker that will not come.
+        struct ExitFlag(Arc<Shared>);
+        impl Drop for ExitFlag {
+            fn drop(&mut self) {
+                self.0.worker_exited.store(true, Ordering::Release);
+            }
+        }
+        let _exit = ExitFlag(self.shared.clone());
         let lead_in = self.lead_in;
         while !self.shared.shutdown.load(Ordering::Acquire) {
             let requested = self.shared.reset_requested.load(Ordering::Acquire);

@@ -40,12 +40,14 @@ pub struct StandIn {
     pub slow_for: Duration,
     /// Every `fail_every`-th run fails (0: never).
     pub fail_every: usize,
+    /// Every `panic_every`-th run panics (0: never).
+    pub panic_every: usize,
     pub runs: usize,
 }
 
 impl StandIn {
     pub fn new(behaviour: Behaviour) -> Self {
-        Self { spec: spleeter_spec(), behaviour, slow_every: 0, slow_for: Duration::ZERO, fail_every: 0, runs: 0 }
+        Self { spec: spleeter_spec(), behaviour, slow_every: 0, slow_for: Duration::ZERO, fail_every: 0, panic_every: 0, runs: 0 }
     }
 }
 
@@ -62,6 +64,9 @@ impl MaskModel for StandIn {
         self.runs += 1;
         if self.slow_every > 0 && self.runs.is_multiple_of(self.slow_every) {
             std::thread::sleep(self.slow_for);
+        }
+        if self.panic_every > 0 && self.runs.is_multiple_of(self.panic_every) {
+            panic!("injected panic");
         }
         if self.fail_every > 0 && self.runs.is_multiple_of(self.fail_every) {
             return Err(InferenceFailure("injected failure".into()));
