@@ -131,8 +131,10 @@ impl Engine {
         // Room for the whole latency, a deadline's worth of slack, a few host blocks and two
         // seconds of hiccups before the input ring overflows.
         let ring_frames = latency.samples + 4 * config.max_block + 2 * config.sample_rate as usize;
-        let (input_tx, input_rx) = rtrb::RingBuffer::new(ring_frames * CHANNELS);
-        let (output_tx, output_rx) = rtrb::RingBuffer::new(ring_frames * stem_channels);
+        let (mut input_tx, mut input_rx) = rtrb::RingBuffer::new(ring_frames * CHANNELS);
+        let (mut output_tx, mut output_rx) = rtrb::RingBuffer::new(ring_frames * stem_channels);
+        prefault(&mut input_tx, &mut input_rx);
+        prefault(&mut output_tx, &mut output_rx);
         let shared = Arc::new(Shared::default());
         let delay_frames = (latency.samples + config.max_block + 1).next_power_of_two();
 
@@ -162,9 +164,9 @@ impl Engine {
             latency: latency.samples,
             max_block: config.max_block,
             realtime: config.realtime,
-            delay_line: vec![0.0; delay_frames * CHANNELS],
+            delay_line: prefaulted(delay_frames * CHANNELS),
             delay_mask: delay_frames - 1,
-            scratch: vec![0.0; config.max_block * CHANNELS],
+            scratch: prefaulted(config.max_block * CHANNELS),
             position: 0,
             origin: 0,
             consumed: 0,
@@ -212,6 +214,26 @@ impl Engine {
         handle.thread().unpark();
         handle.join().ok()
     }
+}
+
+/// Writes through a ring once, so its memory pages are mapped now rather than on the audio
+/// thread's first pass (a page fault costs microseconds the audio thread does not have).
+fn prefault(producer: &mut rtrb::Producer<f32>, consumer: &mut rtrb::Consumer<f32>) {
+    let slots = producer.slots();
+    if let Ok(chunk) = producer.write_chunk_uninit(slots) {
+        chunk.fill_from_iter(std::iter::repeat(0.0));
+    }
+    if let Ok(chunk) = consumer.read_chunk(slots) {
+        chunk.commit_all();
+    }
+}
+
+/// A zeroed buffer whose pages are already mapped: `vec![0.0; n]` asks the allocator for
+/// zeroed memory, which large allocations get as lazily mapped pages; `resize` writes them.
+fn prefaulted(len: usize) -> Vec<f32> {
+    let mut buffer = Vec::with_capacity(len);
+    buffer.resize(len, 0.0);
+    buffer
 }
 
 impl Drop for Engine {
