@@ -141,7 +141,6 @@ impl AudioProcessor {
                 self.shared.overflows.fetch_add(1, Ordering::Relaxed);
                 self.shared.reset_requested.fetch_add(1, Ordering::Release);
                 self.resetting = true;
-                self.wake_worker();
                 return;
             }
             self.wake_worker();
@@ -149,7 +148,11 @@ impl AudioProcessor {
         }
         let (pushed, _) = self.input.push_partial_slice(&self.scratch[..samples]);
         debug_assert_eq!(pushed.len(), samples);
-        self.wake_worker();
+        // In real time the worker is not woken: it polls (see `worker::IDLE_PARK`), which keeps
+        // system calls, and the scheduler's wake-up preemption, off the audio thread.
+        if !self.realtime {
+            self.wake_worker();
+        }
     }
 
     /// Whether the worker thread has ended; then nothing more will come from it.
@@ -157,6 +160,7 @@ impl AudioProcessor {
         self.shared.worker_exited.load(Ordering::Acquire)
     }
 
+    /// Wakes a parked worker at once (offline only: waiting is allowed there).
     fn wake_worker(&self) {
         if self.shared.worker_parked.load(Ordering::SeqCst) {
             self.worker.unpark();
