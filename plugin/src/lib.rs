@@ -7,10 +7,14 @@
 //! - [`evaluation`]: separation quality (SDR) against reference stems.
 //! - [`render`]: drives the audio-thread half over a whole recording like a host.
 //! - [`cli`]: the `sift` command line.
+//! - [`plugin`]: the CLAP and VST3 plugins `Sift` and `Sift Single` (nice-plug glue).
+//! - [`binary_location`]: finds the folder of the running executable or plugin library.
 
 pub mod audio_file;
+pub mod binary_location;
 pub mod cli;
 pub mod engine;
 pub mod evaluation;
 pub mod inference;
+pub mod plugin;
 pub mod render;

@@ -90,8 +90,3 @@ pub fn main() -> ExitCode {
         }
     }
 }
-
-/// Folder of the running binary, where bundles keep the runtime and models.
-fn binary_dir() -> Option<PathBuf> {
-    std::env::current_exe().ok().and_then(|p| p.parent().map(|d| d.to_path_buf()))
-}

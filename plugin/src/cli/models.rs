@@ -3,7 +3,7 @@
 use crate::inference::catalogue;
 
 pub fn run() -> anyhow::Result<()> {
-    let dir = super::binary_dir();
+    let dir = crate::binary_location::binary_dir();
     println!("folders searched, in order:");
     for d in catalogue::model_dirs(dir.as_deref()) {
         println!("  {}", d.display());

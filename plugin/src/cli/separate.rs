@@ -23,7 +23,7 @@ pub fn run(args: &SeparateArgs) -> anyhow::Result<()> {
     if !HOST_RATES.contains(&input.sample_rate) {
         bail!("{}: sample rate {} Hz; Sift runs at 22.05 to 192 kHz", args.input.display(), input.sample_rate);
     }
-    let path = catalogue::resolve(args.model.as_deref(), super::binary_dir().as_deref())?;
+    let path = catalogue::resolve(args.model.as_deref(), crate::binary_location::binary_dir().as_deref())?;
     let model = OnnxModel::load(&path, &SessionOptions::default().intra_threads(args.threads))?;
     let config = EngineConfig::new(input.sample_rate, args.block)
         .mode(args.mode)

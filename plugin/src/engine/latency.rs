@@ -39,6 +39,14 @@ impl Latency {
         Self { samples: algorithmic + budget, algorithmic, budget, sample_rate: host_rate }
     }
 
+    /// The latency an engine in `mode` would have for `spec` at `host_rate`, without starting
+    /// one (main thread: it plans the resamplers to know their delay).
+    pub fn for_mode(spec: &ModelSpec, mode: super::Mode, host_rate: u32) -> Result<Self, String> {
+        let schedule = mode.schedule(spec.frame_multiple);
+        let bridge = RateBridge::new(host_rate, spec.sample_rate, (spec.stem_count() - 1) * super::CHANNELS)?;
+        Ok(Self::new(spec, &schedule, host_rate, bridge.as_ref()))
+    }
+
     /// The total latency in milliseconds.
     pub fn millis(&self) -> f64 {
         self.samples as f64 * 1000.0 / self.sample_rate as f64

@@ -31,7 +31,7 @@ pub use self::core::{SeparationCore, CHANNELS};
 pub use self::latency::Latency;
 pub use self::masks::Extension;
 pub use self::mode::{Mode, Schedule};
-pub use self::model::{InferenceFailure, MaskModel, ModelSpec};
+pub use self::model::{InferenceFailure, MaskModel, ModelSpec, PassThrough};
 pub use self::processor::{AudioProcessor, BlockReport};
 pub use self::shared::Shared;
 

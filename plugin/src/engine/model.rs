@@ -76,3 +76,36 @@ pub trait MaskModel: Send {
     /// normalises them so that they sum to one in every bin.
     fn infer(&mut self, magnitude: &[f32], frames: usize, masks: &mut [f32]) -> Result<(), InferenceFailure>;
 }
+
+/// A model that separates nothing: every bin goes to the residual stem.
+///
+/// Runs when no usable model is loaded (missing file, missing runtime), so the plugin still
+/// passes the dry signal through with the latency it reported, and nothing a host or a session
+/// depends on changes.
+pub struct PassThrough {
+    spec: ModelSpec,
+}
+
+impl PassThrough {
+    /// A pass-through on `spec`'s grid and stems (use the expected model's, so the latency the
+    /// host was told stays the same when the model comes back).
+    pub fn new(spec: ModelSpec) -> Self {
+        Self { spec }
+    }
+}
+
+impl MaskModel for PassThrough {
+    fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    fn provider(&self) -> &str {
+        "none"
+    }
+
+    fn infer(&mut self, _magnitude: &[f32], _frames: usize, masks: &mut [f32]) -> Result<(), InferenceFailure> {
+        // All-zero masks normalise to "everything to the residual stem".
+        masks.fill(0.0);
+        Ok(())
+    }
+}

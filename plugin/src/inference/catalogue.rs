@@ -11,7 +11,7 @@ pub const DEFAULT_MODEL: &str = "spleeter-2stems";
 pub const MODEL_DIR_ENV: &str = "SIFT_MODEL_DIR";
 
 /// Folders searched for `<name>.onnx`, in order: `$SIFT_MODEL_DIR`; `models/` next to the
-/// running binary (bundles); the user's models folder; `models/` of the source tree the
+/// running binary or in `../Resources/` beside it (bundles); the user's models folder; `models/` of the source tree the
 /// binary was built in (after `cargo xtask setup`).
 pub fn model_dirs(binary_dir: Option<&Path>) -> Vec<PathBuf> {
     let mut dirs = Vec::new();
@@ -20,6 +20,7 @@ pub fn model_dirs(binary_dir: Option<&Path>) -> Vec<PathBuf> {
     }
     if let Some(dir) = binary_dir {
         dirs.push(dir.join("models"));
+        dirs.push(dir.join("../Resources/models"));
     }
     if let Some(dir) = user_model_dir() {
         dirs.push(dir);

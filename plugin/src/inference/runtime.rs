@@ -23,8 +23,8 @@ pub fn library_file_name() -> String {
 }
 
 /// Where the runtime library is looked for, in order: `$SIFT_ORT_DYLIB`; next to the running
-/// binary (how bundles ship it); `runtime/` of the source tree the binary was built in (for
-/// `target/release/sift` after `cargo xtask setup`).
+/// binary, in `lib/` or `../Resources/` beside it (how bundles ship it); `runtime/` of the
+/// source tree the binary was built in (for `target/release/sift` after `cargo xtask setup`).
 pub fn library_candidates(binary_dir: Option<&Path>) -> Vec<PathBuf> {
     let mut candidates = Vec::new();
     if let Some(path) = std::env::var_os(ORT_DYLIB_ENV) {
@@ -35,6 +35,7 @@ pub fn library_candidates(binary_dir: Option<&Path>) -> Vec<PathBuf> {
     if let Some(dir) = binary_dir {
         candidates.push(dir.join(&name));
         candidates.push(dir.join("lib").join(&name));
+        candidates.push(dir.join("../Resources").join(&name));
     }
     candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime").join(&name));
     candidates
@@ -58,8 +59,7 @@ impl Runtime {
     }
 
     fn load() -> Result<Runtime, InferenceError> {
-        let exe_dir = std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf));
-        let candidates = library_candidates(exe_dir.as_deref());
+        let candidates = library_candidates(crate::binary_location::binary_dir().as_deref());
         let library = candidates
             .iter()
             .find(|p| p.is_file())
