@@ -1,9 +1,10 @@
 //! `cargo xtask demo`: separates the demo clip with the default model and scores the stems
-//! against the clip's own reference stems, the quickest end-to-end look at the product.
+//! against the clip's own reference stems, the quickest end-to-end look at the product; then
+//! bundles the CLAP and VST3 plugins into `target/bundled`.
 
 use crate::paths::Paths;
 use crate::process::{self, command};
-use crate::{product, setup};
+use crate::{bundle, product, setup};
 use anyhow::{Context, Result};
 
 pub fn run(paths: &Paths) -> Result<()> {
@@ -43,5 +44,9 @@ pub fn run(paths: &Paths) -> Result<()> {
     for stem in stems {
         println!("    {}", stem.display());
     }
+
+    // The release build above already built the plugin library; this only lays out the bundles.
+    bundle::bundle_after_setup(paths, &["--release".to_string()])?;
+    println!("    install them with `cargo xtask install`");
     Ok(())
 }

@@ -5,7 +5,9 @@
 //! `demo`, `test` and `bench` always run against the same, reproducible files.
 
 mod bench;
+mod bundle;
 mod demo;
+mod install;
 mod paths;
 mod process;
 mod product;
@@ -22,7 +24,11 @@ usage: cargo xtask <command>
 
 commands:
   setup   create .venv, fetch the ONNX Runtime library, build the default model, unpack the demo clip
-  demo    setup, then separate the demo clip and score the stems against its reference stems
+  demo    setup, then separate the demo clip, score the stems against its reference stems and bundle the plugins
+  bundle sift [--release]
+          setup, then build the CLAP and VST3 plugins into target/bundled (sift.clap, sift.vst3) with the
+          ONNX Runtime library and the default model; other `cargo build` options are passed on
+  install bundle in release mode, then copy the plugins to ~/.vst3/sift.vst3 and ~/.clap/Sift (Linux)
   test    setup, then run `cargo test --workspace` (debug assertions on, so the allocation guard is armed) with the runtime, models and eval data
   bench   setup, then run the `bench` example of the sift package";
 
@@ -44,6 +50,8 @@ fn run() -> Result<()> {
     {
         ["setup"] => setup::run(&paths),
         ["demo"] => demo::run(&paths),
+        ["bundle", ..] => bundle::command(&paths, &args[1..]),
+        ["install"] => install::run(&paths),
         ["test"] => test::run(&paths),
         ["bench"] => bench::run(&paths),
         ["help" | "-h" | "--help"] => {

@@ -89,6 +89,21 @@ impl Paths {
             .join("eval")
     }
 
+    /// Where `cargo xtask bundle` (nice-plug-xtask) writes the plugin bundles.
+    pub fn bundled(&self) -> PathBuf {
+        self.target.join("bundled")
+    }
+
+    /// The VST3 bundle, a folder on every OS.
+    pub fn vst3_bundle(&self) -> PathBuf {
+        self.bundled().join("sift.vst3")
+    }
+
+    /// The CLAP plugin: a single library file on Linux and Windows, a bundle folder on macOS.
+    pub fn clap_bundle(&self) -> PathBuf {
+        self.bundled().join("sift.clap")
+    }
+
     pub fn sift_binary(&self) -> PathBuf {
         self.target
             .join("release")

@@ -1,19 +1,42 @@
-//! `cargo xtask test`: the whole test suite against the real runtime library, the default model
-//! and the shared evaluation clips, as CI runs it.
+//! `cargo xtask test`: the whole test suite against the real runtime library, the default model,
+//! the bundled plugins and the shared evaluation clips, as CI runs it.
+//!
+//! 1. set-up, and the release bundles (`target/bundled/sift.clap`, `sift.vst3`) the host tests load;
+//! 2. `cargo test --workspace`: engine, command line, and the CLAP host (`tests/clap-host`);
+//! 3. `tests/hosts/run.sh`: DawDreamer and pedalboard load the VST3 bundle under Xvfb.
+//!
+//! Both suites always run; the exit status is non-zero if either failed.
 
 use crate::paths::Paths;
-use crate::process::{cargo, run_for_status};
-use crate::setup;
+use crate::process::{cargo, command, run_for_status};
+use crate::{bundle, python, setup};
 use anyhow::Result;
 
 pub fn run(paths: &Paths) -> Result<()> {
     setup::run(paths)?;
+    bundle::bundle_after_setup(paths, &["--release".to_string()])?;
+    python::install_requirements(paths, &paths.root.join("tests/hosts/requirements.txt"))?;
+
+    // The tests find the runtime and the model the way users' copies do (next to the binary or
+    // plugin, or in the source tree for binaries built here), not through the overrides the
+    // other xtask commands set.
+    let tested = |mut cmd: std::process::Command| {
+        cmd.env_remove("SIFT_ORT_DYLIB").env_remove("SIFT_MODEL_DIR").env("SIFT_EVAL_DIR", paths.eval_data());
+        cmd
+    };
     println!("==> cargo test --workspace");
-    let code = run_for_status(
-        cargo(paths)
-            .args(["test", "--workspace"])
-            .env("SIFT_EVAL_DIR", paths.eval_data()),
-    )?;
-    // Cargo's own exit status is the verdict, so CI sees exactly what cargo test said.
-    std::process::exit(code);
+    let mut cargo_test = cargo(paths);
+    cargo_test.args(["test", "--workspace"]);
+    let rust = run_for_status(&mut tested(cargo_test))?;
+
+    println!("==> tests/hosts/run.sh (DawDreamer and pedalboard, VST3)");
+    let mut host_tests = command(paths, "bash");
+    host_tests.arg("tests/hosts/run.sh");
+    let hosts = run_for_status(&mut tested(host_tests))?;
+
+    if rust != 0 || hosts != 0 {
+        eprintln!("\nFAILED: cargo test exited {rust}, host tests exited {hosts}");
+        std::process::exit(1);
+    }
+    Ok(())
 }

@@ -11,8 +11,8 @@ pub const DEFAULT_MODEL: &str = "spleeter-2stems";
 pub const MODEL_DIR_ENV: &str = "SIFT_MODEL_DIR";
 
 /// Folders searched for `<name>.onnx`, in order: `$SIFT_MODEL_DIR`; `models/` next to the
-/// running binary or in `../Resources/` beside it (bundles); the user's models folder; `models/` of the source tree the
-/// binary was built in (after `cargo xtask setup`).
+/// running binary or in `../Resources/` beside it (bundles); the user's models folder; `models/` of the source tree, for
+/// binaries running from its `target/` folder (after `cargo xtask setup`).
 pub fn model_dirs(binary_dir: Option<&Path>) -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     if let Some(dir) = std::env::var_os(MODEL_DIR_ENV) {
@@ -25,7 +25,9 @@ pub fn model_dirs(binary_dir: Option<&Path>) -> Vec<PathBuf> {
     if let Some(dir) = user_model_dir() {
         dirs.push(dir);
     }
-    dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../models"));
+    if let Some(tree) = super::runtime::source_tree(binary_dir) {
+        dirs.push(tree.join("models"));
+    }
     dirs
 }
 

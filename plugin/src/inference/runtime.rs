@@ -24,7 +24,7 @@ pub fn library_file_name() -> String {
 
 /// Where the runtime library is looked for, in order: `$SIFT_ORT_DYLIB`; next to the running
 /// binary, in `lib/` or `../Resources/` beside it (how bundles ship it); `runtime/` of the
-/// source tree the binary was built in (for `target/release/sift` after `cargo xtask setup`).
+/// source tree, for binaries running from its `target/` folder (after `cargo xtask setup`).
 pub fn library_candidates(binary_dir: Option<&Path>) -> Vec<PathBuf> {
     let mut candidates = Vec::new();
     if let Some(path) = std::env::var_os(ORT_DYLIB_ENV) {
@@ -37,8 +37,18 @@ pub fn library_candidates(binary_dir: Option<&Path>) -> Vec<PathBuf> {
         candidates.push(dir.join("lib").join(&name));
         candidates.push(dir.join("../Resources").join(&name));
     }
-    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime").join(&name));
+    if let Some(tree) = source_tree(binary_dir) {
+        candidates.push(tree.join("runtime").join(&name));
+    }
     candidates
+}
+
+/// The source tree this binary was built in, if it runs from that tree's `target/` folder (a
+/// development build): then `runtime/` and `models/` of the tree are searched too. An installed
+/// copy never looks at the build machine's paths.
+pub(crate) fn source_tree(binary_dir: Option<&Path>) -> Option<PathBuf> {
+    let tree = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
+    binary_dir.filter(|dir| dir.starts_with(tree.join("target"))).map(|_| tree.to_path_buf())
 }
 
 /// A loaded ONNX Runtime: the library and the environment all sessions share.

@@ -1,0 +1,674 @@
+//! A small CLAP test host, built on `clack-host`, for driving the built Sift bundle.
+//!
+//! - [`plugin_path`] / [`load_bundle`]: the bundle (`$SIFT_CLAP`, else `target/bundled/sift.clap`);
+//!   missing → a panic that says what to build.
+//! - [`TestPlugin`]: one instance: audio-ports, latency, params, state and render extensions,
+//!   activation, and block processing with sample-accurate parameter events.
+//! - [`TestPlugin::render`]: runs a whole signal through in blocks of given sizes and collects
+//!   every output port.
+//! - [`read_wav`], [`eval_mixture`]: real audio.
+//!
+//! Processing happens on the thread that created the instance (a single-threaded host), so the
+//! plugin's main-thread tasks run inline; `request_callback` is still honoured by
+//! [`TestPlugin::pump`].
+
+use std::ffi::CString;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use clack_extensions::audio_ports::{AudioPortFlags, AudioPortInfoBuffer, PluginAudioPorts};
+use clack_extensions::latency::{HostLatency, HostLatencyImpl, PluginLatency};
+use clack_extensions::log::{HostLog, HostLogImpl, LogSeverity};
+use clack_extensions::params::{
+    HostParams, HostParamsImplMainThread, HostParamsImplShared, ParamClearFlags, ParamInfoBuffer, ParamInfoFlags,
+    ParamRescanFlags, PluginParams,
+};
+use clack_extensions::render::{PluginRender, RenderMode};
+use clack_extensions::state::{HostState, HostStateImpl, PluginState};
+use clack_host::events::event_types::ParamValueEvent;
+use clack_host::prelude::*;
+
+pub use clack_host::prelude::ClapId;
+
+/// The CLAP id of the plugin with the five stem buses.
+pub const SIFT_ID: &str = "audio.sift.stems";
+/// The CLAP id of the one-output plugin.
+pub const SIFT_SINGLE_ID: &str = "audio.sift.single";
+
+/// The repository root (two levels above this crate).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
+}
+
+/// The plugin file: `$SIFT_CLAP`, else `<repo>/target/bundled/sift.clap`.
+pub fn plugin_path() -> PathBuf {
+    match std::env::var_os("SIFT_CLAP") {
+        Some(path) => PathBuf::from(path),
+        None => repo_root().join("target/bundled/sift.clap"),
+    }
+}
+
+/// Loads the bundle once per process. Panics, saying what to build, if it is missing.
+pub fn load_bundle() -> &'static PluginEntry {
+    static ENTRY: OnceLock<PluginEntry> = OnceLock::new();
+    ENTRY.get_or_init(|| {
+        let path = plugin_path();
+        assert!(
+            path.is_file(),
+            "CLAP plugin not found at {}: build it with `cargo xtask bundle sift --release` \
+             (or set SIFT_CLAP to a built plugin, e.g. target/release/libsift.so)",
+            path.display()
+        );
+        // SAFETY: loading a CLAP bundle runs its initialisers; that is what we are testing.
+        unsafe { PluginEntry::load(&path) }.unwrap_or_else(|e| panic!("cannot load CLAP plugin {}: {e:?}", path.display()))
+    })
+}
+
+/// The plugin ids the bundle's factory lists.
+pub fn plugin_ids() -> Vec<String> {
+    let factory = load_bundle().get_plugin_factory().expect("bundle has no plugin factory");
+    factory
+        .plugin_descriptors()
+        .filter_map(|d| d.id().map(|id| id.to_string_lossy().into_owned()))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Host handlers
+
+/// The host handler types.
+pub struct TestHost;
+
+/// Extensions the plugin offers, queried while it initialises.
+#[derive(Clone, Copy, Default)]
+pub struct PluginExtensions {
+    pub audio_ports: Option<PluginAudioPorts>,
+    pub latency: Option<PluginLatency>,
+    pub params: Option<PluginParams>,
+    pub state: Option<PluginState>,
+    pub render: Option<PluginRender>,
+}
+
+/// Thread-safe host state: requests from the plugin and its log.
+#[derive(Default)]
+pub struct Shared {
+    pub restart_requested: AtomicBool,
+    pub process_requested: AtomicBool,
+    pub callback_requested: AtomicBool,
+    pub flush_requested: AtomicBool,
+    pub latency_changed: AtomicU32,
+    pub params_rescanned: AtomicU32,
+    pub state_dirty: AtomicBool,
+    pub log: Mutex<Vec<(String, String)>>,
+    extensions: OnceLock<PluginExtensions>,
+}
+
+impl Shared {
+    /// Every message the plugin logged so far, as `(severity, message)`.
+    pub fn log_lines(&self) -> Vec<(String, String)> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl<'a> SharedHandler<'a> for Shared {
+    fn initializing(&self, instance: InitializingPluginHandle<'a>) {
+        let _ = self.extensions.set(PluginExtensions {
+            audio_ports: instance.get_extension(),
+            latency: instance.get_extension(),
+            params: instance.get_extension(),
+            state: instance.get_extension(),
+            render: instance.get_extension(),
+        });
+    }
+    fn request_restart(&self) {
+        self.restart_requested.store(true, Ordering::SeqCst);
+    }
+    fn request_process(&self) {
+        self.process_requested.store(true, Ordering::SeqCst);
+    }
+    fn request_callback(&self) {
+        self.callback_requested.store(true, Ordering::SeqCst);
+    }
+}
+
+impl HostLogImpl for Shared {
+    fn log(&self, severity: LogSeverity, message: &str) {
+        let severity = format!("{severity:?}");
+        if std::env::var_os("SIFT_CLAP_HOST_QUIET").is_none() {
+            eprintln!("[plugin {severity}] {message}");
+        }
+        self.log.lock().unwrap().push((severity, message.to_owned()));
+    }
+}
+
+impl HostParamsImplShared for Shared {
+    fn request_flush(&self) {
+        self.flush_requested.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Main-thread host state.
+pub struct MainThread<'a> {
+    shared: &'a Shared,
+}
+
+impl<'a> MainThreadHandler<'a> for MainThread<'a> {}
+
+impl HostLatencyImpl for MainThread<'_> {
+    fn changed(&self) {
+        self.shared.latency_changed.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl HostParamsImplMainThread for MainThread<'_> {
+    fn rescan(&self, _flags: ParamRescanFlags) {
+        self.shared.params_rescanned.fetch_add(1, Ordering::SeqCst);
+    }
+    fn clear(&self, _param_id: ClapId, _flags: ParamClearFlags) {}
+}
+
+impl HostStateImpl for MainThread<'_> {
+    fn mark_dirty(&self) {
+        self.shared.state_dirty.store(true, Ordering::SeqCst);
+    }
+}
+
+impl HostHandlers for TestHost {
+    type Shared<'a> = Shared;
+    type MainThread<'a> = MainThread<'a>;
+    type AudioProcessor<'a> = ();
+
+    fn declare_extensions(builder: &mut HostExtensions<Self>, _shared: &Self::Shared<'_>) {
+        builder.register::<HostLog>().register::<HostLatency>().register::<HostParams>().register::<HostState>();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Instance
+
+/// What the audio-ports extension says about one port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortInfo {
+    pub id: u32,
+    pub name: String,
+    pub channels: u32,
+    pub is_main: bool,
+    pub port_type: Option<String>,
+    pub in_place_pair: Option<u32>,
+}
+
+/// What the params extension says about one parameter.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParamDesc {
+    pub id: ClapId,
+    pub name: String,
+    pub module: String,
+    pub min: f64,
+    pub max: f64,
+    pub default: f64,
+    pub stepped: bool,
+    pub automatable: bool,
+    pub bypass: bool,
+}
+
+/// A parameter change at a sample offset (absolute, from the start of a render, or within a
+/// block for [`TestPlugin::process_block`]).
+#[derive(Clone, Copy, Debug)]
+pub struct ParamChange {
+    pub time: u64,
+    pub id: ClapId,
+    pub value: f64,
+}
+
+/// Every output port's channels after a render: `ports[port][channel][sample]`.
+#[derive(Clone, Debug, Default)]
+pub struct Rendered {
+    pub ports: Vec<Vec<Vec<f32>>>,
+}
+
+impl Rendered {
+    /// Port 0, the main output.
+    pub fn main(&self) -> &[Vec<f32>] {
+        &self.ports[0]
+    }
+}
+
+/// How activation is configured.
+#[derive(Clone, Copy, Debug)]
+pub struct Activation {
+    pub sample_rate: f64,
+    pub min_block: u32,
+    pub max_block: u32,
+}
+
+/// One plugin instance and, while active, its audio processor.
+pub struct TestPlugin {
+    // Field order matters: the processor must go before the instance.
+    processor: Option<StartedPluginAudioProcessor<TestHost>>,
+    instance: PluginInstance<TestHost>,
+    activation: Option<Activation>,
+    steady_time: u64,
+    /// Output channel counts per port, and input channels of the main port, from audio-ports.
+    out_channels: Vec<u32>,
+    in_channels: Vec<u32>,
+}
+
+impl TestPlugin {
+    /// Creates an instance of plugin `id` from the bundle.
+    pub fn new(id: &str) -> Result<Self, String> {
+        let entry = load_bundle();
+        let host_info = HostInfo::new("Sift CLAP test host", "Sift", "https://example.invalid", "0.1.0").unwrap();
+        let id_c = CString::new(id).unwrap();
+        let instance = PluginInstance::<TestHost>::new(|_| Shared::default(), |shared| MainThread { shared }, entry, &id_c, &host_info)
+            .map_err(|e| format!("cannot create plugin {id}: {e:?}"))?;
+        let mut plugin = Self { processor: None, instance, activation: None, steady_time: 0, out_channels: Vec::new(), in_channels: Vec::new() };
+        let (inputs, outputs) = plugin.audio_ports();
+        plugin.in_channels = inputs.iter().map(|p| p.channels).collect();
+        plugin.out_channels = outputs.iter().map(|p| p.channels).collect();
+        Ok(plugin)
+    }
+
+    /// The `Sift` plugin; panics if it cannot be created.
+    pub fn sift() -> Self {
+        Self::new(SIFT_ID).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn ext(&self) -> PluginExtensions {
+        self.instance.access_shared_handler(|s| s.extensions.get().copied().unwrap_or_default())
+    }
+
+    /// Runs `f` with the host's shared state.
+    pub fn shared<R>(&self, f: impl FnOnce(&Shared) -> R) -> R {
+        self.instance.access_shared_handler(f)
+    }
+
+    /// Honours a pending `request_callback` by calling the plugin's `on_main_thread`.
+    pub fn pump(&mut self) {
+        let requested = self.shared(|s| s.callback_requested.swap(false, Ordering::SeqCst));
+        if requested {
+            self.instance.call_on_main_thread_callback();
+        }
+    }
+
+    /// Whether the plugin asked for a restart since the last call (clears the flag).
+    pub fn take_restart_request(&self) -> bool {
+        self.shared(|s| s.restart_requested.swap(false, Ordering::SeqCst))
+    }
+
+    // --- audio ports ---------------------------------------------------------------------
+
+    /// `(inputs, outputs)` as the audio-ports extension lists them.
+    pub fn audio_ports(&mut self) -> (Vec<PortInfo>, Vec<PortInfo>) {
+        let ext = self.ext().audio_ports.expect("plugin has no audio-ports extension");
+        let handle = self.instance.plugin_handle();
+        let list = |is_input: bool| {
+            (0..ext.count(&handle, is_input))
+                .map(|i| {
+                    let mut buffer = AudioPortInfoBuffer::new();
+                    let info = ext.get(&handle, i, is_input, &mut buffer).unwrap_or_else(|| panic!("audio-ports get({i}, input={is_input}) failed"));
+                    PortInfo {
+                        id: info.id.get(),
+                        name: String::from_utf8_lossy(info.name).into_owned(),
+                        channels: info.channel_count,
+                        is_main: info.flags.contains(AudioPortFlags::IS_MAIN),
+                        port_type: info.port_type.map(|t| t.0.to_string_lossy().into_owned()),
+                        in_place_pair: info.in_place_pair.map(|p| p.get()),
+                    }
+                })
+                .collect::<Vec<_>>()
+        };
+        (list(true), list(false))
+    }
+
+    // --- latency -------------------------------------------------------------------------
+
+    /// The latency the plugin reports now.
+    pub fn latency(&mut self) -> u32 {
+        let ext = self.ext().latency.expect("plugin has no latency extension");
+        ext.get(&self.instance.plugin_handle())
+    }
+
+    // --- render mode ---------------------------------------------------------------------
+
+    /// Sets the plugin's render mode (`clap.render`); `true` for offline.
+    pub fn set_offline(&mut self, offline: bool) -> Result<(), String> {
+        let ext = self.ext().render.ok_or("plugin has no render extension")?;
+        let mode = if offline { RenderMode::Offline } else { RenderMode::Realtime };
+        ext.set(&self.instance.plugin_handle(), mode).map_err(|e| e.to_string())
+    }
+
+    // --- params --------------------------------------------------------------------------
+
+    /// Every parameter.
+    pub fn params(&mut self) -> Vec<ParamDesc> {
+        let ext = self.ext().params.expect("plugin has no params extension");
+        let handle = self.instance.plugin_handle();
+        (0..ext.count(&handle))
+            .map(|i| {
+                let mut buffer = ParamInfoBuffer::new();
+                let info = ext.get_info(&handle, i, &mut buffer).unwrap_or_else(|| panic!("params get_info({i}) failed"));
+                ParamDesc {
+                    id: info.id,
+                    name: String::from_utf8_lossy(info.name).into_owned(),
+                    module: String::from_utf8_lossy(info.module).into_owned(),
+                    min: info.min_value,
+                    max: info.max_value,
+                    default: info.default_value,
+                    stepped: info.flags.contains(ParamInfoFlags::IS_STEPPED),
+                    automatable: info.flags.contains(ParamInfoFlags::IS_AUTOMATABLE),
+                    bypass: info.flags.contains(ParamInfoFlags::IS_BYPASS),
+                }
+            })
+            .collect()
+    }
+
+    /// The parameter with this display name; panics listing the names if there is none.
+    pub fn param(&mut self, name: &str) -> ParamDesc {
+        let params = self.params();
+        params.iter().find(|p| p.name == name).cloned().unwrap_or_else(|| {
+            panic!("no parameter named {name:?}; the plugin has {:?}", params.iter().map(|p| &p.name).collect::<Vec<_>>())
+        })
+    }
+
+    /// The id of the parameter with this display name.
+    pub fn param_id(&mut self, name: &str) -> ClapId {
+        self.param(name).id
+    }
+
+    /// A parameter's current value (CLAP units).
+    pub fn get_param(&mut self, id: ClapId) -> f64 {
+        let ext = self.ext().params.expect("plugin has no params extension");
+        ext.get_value(&self.instance.plugin_handle(), id).unwrap_or_else(|| panic!("get_value({id:?}) failed"))
+    }
+
+    /// The value `text` stands for (`text_to_value`).
+    pub fn text_to_value(&mut self, id: ClapId, text: &str) -> Option<f64> {
+        let ext = self.ext().params.expect("plugin has no params extension");
+        let text = CString::new(text).unwrap();
+        ext.text_to_value(&self.instance.plugin_handle(), id, &text)
+    }
+
+    /// The plugin's text for `value`.
+    pub fn value_to_text(&mut self, id: ClapId, value: f64) -> Option<String> {
+        let ext = self.ext().params.expect("plugin has no params extension");
+        let mut buffer = [0u8; 256];
+        ext.value_to_text(&self.instance.plugin_handle(), id, value, &mut buffer).ok().map(|b| String::from_utf8_lossy(b).into_owned())
+    }
+
+    /// Sets parameters through `params.flush`: on the main thread while inactive, through the
+    /// audio-processor handle while active (between process calls).
+    pub fn set_params(&mut self, changes: &[(ClapId, f64)]) {
+        let ext = self.ext().params.expect("plugin has no params extension");
+        let mut input = EventBuffer::new();
+        for &(id, value) in changes {
+            input.push(&ParamValueEvent::new(0, id, Pckn::match_all(), value));
+        }
+        let mut output = EventBuffer::new();
+        if let Some(processor) = self.processor.as_mut() {
+            ext.flush_active(&mut processor.plugin_handle(), &input.as_input(), &mut output.as_output());
+        } else {
+            let mut handle = self.instance.inactive_plugin_handle().expect("inactive handle");
+            ext.flush(&mut handle, &input.as_input(), &mut output.as_output());
+        }
+        self.pump();
+    }
+
+    // --- state ---------------------------------------------------------------------------
+
+    /// The plugin's saved state.
+    pub fn save_state(&mut self) -> Result<Vec<u8>, String> {
+        let ext = self.ext().state.ok_or("plugin has no state extension")?;
+        let mut bytes = Vec::new();
+        ext.save(&self.instance.plugin_handle(), &mut bytes).map_err(|e| e.to_string())?;
+        Ok(bytes)
+    }
+
+    /// Loads a saved state.
+    pub fn load_state(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let ext = self.ext().state.ok_or("plugin has no state extension")?;
+        let result = ext.load(&self.instance.plugin_handle(), &mut Cursor::new(bytes)).map_err(|e| e.to_string());
+        self.pump();
+        result
+    }
+
+    // --- activation ----------------------------------------------------------------------
+
+    /// Activates (deactivating first if needed) and starts processing.
+    pub fn activate(&mut self, sample_rate: f64, min_block: u32, max_block: u32) -> Result<(), String> {
+        self.deactivate();
+        let config = PluginAudioConfiguration { sample_rate, min_frames_count: min_block, max_frames_count: max_block };
+        let stopped = self.instance.activate(|_, _| (), config).map_err(|e| format!("activate({sample_rate}, {min_block}, {max_block}) failed: {e:?}"))?;
+        self.pump();
+        let started = stopped.start_processing().map_err(|e| format!("start_processing failed: {e:?}"))?;
+        self.processor = Some(started);
+        self.activation = Some(Activation { sample_rate, min_block, max_block });
+        self.steady_time = 0;
+        Ok(())
+    }
+
+    /// Offline mode, then [`TestPlugin::activate`].
+    pub fn activate_offline(&mut self, sample_rate: f64, max_block: u32) -> Result<(), String> {
+        self.set_offline(true)?;
+        self.activate(sample_rate, 1, max_block)
+    }
+
+    /// Stops processing and deactivates, if active.
+    pub fn deactivate(&mut self) {
+        if let Some(processor) = self.processor.take() {
+            let stopped = processor.stop_processing();
+            self.instance.deactivate(stopped);
+        }
+        self.activation = None;
+        self.pump();
+    }
+
+    /// The current activation, if any.
+    pub fn activation(&self) -> Option<Activation> {
+        self.activation
+    }
+
+    /// Whether the instance is active.
+    pub fn is_active(&self) -> bool {
+        self.processor.is_some()
+    }
+
+    /// Deactivates and activates again with the same configuration (what a host does on
+    /// `request_restart`).
+    pub fn restart(&mut self) -> Result<(), String> {
+        let a = self.activation.ok_or("restart of an inactive plugin")?;
+        self.activate(a.sample_rate, a.min_block, a.max_block)
+    }
+
+    // --- processing ----------------------------------------------------------------------
+
+    /// Processes one block: `input[channel]` (the main input), `outputs[port][channel]` (all
+    /// of equal length), parameter events at offsets within the block.
+    pub fn process_block(&mut self, input: &[&[f32]], outputs: &mut [Vec<Vec<f32>>], events: &[ParamChange]) -> Result<ProcessStatus, String> {
+        let len = input.first().map_or(0, |c| c.len());
+        let processor = self.processor.as_mut().ok_or("process on an inactive plugin")?;
+        let mut input_copy: Vec<Vec<f32>> = input.iter().map(|c| c.to_vec()).collect();
+        let mut event_buffer = EventBuffer::with_capacity(events.len());
+        for e in events {
+            assert!((e.time as usize) < len.max(1), "event at {} outside a block of {len}", e.time);
+            event_buffer.push(&ParamValueEvent::new(e.time as u32, e.id, Pckn::match_all(), e.value));
+        }
+        event_buffer.sort();
+        let mut output_events = EventBuffer::new();
+
+        let total_in: usize = input_copy.len();
+        let total_out: usize = outputs.iter().map(|p| p.len()).sum();
+        let mut in_ports = AudioPorts::with_capacity(total_in, 1);
+        let mut out_ports = AudioPorts::with_capacity(total_out, outputs.len());
+        let inputs = in_ports.with_input_buffers([AudioPortBuffer {
+            latency: 0,
+            channels: AudioPortBufferType::f32_input_only(input_copy.iter_mut().map(|c| InputChannel::variable(c.as_mut_slice()))),
+        }]);
+        let mut outs = out_ports.with_output_buffers(outputs.iter_mut().map(|port| {
+            for c in port.iter_mut() {
+                c.resize(len, 0.0);
+            }
+            AudioPortBuffer { latency: 0, channels: AudioPortBufferType::f32_output_only(port.iter_mut().map(|c| c.as_mut_slice())) }
+        }));
+        let status = processor
+            .process(&inputs, &mut outs, &event_buffer.as_input(), &mut output_events.as_output(), Some(self.steady_time), None)
+            .map_err(|e| format!("process failed: {e:?}"))?;
+        self.steady_time += len as u64;
+        self.pump();
+        Ok(status)
+    }
+
+    /// Runs `input` (channels of the main input) through in blocks whose sizes `block_size`
+    /// gives (called once per block with the sample position), sending `changes` (absolute
+    /// sample times) at their offsets. Returns every output port.
+    pub fn render(&mut self, input: &[Vec<f32>], mut block_size: impl FnMut(usize) -> usize, changes: &[ParamChange]) -> Result<Rendered, String> {
+        let max_block = self.activation.ok_or("render on an inactive plugin")?.max_block as usize;
+        let total = input.first().map_or(0, |c| c.len());
+        let mut rendered = Rendered { ports: self.out_channels.iter().map(|&n| vec![Vec::with_capacity(total); n as usize]).collect() };
+        let mut scratch: Vec<Vec<Vec<f32>>> = self.out_channels.iter().map(|&n| vec![Vec::new(); n as usize]).collect();
+        let mut pos = 0;
+        while pos < total {
+            let len = block_size(pos).clamp(1, max_block).min(total - pos);
+            let block: Vec<&[f32]> = input.iter().map(|c| &c[pos..pos + len]).collect();
+            let events: Vec<ParamChange> = changes
+                .iter()
+                .filter(|c| c.time >= pos as u64 && c.time < (pos + len) as u64)
+                .map(|c| ParamChange { time: c.time - pos as u64, ..*c })
+                .collect();
+            self.process_block(&block, &mut scratch, &events)?;
+            for (port, out) in rendered.ports.iter_mut().zip(&scratch) {
+                for (channel, data) in port.iter_mut().zip(out) {
+                    channel.extend_from_slice(&data[..len]);
+                }
+            }
+            pos += len;
+        }
+        Ok(rendered)
+    }
+
+    /// Output channel counts per port (from audio-ports at creation).
+    pub fn output_channels(&self) -> &[u32] {
+        &self.out_channels
+    }
+
+    /// Input channel counts per port.
+    pub fn input_channels(&self) -> &[u32] {
+        &self.in_channels
+    }
+}
+
+impl Drop for TestPlugin {
+    fn drop(&mut self) {
+        self.deactivate();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audio
+
+/// Reads a WAV file as `[channel][sample]` f32, and its sample rate.
+pub fn read_wav(path: &Path) -> (Vec<Vec<f32>>, u32) {
+    let mut reader = hound::WavReader::open(path).unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    let spec = reader.spec();
+    let channels = spec.channels as usize;
+    let samples: Vec<f32> = match spec.sample_format {
+        hound::SampleFormat::Float => reader.samples::<f32>().map(|s| s.unwrap()).collect(),
+        hound::SampleFormat::Int => {
+            let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
+            reader.samples::<i32>().map(|s| s.unwrap() as f32 * scale).collect()
+        }
+    };
+    let mut out = vec![Vec::with_capacity(samples.len() / channels); channels];
+    for frame in samples.chunks(channels) {
+        for (c, &s) in frame.iter().enumerate() {
+            out[c].push(s);
+        }
+    }
+    (out, spec.sample_rate)
+}
+
+/// The evaluation folder: `$SIFT_EVAL_DIR`, else `<repo>/../shared/eval`.
+pub fn eval_dir() -> PathBuf {
+    match std::env::var_os("SIFT_EVAL_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => repo_root().join("../shared/eval"),
+    }
+}
+
+/// The eval mixture (stereo, 44.1 kHz), panicking clearly if it is missing.
+pub fn eval_mixture() -> Vec<Vec<f32>> {
+    let path = eval_dir().join("musdb18-preview-80s-rock/mixture.wav");
+    assert!(path.is_file(), "eval audio not found at {} (set SIFT_EVAL_DIR)", path.display());
+    let (mut audio, rate) = read_wav(&path);
+    assert_eq!(rate, 44_100, "{} is not 44.1 kHz", path.display());
+    if audio.len() == 1 {
+        audio.push(audio[0].clone());
+    }
+    audio
+}
+
+/// `audio` followed by `n` samples of silence on every channel.
+pub fn pad(audio: &[Vec<f32>], n: usize) -> Vec<Vec<f32>> {
+    audio.iter().map(|c| c.iter().copied().chain(std::iter::repeat_n(0.0, n)).collect()).collect()
+}
+
+/// Peak absolute value, over channels.
+pub fn peak(channels: &[&[f32]]) -> f32 {
+    channels.iter().flat_map(|c| c.iter()).fold(0.0f32, |m, &s| m.max(s.abs()))
+}
+
+/// dBFS of a linear amplitude (−inf for 0).
+pub fn db(x: f32) -> f32 {
+    20.0 * x.max(1e-30).log10()
+}
+
+/// RMS over a sample range of every channel.
+pub fn rms(channels: &[Vec<f32>], range: std::ops::Range<usize>) -> f32 {
+    let mut sum = 0.0f64;
+    let mut n = 0usize;
+    for c in channels {
+        for &s in &c[range.clone()] {
+            sum += (s as f64) * (s as f64);
+            n += 1;
+        }
+    }
+    ((sum / n.max(1) as f64).sqrt()) as f32
+}
+
+/// Peak of `a - b` over every channel and the given range of `a`'s samples, `b` read at
+/// `index - shift` (zero before its start): the difference to `b` delayed by `shift`.
+pub fn peak_diff_delayed(a: &[Vec<f32>], b: &[Vec<f32>], shift: usize, range: std::ops::Range<usize>) -> (f32, usize) {
+    let mut worst = (0.0f32, 0usize);
+    for (ca, cb) in a.iter().zip(b) {
+        for i in range.clone() {
+            let expected = if i >= shift { cb.get(i - shift).copied().unwrap_or(0.0) } else { 0.0 };
+            let d = (ca[i] - expected).abs();
+            if d > worst.0 || d.is_nan() {
+                worst = (d, i);
+            }
+        }
+    }
+    worst
+}
+
+/// A small deterministic random generator (xorshift), for block sizes.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed.max(1))
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    /// Uniform in `lo..=hi`.
+    pub fn range(&mut self, lo: usize, hi: usize) -> usize {
+        lo + (self.next_u64() % (hi - lo + 1) as u64) as usize
+    }
+}

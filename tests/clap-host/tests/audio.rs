@@ -1,0 +1,218 @@
+//! Real music through the plugin: the null test, block-size independence and sample-accurate
+//! automation.
+
+use sift_clap_host::*;
+
+const RATE: f64 = 44_100.0;
+const VOCALS: usize = 1;
+const DRUMS: usize = 2;
+const BASS: usize = 3;
+const OTHER: usize = 4;
+const EXTRA: usize = 5;
+const BUS_NAMES: [&str; 6] = ["Remix", "Vocals", "Drums", "Bass", "Other", "Extra"];
+
+fn seconds(audio: &[Vec<f32>], s: f64) -> Vec<Vec<f32>> {
+    let n = ((s * RATE) as usize).min(audio[0].len());
+    audio.iter().map(|c| c[..n].to_vec()).collect()
+}
+
+fn active_sift(max_block: u32) -> (TestPlugin, usize) {
+    let mut plugin = TestPlugin::sift();
+    plugin.activate_offline(RATE, max_block).unwrap();
+    let latency = plugin.latency() as usize;
+    assert!(latency > 0, "latency {latency}");
+    (plugin, latency)
+}
+
+#[test]
+fn null_test_and_stem_buses() {
+    let input = eval_mixture();
+    let (mut plugin, latency) = active_sift(512);
+    let padded = pad(&input, latency);
+    let total = padded[0].len();
+    let out = plugin.render(&padded, |_| 512, &[]).unwrap();
+    assert_eq!(out.ports.len(), 6);
+
+    // Main output = input delayed by exactly the reported latency.
+    let (diff, at) = peak_diff_delayed(out.main(), &input, latency, 0..total);
+    eprintln!("main − input delayed by {latency}: peak {:.1} dBFS at sample {at}", db(diff));
+    assert!(db(diff) <= -60.0, "main output differs from the input delayed by the reported latency ({latency}): peak {:.1} dBFS at sample {at}", db(diff));
+    // And not by any other delay (guards against a silent or wrongly aligned output passing).
+    for wrong in [latency - 1, latency + 1] {
+        let (d, _) = peak_diff_delayed(out.main(), &input, wrong, 0..total);
+        assert!(db(d) > -60.0, "main output also matches a delay of {wrong}: the latency check is not discriminating");
+    }
+
+    // The five stem buses sum to the main output.
+    let mut worst = (0.0f32, 0usize);
+    for ch in 0..2 {
+        for i in 0..total {
+            let sum: f32 = (1..6).map(|p| out.ports[p][ch][i]).sum();
+            let d = (sum - out.ports[0][ch][i]).abs();
+            if d > worst.0 || d.is_nan() {
+                worst = (d, i);
+            }
+        }
+    }
+    eprintln!("stems sum − main: peak {:.1} dBFS at {}", db(worst.0), worst.1);
+    assert!(db(worst.0) <= -60.0, "stem buses do not sum to the main output: peak difference {:.1} dBFS at sample {}", db(worst.0), worst.1);
+
+    let level = |p: usize| db(rms(&out.ports[p], latency..total));
+    let levels: Vec<String> = (0..6).map(|p| format!("{} {:.1} dB", BUS_NAMES[p], level(p))).collect();
+    eprintln!("bus RMS: {}", levels.join(", "));
+    assert!(level(VOCALS) > -40.0, "Vocals bus has no real content: RMS {:.1} dBFS", level(VOCALS));
+    assert!(level(OTHER) > -40.0, "Other (accompaniment) bus has no real content: RMS {:.1} dBFS", level(OTHER));
+    for p in [DRUMS, BASS, EXTRA] {
+        let pk = peak(&[&out.ports[p][0], &out.ports[p][1]]);
+        assert!(pk == 0.0 || db(pk) <= -120.0, "{} bus should be silent with a 2-stem model: peak {:.1} dBFS", BUS_NAMES[p], db(pk));
+    }
+    // A separation, not a copy: vocals is neither the whole mix nor the accompaniment.
+    let (v_vs_mix, _) = peak_diff_delayed(&out.ports[VOCALS], &input, latency, latency..total);
+    assert!(db(v_vs_mix) > -20.0, "Vocals bus is the whole mix");
+    let v_minus_o: Vec<Vec<f32>> = (0..2).map(|c| out.ports[VOCALS][c].iter().zip(&out.ports[OTHER][c]).map(|(v, o)| v - o).collect()).collect();
+    assert!(db(rms(&v_minus_o, latency..total)) > -40.0, "Vocals and Other buses are identical");
+}
+
+/// Main output for the given block sizes (fresh instance each time).
+fn render_main(input: &[Vec<f32>], block: impl FnMut(usize) -> usize) -> (Vec<Vec<f32>>, usize) {
+    let (mut plugin, latency) = active_sift(4096);
+    let padded = pad(input, latency);
+    let out = plugin.render(&padded, block, &[]).unwrap();
+    (out.ports.into_iter().next().unwrap(), latency)
+}
+
+#[test]
+fn block_sizes_give_identical_output() {
+    let input = seconds(&eval_mixture(), 3.0);
+    let (reference, latency) = render_main(&input, |_| 4096);
+    let (d, at) = peak_diff_delayed(&reference, &input, latency, 0..reference[0].len());
+    assert!(db(d) <= -60.0, "reference (4096-sample blocks) is not the delayed input: {:.1} dBFS at {at}", db(d));
+    let mut rng = Rng::new(0x5157);
+    type BlockSizes = Box<dyn FnMut(usize) -> usize>;
+    let cases: Vec<(&str, BlockSizes)> = vec![
+        ("64", Box::new(|_| 64)),
+        ("1", Box::new(|_| 1)),
+        ("random 1..4096", Box::new(move |_| rng.range(1, 4096))),
+        ("odd 441/13/4095", Box::new(|pos| [441, 13, 4095][(pos / 7) % 3])),
+    ];
+    let mut failures = Vec::new();
+    for (name, block) in cases {
+        let (main, lat) = render_main(&input, block);
+        assert_eq!(lat, latency);
+        let (d, at) = peak_diff_delayed(&main, &reference, 0, 0..main[0].len());
+        eprintln!("blocks {name}: peak difference to 4096-sample blocks {:.1} dB at sample {at}", db(d));
+        if !(d == 0.0 || db(d) <= -120.0) {
+            failures.push(format!("blocks {name}: differs from 4096-sample blocks by {:.1} dB at sample {at}", db(d)));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn sample_accurate_vocals_mute() {
+    let input = seconds(&eval_mixture(), 5.0);
+    let (mut reference, latency) = active_sift(512);
+    let padded = pad(&input, latency);
+    let total = padded[0].len();
+    let ref_out = reference.render(&padded, |_| 512, &[]).unwrap();
+
+    let (mut plugin, lat) = active_sift(512);
+    assert_eq!(lat, latency);
+    let mute = plugin.param("Vocals Mute");
+    eprintln!("Vocals Mute: {mute:?}");
+    // In the middle of the clip, inside a block (not on a block boundary).
+    let t = (2.5 * RATE) as usize + 100;
+    assert_ne!(t % 512, 0);
+    let out = plugin.render(&padded, |_| 512, &[ParamChange { time: t as u64, id: mute.id, value: mute.max }]).unwrap();
+    assert_eq!(plugin.get_param(mute.id), mute.max, "Vocals Mute did not take the automated value");
+
+    let vocals = &out.ports[VOCALS];
+    let ref_vocals = &ref_out.ports[VOCALS];
+    assert!(db(rms(ref_vocals, t - 4410..t)) > -40.0, "no vocals before the mute point to test with");
+
+    // Untouched before t.
+    let (d, at) = peak_diff_delayed(&out.ports[0], &ref_out.ports[0], 0, 0..t);
+    assert!(d == 0.0 || db(d) <= -120.0, "main output changed before the mute event at {t}: {:.1} dB at {at}", db(d));
+    let (d, at) = peak_diff_delayed(vocals, ref_vocals, 0, 0..t);
+    assert!(d == 0.0 || db(d) <= -120.0, "Vocals bus changed before the mute event at {t}: {:.1} dB at {at}", db(d));
+
+    // A ramp of ~10 ms from t: |v| follows the reference times a falling gain.
+    const RAMP: usize = 441;
+    let mut ramp_errors = Vec::new();
+    for k in 0..RAMP {
+        let upper = 1.0 - k as f32 / RAMP as f32 + 1e-3;
+        for ch in 0..2 {
+            let (v, r) = (vocals[ch][t + k], ref_vocals[ch][t + k]);
+            if v.abs() > r.abs() * upper + 1e-6 {
+                ramp_errors.push(format!("t+{k} ch{ch}: {v} vs reference {r} (gain above {upper})"));
+            }
+        }
+    }
+    assert!(ramp_errors.len() < 3, "Vocals bus does not ramp down from the event sample:\n{}", ramp_errors.iter().take(10).cloned().collect::<Vec<_>>().join("\n"));
+    // Not a hard cut either: the first samples after t still carry most of the vocal.
+    let early = rms(vocals, t..t + 20);
+    let early_ref = rms(ref_vocals, t..t + 20);
+    assert!(early > 0.8 * early_ref, "Vocals bus cut abruptly at {t}: RMS {early} vs {early_ref} unmuted");
+
+    // Silent from t + 10 ms on.
+    let after = t + RAMP + 1;
+    let pk = peak(&[&vocals[0][after..], &vocals[1][after..]]);
+    assert!(pk == 0.0 || db(pk) <= -120.0, "Vocals bus not silent 10 ms after the mute: peak {:.1} dBFS", db(pk));
+
+    // The main output lost the vocals: main ≈ (input delayed − vocals).
+    let mut worst = (0.0f32, 0);
+    for ch in 0..2 {
+        #[allow(clippy::needless_range_loop)]
+        for i in after..total {
+            let expected = input[ch].get(i - latency).copied().unwrap_or(0.0) - ref_vocals[ch][i];
+            let d = (out.ports[0][ch][i] - expected).abs();
+            if d > worst.0 {
+                worst = (d, i);
+            }
+        }
+    }
+    eprintln!("main − (input delayed − vocals) after the mute: peak {:.1} dBFS at {}", db(worst.0), worst.1);
+    assert!(db(worst.0) <= -60.0, "main output after the mute is not input − vocals: peak difference {:.1} dBFS at sample {}", db(worst.0), worst.1);
+    let vocal_level = db(rms(ref_vocals, after..total));
+    assert!(vocal_level > -40.0, "vocals too quiet after the mute point for the check to mean anything: {vocal_level:.1} dB");
+}
+
+#[test]
+fn sift_single_stem_choice() {
+    let input = seconds(&eval_mixture(), 3.0);
+    let (mut sift, latency) = active_sift(512);
+    let padded = pad(&input, latency);
+    let buses = sift.render(&padded, |_| 512, &[]).unwrap();
+
+    for (choice, port) in [("Remix", 0usize), ("Vocals", VOCALS), ("Other", OTHER), ("Drums", DRUMS)] {
+        let mut single = TestPlugin::new(SIFT_SINGLE_ID).unwrap();
+        let stem = single.param("Stem");
+        let value = single.text_to_value(stem.id, choice).unwrap_or_else(|| panic!("Stem has no value for {choice:?}"));
+        single.set_params(&[(stem.id, value)]);
+        single.activate_offline(RATE, 512).unwrap();
+        assert_eq!(single.latency() as usize, latency, "Sift Single latency");
+        let out = single.render(&padded, |_| 512, &[]).unwrap();
+        assert_eq!(out.ports.len(), 1);
+        let (d, at) = peak_diff_delayed(out.main(), &buses.ports[port], 0, 0..padded[0].len());
+        eprintln!("Sift Single Stem={choice}: peak difference to Sift's {} bus {:.1} dB", BUS_NAMES[port], db(d));
+        assert!(d == 0.0 || db(d) <= -120.0, "Sift Single with Stem={choice} differs from Sift's {} bus by {:.1} dB at {at}", BUS_NAMES[port], db(d));
+    }
+}
+
+#[test]
+fn bypass_is_the_delayed_input() {
+    let input = seconds(&eval_mixture(), 2.0);
+    let mut plugin = TestPlugin::sift();
+    let bypass = plugin.param("Bypass");
+    plugin.set_params(&[(bypass.id, 1.0)]);
+    plugin.activate_offline(RATE, 512).unwrap();
+    let latency = plugin.latency() as usize;
+    let padded = pad(&input, latency);
+    let out = plugin.render(&padded, |_| 512, &[]).unwrap();
+    let (d, at) = peak_diff_delayed(out.main(), &input, latency, 0..padded[0].len());
+    assert!(db(d) <= -60.0, "bypassed main output is not the input delayed by the latency: {:.1} dBFS at {at}", db(d));
+    for (port, name) in out.ports.iter().zip(BUS_NAMES).skip(1) {
+        let pk = peak(&[&port[0], &port[1]]);
+        assert!(pk == 0.0 || db(pk) <= -120.0, "{name} bus not silent while bypassed: peak {:.1} dBFS", db(pk));
+    }
+}

@@ -1,0 +1,134 @@
+//! The parameters a CLAP host lists, and saving and loading state.
+
+use sift_clap_host::*;
+
+const ROLES: [&str; 5] = ["Vocals", "Drums", "Bass", "Other", "Extra"];
+
+#[test]
+fn parameter_list() {
+    let mut plugin = TestPlugin::sift();
+    let params = plugin.params();
+    for p in &params {
+        eprintln!("{:>10} {:?} module {:?} range {}..{} default {} stepped {} automatable {} bypass {}", p.id.get(), p.name, p.module, p.min, p.max, p.default, p.stepped, p.automatable, p.bypass);
+    }
+    let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+    let mut expected: Vec<String> = Vec::new();
+    for role in ROLES {
+        for what in ["Gain", "Mute", "Solo"] {
+            expected.push(format!("{role} {what}"));
+        }
+    }
+    for name in ["Mode", "Device", "Output Gain", "Bypass"] {
+        expected.push(name.to_owned());
+    }
+    let missing: Vec<&String> = expected.iter().filter(|e| !names.contains(&e.as_str())).collect();
+    assert!(missing.is_empty(), "parameters missing: {missing:?}; the plugin lists {names:?}");
+
+    let mut ids: Vec<u32> = params.iter().map(|p| p.id.get()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), params.len(), "parameter ids are not unique");
+    let mut unique_names = names.clone();
+    unique_names.sort();
+    unique_names.dedup();
+    assert_eq!(unique_names.len(), names.len(), "parameter names are not unique: {names:?}");
+
+    for role in ROLES {
+        let gain = params.iter().find(|p| p.name == format!("{role} Gain")).unwrap();
+        assert!(gain.automatable, "{role} Gain should be automatable");
+        let mute = params.iter().find(|p| p.name == format!("{role} Mute")).unwrap();
+        assert!(mute.stepped && mute.min == 0.0 && mute.max == 1.0 && mute.default == 0.0, "{role} Mute: {mute:?}");
+    }
+    let bypass = params.iter().find(|p| p.name == "Bypass").unwrap();
+    assert!(bypass.bypass, "Bypass should carry CLAP_PARAM_IS_BYPASS");
+    let gain = plugin.param_id("Vocals Gain");
+    let default = plugin.get_param(gain);
+    assert_eq!(plugin.value_to_text(gain, default).as_deref().map(str::trim), Some("0.0 dB"), "Vocals Gain default text");
+    let mode = plugin.param("Mode");
+    assert_eq!(plugin.value_to_text(mode.id, mode.default).as_deref(), Some("Balanced"));
+}
+
+/// Every parameter's `(name, value)`.
+fn values(plugin: &mut TestPlugin) -> Vec<(String, f64)> {
+    let params = plugin.params();
+    params.into_iter().map(|p| (p.name.clone(), plugin.get_param(p.id))).collect()
+}
+
+#[test]
+fn state_round_trip() {
+    let mut plugin = TestPlugin::sift();
+    let defaults = values(&mut plugin);
+    let gain = plugin.param_id("Vocals Gain");
+    let drums_mute = plugin.param_id("Drums Mute");
+    let mode = plugin.param_id("Mode");
+    let minus_6 = plugin.text_to_value(gain, "-6").expect("Vocals Gain parses \"-6\"");
+    let live = plugin.text_to_value(mode, "Live").expect("Mode parses \"Live\"");
+    plugin.set_params(&[(gain, minus_6), (drums_mute, 1.0), (mode, live)]);
+    let current = plugin.get_param(gain);
+    let text = plugin.value_to_text(gain, current).unwrap();
+    assert!(text.starts_with("-6"), "Vocals Gain reads {text:?} after setting -6 dB");
+    assert_eq!(plugin.get_param(drums_mute), 1.0);
+    assert_eq!(plugin.get_param(mode), live);
+    let set = values(&mut plugin);
+    assert_ne!(set, defaults);
+
+    let state = plugin.save_state().expect("state save");
+    eprintln!("state: {} bytes: {}", state.len(), String::from_utf8_lossy(&state[8.min(state.len())..]));
+
+    let mut fresh = TestPlugin::sift();
+    assert_eq!(values(&mut fresh), defaults);
+    fresh.load_state(&state).expect("state load");
+    assert_eq!(values(&mut fresh), set, "parameters after loading the state differ from those saved");
+    // And saving again gives the same state.
+    assert_eq!(fresh.save_state().unwrap(), state, "re-saved state differs");
+
+    // The loaded mode is used on activation.
+    fresh.activate_offline(44_100.0, 512).unwrap();
+    let loaded_latency = fresh.latency();
+    let mut live_plugin = TestPlugin::sift();
+    live_plugin.set_params(&[(mode, live)]);
+    live_plugin.activate_offline(44_100.0, 512).unwrap();
+    assert_eq!(loaded_latency, live_plugin.latency(), "latency after loading a Live-mode state");
+}
+
+#[test]
+fn garbage_state_is_rejected_and_instance_still_works() {
+    let mut plugin = TestPlugin::sift();
+    let defaults = values(&mut plugin);
+    let good = plugin.save_state().unwrap();
+
+    let mut cases: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", Vec::new()),
+        ("short", vec![1, 2, 3]),
+        ("text", b"this is not a Sift state at all, just some bytes".to_vec()),
+        ("huge length", u64::MAX.to_le_bytes().iter().copied().chain(*b"{}").collect()),
+    ];
+    let mut json_garbage = 12u64.to_le_bytes().to_vec();
+    json_garbage.extend_from_slice(b"{not json!!}");
+    cases.push(("bad json", json_garbage));
+    let mut truncated = good.clone();
+    truncated.truncate(good.len() / 2);
+    cases.push(("truncated", truncated));
+    let mut rng = Rng::new(99);
+    cases.push(("random", (0..4096).map(|_| rng.next_u64() as u8).collect()));
+
+    let mut accepted = Vec::new();
+    for (name, bytes) in &cases {
+        match plugin.load_state(bytes) {
+            Ok(()) => accepted.push(*name),
+            Err(e) => eprintln!("{name}: rejected ({e})"),
+        }
+    }
+    assert!(accepted.is_empty(), "garbage states accepted by clap_plugin_state.load: {accepted:?}");
+    assert_eq!(values(&mut plugin), defaults, "parameters changed by rejected states");
+
+    // Still works: the null test on a short clip.
+    plugin.activate_offline(44_100.0, 512).unwrap();
+    let latency = plugin.latency() as usize;
+    let input: Vec<Vec<f32>> = eval_mixture().into_iter().map(|c| c[..44_100 * 2].to_vec()).collect();
+    let padded = pad(&input, latency);
+    let out = plugin.render(&padded, |_| 512, &[]).unwrap();
+    let (d, at) = peak_diff_delayed(out.main(), &input, latency, 0..padded[0].len());
+    assert!(db(d) <= -60.0, "after garbage states the main output is not the delayed input: {:.1} dBFS at {at}", db(d));
+    assert!(db(rms(&out.ports[1], latency..padded[0].len())) > -40.0, "after garbage states the Vocals bus is silent");
+}

@@ -1,0 +1,120 @@
+//! Audio ports and latency, as a CLAP host sees them.
+
+use sift_clap_host::*;
+
+const STEM_BUSES: [&str; 6] = ["Remix", "Vocals", "Drums", "Bass", "Other", "Extra"];
+
+#[test]
+fn bundle_lists_both_plugins() {
+    let ids = plugin_ids();
+    assert!(ids.iter().any(|id| id == SIFT_ID), "{SIFT_ID} missing from the factory: {ids:?}");
+    assert!(ids.iter().any(|id| id == SIFT_SINGLE_ID), "{SIFT_SINGLE_ID} missing from the factory: {ids:?}");
+}
+
+#[test]
+fn sift_ports_and_names() {
+    let mut plugin = TestPlugin::sift();
+    let (inputs, outputs) = plugin.audio_ports();
+    eprintln!("inputs: {inputs:#?}\noutputs: {outputs:#?}");
+
+    assert_eq!(inputs.len(), 1, "Sift should have one input port: {inputs:?}");
+    assert_eq!(inputs[0].channels, 2, "main input should be stereo: {:?}", inputs[0]);
+    assert!(inputs[0].is_main, "input 0 should carry CLAP_AUDIO_PORT_IS_MAIN: {:?}", inputs[0]);
+
+    let names: Vec<&str> = outputs.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(outputs.len(), 6, "Sift should have 6 output ports, has {names:?}");
+    for port in &outputs {
+        assert_eq!(port.channels, 2, "output {:?} should be stereo", port.name);
+        assert_eq!(port.port_type.as_deref(), Some("stereo"), "output {:?} port type", port.name);
+    }
+    assert!(outputs[0].is_main, "output 0 should carry CLAP_AUDIO_PORT_IS_MAIN: {:?}", outputs[0]);
+    for port in &outputs[1..] {
+        assert!(!port.is_main, "aux output {:?} must not be main", port.name);
+    }
+    let mut ids: Vec<u32> = outputs.iter().map(|p| p.id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 6, "output port ids must be unique: {outputs:?}");
+    assert_eq!(names, STEM_BUSES, "output port names");
+}
+
+#[test]
+fn sift_single_ports_and_names() {
+    let mut plugin = TestPlugin::new(SIFT_SINGLE_ID).unwrap();
+    let (inputs, outputs) = plugin.audio_ports();
+    assert_eq!(inputs.len(), 1, "{inputs:?}");
+    assert_eq!(outputs.len(), 1, "{outputs:?}");
+    assert_eq!((inputs[0].channels, outputs[0].channels), (2, 2));
+    assert!(inputs[0].is_main && outputs[0].is_main);
+    assert_eq!(inputs[0].name, "Input");
+    assert_eq!(outputs[0].name, "Output", "Sift Single's output port name (declared `main_output: Some(\"Output\")`)");
+}
+
+#[test]
+fn latency_depends_on_rate_and_mode() {
+    let mut plugin = TestPlugin::sift();
+    plugin.activate_offline(44_100.0, 512).unwrap();
+    let at_44k = plugin.latency();
+    plugin.activate_offline(48_000.0, 512).unwrap();
+    let at_48k = plugin.latency();
+    eprintln!("latency: {at_44k} samples at 44.1 kHz, {at_48k} at 48 kHz");
+    assert!(at_44k > 0, "latency at 44.1 kHz is {at_44k}");
+    assert!(at_48k > 0, "latency at 48 kHz is {at_48k}");
+    assert_ne!(at_44k, at_48k, "latency at 48 kHz should differ from 44.1 kHz");
+    // Sanity: under a second, and about the same time at both rates.
+    assert!(at_44k < 44_100, "latency {at_44k} samples at 44.1 kHz is over a second");
+    let ms = |samples: u32, rate: f64| samples as f64 * 1000.0 / rate;
+    // (The resampler to the model's 44.1 kHz adds delay at 48 kHz: allow a quarter more.)
+    assert!((ms(at_48k, 48_000.0) / ms(at_44k, 44_100.0) - 1.0).abs() < 0.25, "latency {} ms at 44.1 kHz vs {} ms at 48 kHz", ms(at_44k, 44_100.0), ms(at_48k, 48_000.0));
+    plugin.deactivate();
+
+    // Mode changes, set while inactive, give other latencies after activation.
+    let mode = plugin.param("Mode");
+    assert!(mode.stepped, "Mode should be a stepped parameter: {mode:?}");
+    let mut by_mode = Vec::new();
+    for name in ["Live", "Balanced", "Studio"] {
+        let value = plugin.text_to_value(mode.id, name).unwrap_or_else(|| panic!("Mode has no value for text {name:?}"));
+        plugin.set_params(&[(mode.id, value)]);
+        assert_eq!(plugin.get_param(mode.id), value, "Mode did not take {name}");
+        plugin.activate_offline(44_100.0, 512).unwrap();
+        let latency = plugin.latency();
+        eprintln!("mode {name} ({value}): latency {latency}");
+        assert!(latency > 0, "mode {name}: latency {latency}");
+        by_mode.push((name, latency));
+        plugin.deactivate();
+    }
+    let balanced = by_mode[1].1;
+    assert_eq!(balanced, at_44k, "default mode should be Balanced");
+    assert!(by_mode[0].1 < balanced, "Live should have less latency than Balanced: {by_mode:?}");
+    assert!(by_mode[2].1 > balanced, "Studio should have more latency than Balanced: {by_mode:?}");
+}
+
+#[test]
+fn mode_change_while_active_requests_restart_and_changes_latency() {
+    let mut plugin = TestPlugin::sift();
+    let mode = plugin.param("Mode");
+    let live = plugin.text_to_value(mode.id, "Live").expect("Mode value for Live");
+    plugin.activate_offline(44_100.0, 512).unwrap();
+    let before = plugin.latency();
+    let silence = vec![vec![0.0f32; 512]; 2];
+    plugin.render(&silence, |_| 512, &[]).unwrap();
+    plugin.take_restart_request();
+    let changed_before = plugin.shared(|s| s.latency_changed.load(std::sync::atomic::Ordering::SeqCst));
+
+    // Automate the mode from the audio thread, as a host would.
+    plugin.render(&silence, |_| 512, &[ParamChange { time: 100, id: mode.id, value: live }]).unwrap();
+    assert_eq!(plugin.get_param(mode.id), live);
+    assert!(plugin.take_restart_request(), "a mode change while active should request a restart (latency changes)");
+    plugin.restart().unwrap();
+    let after = plugin.latency();
+    let changed_after = plugin.shared(|s| s.latency_changed.load(std::sync::atomic::Ordering::SeqCst));
+    eprintln!("latency {before} -> {after}; host latency.changed calls {changed_before} -> {changed_after}");
+    assert_ne!(before, after, "latency after the mode change and restart");
+    assert!(changed_after > changed_before, "the plugin should call clap_host_latency.changed() on re-activation after the mode change");
+
+    // The same latency as a fresh activation in Live mode.
+    let mut fresh = TestPlugin::sift();
+    fresh.set_params(&[(mode.id, live)]);
+    fresh.activate_offline(44_100.0, 512).unwrap();
+    assert_eq!(fresh.latency(), after);
+}

@@ -1,0 +1,231 @@
+//! `cargo xtask bundle sift [--release]`: builds the plugin library, lays it out as CLAP and VST3
+//! bundles with nice-plug-xtask (`target/bundled/sift.clap`, `target/bundled/sift.vst3`), then
+//! puts the ONNX Runtime library and the default model where the plugin looks for them, relative
+//! to its own library (see `library_candidates` in `plugin/src/inference/runtime.rs` and
+//! `model_dirs` in `plugin/src/inference/catalogue.rs`):
+//!
+//! | OS      | bundle | plugin binary                          | runtime library         | models                     |
+//! |---------|--------|----------------------------------------|-------------------------|----------------------------|
+//! | Linux   | VST3   | `sift.vst3/Contents/<arch>-linux/sift.so` | beside the binary    | `sift.vst3/Contents/Resources/models/` |
+//! | Linux   | CLAP   | `sift.clap` (one file)                 | beside it, in `bundled/` | `bundled/models/`         |
+//! | Windows | VST3   | `sift.vst3/Contents/x86_64-win/sift.vst3` | beside the binary    | `sift.vst3/Contents/Resources/models/` |
+//! | Windows | CLAP   | `sift.clap` (one file)                 | beside it               | `bundled/models/`          |
+//! | macOS   | both   | `<bundle>/Contents/MacOS/sift`         | `<bundle>/Contents/Resources/` | `<bundle>/Contents/Resources/models/` |
+//!
+//! Only the Linux layout is exercised; the others follow nice-plug's bundle layout and the same
+//! search rules.
+
+use crate::paths::{ort_library_name, Paths};
+use crate::setup;
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+
+/// The only package of the workspace that exports plugins.
+pub const PACKAGE: &str = "sift";
+
+/// `cargo xtask bundle <args>`: `args` are what follows `bundle`, i.e. `sift` (or `-p sift`) and
+/// any `cargo build` options such as `--release` or `--profile <name>`.
+pub fn command(paths: &Paths, args: &[String]) -> Result<()> {
+    let cargo_args = match args {
+        [package, rest @ ..] if package == PACKAGE => rest,
+        [flag, package, rest @ ..] if flag == "-p" && package == PACKAGE => rest,
+        _ => bail!("usage: cargo xtask bundle {PACKAGE} [--release] [other `cargo build` options]"),
+    };
+    run(paths, cargo_args)
+}
+
+/// Sets up, builds and bundles `sift` with the given `cargo build` options, then stages the
+/// runtime library and the default model into the bundles.
+pub fn run(paths: &Paths, cargo_args: &[String]) -> Result<()> {
+    if cargo_args
+        .iter()
+        .any(|arg| arg == "--target" || arg.starts_with("--target="))
+    {
+        bail!(
+            "cross-compiling bundles is not supported: the ONNX Runtime library from \
+             `cargo xtask setup` is for this machine only"
+        );
+    }
+    setup::run(paths)?;
+    bundle_after_setup(paths, cargo_args)
+}
+
+/// [`run`] without the setup step, for commands that already ran it.
+pub fn bundle_after_setup(paths: &Paths, cargo_args: &[String]) -> Result<()> {
+    println!("==> building and bundling the {PACKAGE} plugins (nice-plug-xtask)");
+    // nice-plug-xtask runs `cargo build` in the current folder and reads `bundler.toml` from it.
+    std::env::set_current_dir(&paths.root)
+        .with_context(|| format!("entering {}", paths.root.display()))?;
+    let packages = [PACKAGE.to_string()];
+    nice_plug_xtask::build(&packages, cargo_args)
+        .context("the sift package does not build: fix the compile errors above")?;
+    nice_plug_xtask::bundle(&paths.target, PACKAGE, cargo_args, false)
+        .context("nice-plug-xtask could not bundle the plugin library")?;
+
+    let vst3 = paths.vst3_bundle();
+    let clap = paths.clap_bundle();
+    for bundle in [&vst3, &clap] {
+        if !bundle.exists() {
+            bail!(
+                "{} was not created: does the sift library still export `GetPluginFactory` and \
+                 `clap_entry`?",
+                bundle.display()
+            );
+        }
+    }
+
+    println!("==> adding the ONNX Runtime library and the default model");
+    let mut written = Vec::new();
+    for layout in [vst3_layout(&vst3), clap_layout(&paths.bundled(), &clap)] {
+        written.push(copy_file(
+            &paths.ort_library(),
+            &layout.library_dir.join(ort_library_name()),
+        )?);
+        let model = paths.default_model();
+        let model_name = model
+            .file_name()
+            .context("the default model has no file name")?;
+        written.push(copy_file(&model, &layout.models_dir.join(model_name))?);
+    }
+
+    println!("==> plugin bundles in {}:", paths.bundled().display());
+    for path in plugin_binaries(&vst3, &clap).iter().chain(&written) {
+        println!("    {:>9}  {}", size(path)?, shown(paths, path));
+    }
+    println!(
+        "    ({} and the runtime library and models/ beside it belong together: copy all three)",
+        shown(paths, &clap)
+    );
+    Ok(())
+}
+
+/// Where the runtime library and the models go for one bundle.
+struct Layout {
+    library_dir: PathBuf,
+    models_dir: PathBuf,
+}
+
+/// Steinberg's architecture folder names, as nice-plug-xtask uses them.
+fn vst3_binary_dir(bundle: &Path) -> PathBuf {
+    let contents = bundle.join("Contents");
+    let arch = match std::env::consts::ARCH {
+        "x86" if cfg!(target_os = "windows") => "x86",
+        "x86" => "i386",
+        "aarch64" if cfg!(target_os = "windows") => "arm_64",
+        arch => arch,
+    };
+    if cfg!(target_os = "macos") {
+        contents.join("MacOS")
+    } else if cfg!(target_os = "windows") {
+        contents.join(format!("{arch}-win"))
+    } else {
+        contents.join(format!("{arch}-linux"))
+    }
+}
+
+fn vst3_layout(bundle: &Path) -> Layout {
+    let resources = bundle.join("Contents").join("Resources");
+    Layout {
+        // The plugin looks in its own folder and in `../Resources`; a macOS bundle keeps
+        // everything that is not the executable in Resources.
+        library_dir: if cfg!(target_os = "macos") {
+            resources.clone()
+        } else {
+            vst3_binary_dir(bundle)
+        },
+        models_dir: resources.join("models"),
+    }
+}
+
+fn clap_layout(bundled: &Path, clap: &Path) -> Layout {
+    if cfg!(target_os = "macos") {
+        let resources = clap.join("Contents").join("Resources");
+        Layout {
+            library_dir: resources.clone(),
+            models_dir: resources.join("models"),
+        }
+    } else {
+        // A single file: what it needs lies beside it.
+        Layout {
+            library_dir: bundled.to_path_buf(),
+            models_dir: bundled.join("models"),
+        }
+    }
+}
+
+/// The plugin library inside each bundle, for the summary.
+fn plugin_binaries(vst3: &Path, clap: &Path) -> Vec<PathBuf> {
+    let vst3_binary = if cfg!(target_os = "windows") {
+        "sift.vst3"
+    } else if cfg!(target_os = "macos") {
+        "sift"
+    } else {
+        "sift.so"
+    };
+    let clap_binary = if cfg!(target_os = "macos") {
+        clap.join("Contents").join("MacOS").join("sift")
+    } else {
+        clap.to_path_buf()
+    };
+    vec![vst3_binary_dir(vst3).join(vst3_binary), clap_binary]
+}
+
+/// Copies `from` to `to`, creating `to`'s folder, skipping the copy when `to` already has the
+/// same size and is not older (the runtime and the model are tens of megabytes).
+pub fn copy_file(from: &Path, to: &Path) -> Result<PathBuf> {
+    if !from.is_file() {
+        bail!(
+            "{} is missing: run `cargo xtask setup` to fetch it",
+            from.display()
+        );
+    }
+    if let Some(dir) = to.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    if !up_to_date(from, to) {
+        std::fs::copy(from, to)
+            .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+    }
+    Ok(to.to_path_buf())
+}
+
+fn up_to_date(from: &Path, to: &Path) -> bool {
+    let (Ok(source), Ok(copy)) = (std::fs::metadata(from), std::fs::metadata(to)) else {
+        return false;
+    };
+    match (source.modified(), copy.modified()) {
+        (Ok(source_time), Ok(copy_time)) => source.len() == copy.len() && copy_time >= source_time,
+        _ => false,
+    }
+}
+
+/// A file's size, or a folder's total size, in human units.
+pub fn size(path: &Path) -> Result<String> {
+    let bytes = total_size(path)?;
+    Ok(if bytes >= 1 << 20 {
+        format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
+    } else {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    })
+}
+
+fn total_size(path: &Path) -> Result<u64> {
+    let metadata =
+        std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    if !metadata.is_dir() {
+        return Ok(metadata.len());
+    }
+    let mut total = 0;
+    for entry in std::fs::read_dir(path).with_context(|| format!("reading {}", path.display()))? {
+        total += total_size(&entry?.path())?;
+    }
+    Ok(total)
+}
+
+/// Paths under the repository shown relative to it.
+pub fn shown(paths: &Paths, path: &Path) -> String {
+    path.strip_prefix(&paths.root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
