@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
@@ -44,16 +45,34 @@ impl SessionOptions {
     }
 }
 
-/// An ONNX model file that follows Sift's contract, ready to run.
-pub struct OnnxModel {
-    session: Session,
+/// One loaded model file: a session and its contract, shared by every instance that runs the
+/// same file with the same options.
+///
+/// ONNX Runtime's `Run` is not safe to call concurrently on one session (the `ort` maintainers
+/// found it so in practice), so runs are serialised by a mutex; the lock is only ever taken on
+/// worker threads. Sharing keeps one copy of the weights per process however many plugin
+/// instances a session has, and intra-op threads let one run use every core.
+struct Loaded {
+    session: Mutex<Session>,
     contract: Contract,
     path: PathBuf,
+}
+
+/// Models loaded in this process, by file and options. Weak, so the last instance to let go of
+/// a model frees it.
+type Cache = Mutex<HashMap<(PathBuf, usize, bool), Weak<Loaded>>>;
+
+static LOADED: OnceLock<Cache> = OnceLock::new();
+
+/// An ONNX model file that follows Sift's contract, ready to run.
+pub struct OnnxModel {
+    loaded: Arc<Loaded>,
     provider: String,
 }
 
 impl OnnxModel {
-    /// Loads, checks and test-runs the model at `path`.
+    /// Loads, checks and test-runs the model at `path`, or shares the copy this process has
+    /// already loaded with the same options.
     ///
     /// Fails, with a message saying what is wrong, when the runtime is missing, the file is not
     /// a readable ONNX model, its metadata breaks the contract, its tensors do not match the
@@ -63,6 +82,20 @@ impl OnnxModel {
         if !path.is_file() {
             return Err(InferenceError::ModelMissing(path.to_owned()));
         }
+        let key = (std::path::absolute(path).unwrap_or_else(|_| path.to_owned()), options.intra_threads, options.spinning);
+        let mut cache = LOADED.get_or_init(Cache::default).lock().unwrap_or_else(PoisonError::into_inner);
+        cache.retain(|_, weak| weak.strong_count() > 0);
+        if let Some(loaded) = cache.get(&key).and_then(Weak::upgrade) {
+            return Ok(OnnxModel { loaded, provider: "CPU".to_owned() });
+        }
+        let loaded = Arc::new(Self::load_file(runtime, path, options)?);
+        cache.insert(key, Arc::downgrade(&loaded));
+        let mut model = OnnxModel { loaded, provider: "CPU".to_owned() };
+        model.test_run()?;
+        Ok(model)
+    }
+
+    fn load_file(runtime: &Runtime, path: &Path, options: &SessionOptions) -> Result<Loaded, InferenceError> {
         let unreadable = |reason: String| InferenceError::ModelUnreadable { path: path.to_owned(), reason };
         let session = build_session(runtime, path, options).map_err(|e| unreadable(e.to_string()))?;
         let metadata = read_metadata(&session).map_err(|e| unreadable(e.to_string()))?;
@@ -70,31 +103,34 @@ impl OnnxModel {
         contract
             .check_tensors(&shapes(session.inputs().iter().map(|o| (o.name(), o.dtype()))), &shapes(session.outputs().iter().map(|o| (o.name(), o.dtype()))))
             .map_err(|e| e.in_file(path))?;
-        let mut model = OnnxModel { session, contract, path: path.to_owned(), provider: "CPU".to_owned() };
-        model.test_run()?;
-        Ok(model)
+        Ok(Loaded { session: Mutex::new(session), contract, path: path.to_owned() })
     }
 
     /// The file this model came from.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.loaded.path
+    }
+
+    /// How many instances in this process share this model's loaded copy.
+    pub fn sharers(&self) -> usize {
+        Arc::strong_count(&self.loaded)
     }
 
     /// Runs the model once on silence, so a model that loads but cannot run is rejected at
     /// load time rather than on the worker.
     fn test_run(&mut self) -> Result<(), InferenceError> {
-        let spec = &self.contract.spec;
+        let spec = &self.loaded.contract.spec;
         let frames = spec.frame_multiple;
         let magnitude = vec![0.0; 2 * frames * spec.bins];
         let mut masks = vec![0.0; spec.stem_count() * 2 * frames * spec.bins];
         self.infer(&magnitude, frames, &mut masks)
-            .map_err(|e| InferenceError::Contract(format!("a test run failed: {}", e.0)).in_file(&self.path))
+            .map_err(|e| InferenceError::Contract(format!("a test run failed: {}", e.0)).in_file(&self.loaded.path))
     }
 }
 
 impl MaskModel for OnnxModel {
     fn spec(&self) -> &ModelSpec {
-        &self.contract.spec
+        &self.loaded.contract.spec
     }
 
     fn provider(&self) -> &str {
@@ -102,20 +138,20 @@ impl MaskModel for OnnxModel {
     }
 
     fn infer(&mut self, magnitude: &[f32], frames: usize, masks: &mut [f32]) -> Result<(), InferenceFailure> {
-        let spec = &self.contract.spec;
-        let shape = [1usize, 2, frames, spec.bins];
+        let contract = &self.loaded.contract;
+        let shape = [1usize, 2, frames, contract.spec.bins];
         let input = TensorRef::from_array_view((shape, magnitude)).map_err(|e| InferenceFailure(e.to_string()))?;
-        let outputs = self
-            .session
-            .run(ort::inputs![self.contract.input.as_str() => input])
+        let mut session = self.loaded.session.lock().unwrap_or_else(PoisonError::into_inner);
+        let outputs = session
+            .run(ort::inputs![contract.input.as_str() => input])
             .map_err(|e| InferenceFailure(e.to_string()))?;
-        let (_, values) = outputs[self.contract.output.as_str()]
+        let (_, values) = outputs[contract.output.as_str()]
             .try_extract_tensor::<f32>()
             .map_err(|e| InferenceFailure(e.to_string()))?;
         if values.len() != masks.len() {
             return Err(InferenceFailure(format!("output has {} values, expected {}", values.len(), masks.len())));
         }
-        match self.contract.output_kind {
+        match contract.output_kind {
             OutputKind::Mask => masks.copy_from_slice(values),
             // Squared magnitudes are normalised into ratio masks by the engine.
             OutputKind::Magnitude => masks.iter_mut().zip(values).for_each(|(m, &v)| *m = v * v),

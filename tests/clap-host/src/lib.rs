@@ -672,3 +672,16 @@ impl Rng {
         lo + (self.next_u64() % (hi - lo + 1) as u64) as usize
     }
 }
+
+/// Checks every output sample of a render is finite, naming the first that is not.
+pub fn finite(out: &Rendered) -> Result<(), String> {
+    for (p, port) in out.ports.iter().enumerate() {
+        for (c, ch) in port.iter().enumerate() {
+            if let Some(i) = ch.iter().position(|s| !s.is_finite()) {
+                return Err(format!("port {p} channel {c} sample {i} is {}", ch[i]));
+            }
+        }
+    }
+    Ok(())
+}
+

@@ -2,17 +2,6 @@
 
 use sift_clap_host::*;
 
-fn finite(out: &Rendered) -> Result<(), String> {
-    for (p, port) in out.ports.iter().enumerate() {
-        for (c, ch) in port.iter().enumerate() {
-            if let Some(i) = ch.iter().position(|s| !s.is_finite()) {
-                return Err(format!("port {p} channel {c} sample {i} is {}", ch[i]));
-            }
-        }
-    }
-    Ok(())
-}
-
 #[test]
 fn activate_deactivate_cycles() {
     let input = eval_mixture();
