@@ -175,7 +175,7 @@ impl Instance {
         let stems = stem_slices.each_ref().map(|s| &**s);
         let mut buses = self.buses.iter_mut().map(|c| &mut c[..len]);
         let mut bus_slices: [&mut [f32]; 10] = std::array::from_fn(|_| buses.next().unwrap_or_default());
-        self.mixer.mix(&self.roles, &targets, &stems[..stem_count], channels, len, &mut bus_slices[..Role::ALL.len() * channels], main);
+        self.mixer.mix(&self.roles, &targets, &stems[..stem_count], channels, &mut bus_slices[..Role::ALL.len() * channels], main);
     }
 }
 

@@ -89,10 +89,10 @@ impl Mixer {
         targets: &MixTargets,
         stems: &[&[f32]],
         channels: usize,
-        len: usize,
         buses: &mut [&mut [f32]],
         main: &mut [&mut [f32]],
     ) {
+        let len = main.first().map_or(0, |c| c.len());
         for (ramp, &t) in self.roles.iter_mut().zip(&targets.roles) {
             ramp.set_target(t, self.ramp_samples);
         }
