@@ -36,6 +36,24 @@ pub struct ModelSpec {
 }
 
 impl ModelSpec {
+    /// The grid and stems of the default model (Spleeter 2-stem at 44.1 kHz), for running a
+    /// [`PassThrough`] when no model loads: the latency then stays the one the host will see
+    /// once the model is back.
+    pub fn default_grid() -> Self {
+        ModelSpec {
+            name: "pass-through".into(),
+            stems: vec!["vocals".into(), "accompaniment".into()],
+            residual: 1,
+            sample_rate: 44_100,
+            n_fft: 4096,
+            hop: 1024,
+            bins: 1024,
+            frame_multiple: 64,
+            licence: String::new(),
+            source: String::new(),
+        }
+    }
+
     /// Number of stems the model produces.
     pub fn stem_count(&self) -> usize {
         self.stems.len()

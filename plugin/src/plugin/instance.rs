@@ -139,7 +139,7 @@ impl Instance {
             }
             Err(e) => {
                 nice_error!("Sift passes audio through unseparated: {e}");
-                Box::new(PassThrough::new(default_grid()))
+                Box::new(PassThrough::new(ModelSpec::default_grid()))
             }
         }
     }
@@ -182,22 +182,5 @@ impl Instance {
 impl Drop for Instance {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-/// The grid the pass-through runs on when no model loads: the default model's, so the latency
-/// is the one the host will see once the model is back.
-fn default_grid() -> ModelSpec {
-    ModelSpec {
-        name: "pass-through".into(),
-        stems: vec!["vocals".into(), "accompaniment".into()],
-        residual: 1,
-        sample_rate: 44_100,
-        n_fft: 4096,
-        hop: 1024,
-        bins: 1024,
-        frame_multiple: 64,
-        licence: String::new(),
-        source: String::new(),
     }
 }

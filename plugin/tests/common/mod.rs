@@ -8,18 +8,7 @@ use sift::engine::{InferenceFailure, MaskModel, ModelSpec};
 
 /// The grid and stems of the default Spleeter model.
 pub fn spleeter_spec() -> ModelSpec {
-    ModelSpec {
-        name: "stand-in".into(),
-        stems: vec!["vocals".into(), "accompaniment".into()],
-        residual: 1,
-        sample_rate: 44_100,
-        n_fft: 4096,
-        hop: 1024,
-        bins: 1024,
-        frame_multiple: 64,
-        licence: "test".into(),
-        source: "test".into(),
-    }
+    ModelSpec { name: "stand-in".into(), ..ModelSpec::default_grid() }
 }
 
 /// What a [`StandIn`] model does.
