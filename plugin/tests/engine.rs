@@ -214,3 +214,41 @@ fn modes_trade_latency_for_context() {
     assert_eq!(latencies[0], (s.new + s.lookahead) * 1024 + 4096 - 1024 - 1 + s.new * 1024);
 }
 
+
+/// A model swapped into a running engine takes over between two runs: the stems keep summing to
+/// the input throughout, the new model's separation follows, and a model on another grid is
+/// refused.
+#[test]
+fn models_swap_while_running() {
+    let input = test_signal(4 * RATE as usize, 37);
+    let config = EngineConfig::new(RATE, 512).mode(Mode::Live).realtime(false).extension(Extension::EdgeBin);
+    let (mut engine, mut processor) = Engine::start(Box::new(StandIn::new(Behaviour::Scrambled)), config).unwrap();
+    let latency = processor.latency();
+    let total = input[0].len() + latency;
+    let mut out = vec![vec![0.0f32; total]; 4];
+    let mut swapped = false;
+    for start in (0..total).step_by(512) {
+        let end = (start + 512).min(total);
+        if !swapped && start >= input[0].len() / 2 {
+            let mut other = StandIn::new(Behaviour::AllToFirst);
+            other.spec.stems = vec!["vocals".into(), "drums".into()];
+            let refused = engine.swap_model(Box::new(other));
+            assert!(refused.is_err(), "a model with other stems must not swap in");
+            assert!(engine.swap_model(Box::new(StandIn::new(Behaviour::AllToFirst))).is_ok());
+            swapped = true;
+        }
+        let block: Vec<Vec<f32>> = input.iter().map(|c| (start..end).map(|i| c.get(i).copied().unwrap_or(0.0)).collect()).collect();
+        let ins: Vec<&[f32]> = block.iter().map(Vec::as_slice).collect();
+        let mut outs: Vec<&mut [f32]> = out.iter_mut().map(|c| &mut c[start..end]).collect();
+        processor.process(&ins, &mut outs);
+    }
+    assert_eq!(engine.shared().model_swaps.load(std::sync::atomic::Ordering::Relaxed), 1);
+    let aligned = |c: &Vec<f32>| c[latency..].to_vec();
+    let stems = vec![vec![aligned(&out[0]), aligned(&out[1])], vec![aligned(&out[2]), aligned(&out[3])]];
+    assert!(peak_difference_db(&sum_stems(&stems), &input) <= -80.0, "the sum broke across the swap");
+    let second = |signal: &[Vec<f32>], from: usize| -> Vec<Vec<f32>> { signal.iter().map(|c| c[from..from + RATE as usize].to_vec()).collect() };
+    // Before the swap the scrambled split; in the last second everything is in the first stem.
+    assert!(peak_difference_db(&second(&stems[0], 0), &second(&input, 0)) > -20.0);
+    let last = input[0].len() - RATE as usize;
+    assert!(peak_difference_db(&second(&stems[0], last), &second(&input, last)) <= -80.0, "the new model did not take over");
+}

@@ -108,6 +108,7 @@ pub struct Engine {
     spec: ModelSpec,
     provider: String,
     schedule: Schedule,
+    incoming: Arc<std::sync::Mutex<Option<Box<dyn MaskModel>>>>,
 }
 
 impl Engine {
@@ -138,6 +139,7 @@ impl Engine {
         let shared = Arc::new(Shared::default());
         let delay_frames = (latency.samples + config.max_block + 1).next_power_of_two();
 
+        let incoming = Arc::new(std::sync::Mutex::new(None));
         let largest_emit = bridge.as_ref().map_or(schedule.new * spec.hop, |b| b.up.output_chunk());
         let worker = Worker {
             core: SeparationCore::new(spec.clone(), schedule, config.extension),
@@ -147,6 +149,7 @@ impl Engine {
             input: input_rx,
             output: output_tx,
             shared: shared.clone(),
+            incoming: incoming.clone(),
             mixture: std::array::from_fn(|_| vec![0.0; 2048]),
             interleaved: Vec::with_capacity(largest_emit * stem_channels),
         };
@@ -172,7 +175,7 @@ impl Engine {
             consumed: 0,
             resetting: false,
         };
-        let engine = Engine { shared, worker: Some(handle), latency, spec, provider, schedule };
+        let engine = Engine { shared, worker: Some(handle), latency, spec, provider, schedule, incoming };
         Ok((engine, processor))
     }
 
@@ -194,6 +197,26 @@ impl Engine {
     /// The model-run schedule of the engine's mode.
     pub fn schedule(&self) -> &Schedule {
         &self.schedule
+    }
+
+    /// Hands `model` to the running worker, which switches to it between two model runs: no
+    /// gap, no click, no change of latency.
+    ///
+    /// Only a model on the same grid with the same stems can swap in this way; any other is
+    /// given back (`Err`) and needs a new engine, since the latency or the outputs change.
+    pub fn swap_model(&mut self, model: Box<dyn MaskModel>) -> Result<(), Box<dyn MaskModel>> {
+        let next = model.spec();
+        let same_grid = (next.sample_rate, next.n_fft, next.hop, next.bins, next.frame_multiple, next.residual, &next.stems)
+            == (self.spec.sample_rate, self.spec.n_fft, self.spec.hop, self.spec.bins, self.spec.frame_multiple, self.spec.residual, &self.spec.stems);
+        if !same_grid {
+            return Err(model);
+        }
+        self.spec = model.spec().clone();
+        self.provider = model.provider().to_owned();
+        // A model still waiting from an earlier swap is dropped here, on this thread.
+        let replaced = self.incoming.lock().unwrap_or_else(std::sync::PoisonError::into_inner).replace(model);
+        drop(replaced);
+        Ok(())
     }
 
     /// Counters shared with the worker and the audio thread.

@@ -27,6 +27,8 @@ pub struct Shared {
     pub overflows: AtomicU64,
     /// Model runs completed.
     pub model_runs: AtomicU64,
+    /// Models swapped in while running.
+    pub model_swaps: AtomicU64,
     /// Model runs that failed (their window went to the residual stem).
     pub model_failures: AtomicU64,
     /// Durations of recent model runs in microseconds, a ring indexed by `model_runs`.
@@ -48,6 +50,7 @@ impl Default for Shared {
             overflows: AtomicU64::new(0),
             model_runs: AtomicU64::new(0),
             model_failures: AtomicU64::new(0),
+            model_swaps: AtomicU64::new(0),
             run_micros: std::array::from_fn(|_| AtomicU32::new(0)),
             max_run_micros: AtomicU32::new(0),
         }

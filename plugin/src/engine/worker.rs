@@ -2,7 +2,7 @@
 //! samples to the output ring.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::core::{SeparationCore, CHANNELS};
@@ -26,6 +26,8 @@ pub struct Worker {
     pub(super) input: rtrb::Consumer<f32>,
     pub(super) output: rtrb::Producer<f32>,
     pub(super) shared: Arc<Shared>,
+    /// A model handed over by [`super::Engine::swap_model`], taken before the next run.
+    pub(super) incoming: Arc<Mutex<Option<Box<dyn MaskModel>>>>,
     /// Host-rate stem samples still to drop at the start of the stream: the resampling
     /// round trip's delay, so that output sample `k` belongs to input sample `k`.
     pub(super) lead_in: usize,
@@ -102,7 +104,7 @@ impl Worker {
                     let [left, right] = &self.mixture;
                     offset += self.core.feed(&left[offset..frames], &right[offset..frames]);
                     if self.core.run_due() {
-                        Self::run_model(&mut self.core, self.model.as_mut(), &self.shared);
+                        Self::run_model(&mut self.core, &mut self.model, &self.shared, &self.incoming);
                         let produced = self.core.output_len();
                         Self::emit(&mut self.output, &mut self.interleaved, &mut self.lead_in, &self.shared, self.core.output(), produced);
                     }
@@ -129,7 +131,7 @@ impl Worker {
             if !self.core.run_due() {
                 continue;
             }
-            Self::run_model(&mut self.core, self.model.as_mut(), &self.shared);
+            Self::run_model(&mut self.core, &mut self.model, &self.shared, &self.incoming);
             let produced = self.core.output_len();
             let mut taken = 0;
             while taken < produced {
@@ -143,10 +145,18 @@ impl Worker {
         }
     }
 
-    /// Runs the model once and records how long it took.
-    fn run_model(core: &mut SeparationCore, model: &mut dyn MaskModel, shared: &Shared) {
+    /// Runs the model once and records how long it took. A model waiting in `incoming` takes
+    /// over first: between two runs, so the switch lands on a frame boundary and the overlap-add
+    /// blends it in without a gap or a click.
+    fn run_model(core: &mut SeparationCore, model: &mut Box<dyn MaskModel>, shared: &Shared, incoming: &Mutex<Option<Box<dyn MaskModel>>>) {
+        // `try_lock`: the worker never waits for the main thread.
+        if let Some(next) = incoming.try_lock().ok().and_then(|mut slot| slot.take()) {
+            // The old model is dropped here, on the worker: never on the audio thread.
+            *model = next;
+            shared.model_swaps.fetch_add(1, Ordering::Relaxed);
+        }
         let started = Instant::now();
-        let failed = core.run(model).is_err();
+        let failed = core.run(model.as_mut()).is_err();
         shared.record_run(started.elapsed().as_micros().min(u32::MAX as u128) as u32, failed);
     }
 
