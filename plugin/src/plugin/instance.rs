@@ -2,6 +2,7 @@
 //! plugin instance, split by thread the way nice-plug calls it.
 
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use nice_plug::prelude::*;
@@ -10,6 +11,7 @@ use crate::engine::{AudioProcessor, Engine, EngineConfig, Latency, MaskModel, Mo
 use crate::inference::{catalogue, OnnxModel, SessionOptions};
 
 use super::mixer::{MixTargets, Mixer};
+use super::monitor::{self, Meters, ModelInfo, Status};
 use super::params::{DeviceChoice, SiftParams};
 use super::roles::{Role, RoleMap};
 
@@ -41,6 +43,15 @@ pub struct Instance {
     stems: Vec<Vec<f32>>,
     /// Role buses, `[role * channels + channel]`.
     pub buses: Vec<Vec<f32>>,
+    /// Peak levels for the editor's meters (audio thread writes).
+    pub meters: Arc<Meters>,
+    /// Model, mode, load and misses for the editor.
+    pub status: Arc<Status>,
+    /// What the last model load found, for [`Status`].
+    model_info: ModelInfo,
+    /// Samples until the audio thread next samples the worker's run time, and the interval.
+    until_poll: usize,
+    poll_interval: usize,
 }
 
 impl Default for Instance {
@@ -67,6 +78,11 @@ impl Instance {
             input: Vec::new(),
             stems: Vec::new(),
             buses: Vec::new(),
+            meters: Arc::new(Meters::default()),
+            status: Arc::new(Status::default()),
+            model_info: ModelInfo::default(),
+            until_poll: 0,
+            poll_interval: 11_025,
         }
     }
 
@@ -91,8 +107,11 @@ impl Instance {
                 return false;
             }
         };
+        let mut latency_ms = [0.0f32; 3];
         for mode in Mode::ALL {
-            self.latencies[mode as usize] = Latency::for_mode(&spec, mode, rate).map_or(0, |l| l.samples as u32);
+            let latency = Latency::for_mode(&spec, mode, rate).ok();
+            self.latencies[mode as usize] = latency.as_ref().map_or(0, |l| l.samples as u32);
+            latency_ms[mode as usize] = latency.as_ref().map_or(0.0, |l| l.millis() as f32);
         }
         self.latency_reported = engine.latency().samples as u32;
         context.set_latency_samples(self.latency_reported);
@@ -103,6 +122,12 @@ impl Instance {
         self.input = block(self.channels);
         self.stems = block(spec.stem_count() * self.channels);
         self.buses = block(Role::ALL.len() * self.channels);
+        let mut info = self.model_info.clone();
+        info.provider = if info.problem.is_some() { "none (pass-through)".to_owned() } else { engine.provider().to_owned() };
+        let budget_micros = (engine.schedule().new * spec.hop) as f64 / spec.sample_rate.max(1) as f64 * 1e6;
+        self.status.activated(info, &self.roles, self.mode, latency_ms, budget_micros.round() as u32);
+        self.poll_interval = (rate / 4).max(1) as usize;
+        self.until_poll = 0;
         self.engine = Some(engine);
         self.processor = Some(processor);
         true
@@ -110,6 +135,7 @@ impl Instance {
 
     /// Stops the worker and keeps the model for the next activation.
     pub fn stop(&mut self) {
+        self.status.active.store(false, Ordering::Release);
         self.processor = None;
         if let Some(engine) = self.engine.take() {
             if let (Some(model), Some(path)) = (engine.stop(), self.running.take()) {
@@ -134,11 +160,21 @@ impl Instance {
         });
         match loaded {
             Ok((path, model)) => {
+                let spec = model.spec();
+                self.model_info = ModelInfo {
+                    name: spec.name.clone(),
+                    stems: spec.stems.clone(),
+                    licence: spec.licence.clone(),
+                    provider: String::new(),
+                    problem: None,
+                    detail: path.display().to_string(),
+                };
                 self.running = Some(path);
                 model
             }
             Err(e) => {
                 nice_error!("Sift passes audio through unseparated: {e}");
+                self.model_info = ModelInfo { problem: Some(monitor::problem_in_words(&e)), detail: e.to_string(), ..ModelInfo::default() };
                 Box::new(PassThrough::new(ModelSpec::default_grid()))
             }
         }
@@ -176,6 +212,27 @@ impl Instance {
         let mut buses = self.buses.iter_mut().map(|c| &mut c[..len]);
         let mut bus_slices: [&mut [f32]; 10] = std::array::from_fn(|_| buses.next().unwrap_or_default());
         self.mixer.mix(&self.roles, &targets, &stems[..stem_count], channels, &mut bus_slices[..Role::ALL.len() * channels], main);
+
+        // Meters and status for the editor: atomics only.
+        let role_peaks: [f32; 5] = std::array::from_fn(|r| bus_slices[r * channels..(r + 1) * channels].iter().fold(0.0f32, |p, c| p.max(monitor::peak(c))));
+        let output_peak = main.iter().fold(0.0f32, |p, c| p.max(monitor::peak(c)));
+        self.meters.record(&role_peaks, output_peak);
+        if let Some(engine) = self.engine.as_ref() {
+            let shared = engine.shared();
+            self.status.deadline_misses.store(shared.deadline_misses.load(Ordering::Relaxed), Ordering::Relaxed);
+            if self.until_poll <= len {
+                // The longest run since the last poll: the engine's maximum, restarted here (the
+                // plugin reads it nowhere else), and the all-time maximum kept in the status.
+                let recent = shared.max_run_micros.swap(0, Ordering::Relaxed);
+                if recent > 0 {
+                    self.status.recent_run_micros.store(recent, Ordering::Relaxed);
+                    self.status.max_run_micros.fetch_max(recent, Ordering::Relaxed);
+                }
+                self.until_poll = self.poll_interval;
+            } else {
+                self.until_poll -= len;
+            }
+        }
     }
 }
 

@@ -7,8 +7,10 @@
 //!
 //! Both are thin: [`instance::Instance`] holds the engine, model and remix they share.
 
+pub mod editor;
 mod instance;
 mod mixer;
+pub mod monitor;
 pub mod params;
 pub mod roles;
 
@@ -16,8 +18,10 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use nice_plug::prelude::*;
+use nice_plug_egui::{EguiEditor, EguiEditorState};
 
 use self::instance::Instance;
+use self::editor::SiftEditor;
 use self::params::SingleParams;
 use self::roles::Role;
 
@@ -27,9 +31,15 @@ const STEM_BUSES: &[NonZeroU32] = &[NonZeroU32::new(2).unwrap(); 5];
 const STEM_BUS_NAMES: &[&str] = &["Vocals", "Drums", "Bass", "Other", "Extra"];
 
 /// Sift with its five stem buses.
-#[derive(Default)]
 pub struct Sift {
     instance: Instance,
+    editor_state: Arc<EguiEditorState>,
+}
+
+impl Default for Sift {
+    fn default() -> Self {
+        Self { instance: Instance::default(), editor_state: editor::default_state() }
+    }
 }
 
 impl Plugin for Sift {
@@ -57,10 +67,15 @@ impl Plugin for Sift {
     const SAMPLE_ACCURATE_AUTOMATION: bool = true;
     type SysExMessage = ();
     type BackgroundTask = ();
-    type Editor = ();
+    type Editor = EguiEditor<SiftEditor>;
 
     fn params(&self) -> Arc<dyn Params> {
         self.instance.params.clone()
+    }
+
+    fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
+        let instance = &self.instance;
+        editor::create(self.editor_state.clone(), instance.params.clone(), None, instance.meters.clone(), instance.status.clone(), Self::NAME)
     }
 
     fn activate(&mut self, layout: &AudioIOLayout, config: &BufferConfig, context: &mut impl ActivateContext<Self>) -> bool {
@@ -89,12 +104,13 @@ impl Plugin for Sift {
 pub struct SiftSingle {
     params: Arc<SingleParams>,
     instance: Instance,
+    editor_state: Arc<EguiEditorState>,
 }
 
 impl Default for SiftSingle {
     fn default() -> Self {
         let params = Arc::new(SingleParams::default());
-        Self { instance: Instance::new(params.common.clone()), params }
+        Self { instance: Instance::new(params.common.clone()), params, editor_state: editor::default_state() }
     }
 }
 
@@ -123,10 +139,15 @@ impl Plugin for SiftSingle {
     const SAMPLE_ACCURATE_AUTOMATION: bool = true;
     type SysExMessage = ();
     type BackgroundTask = ();
-    type Editor = ();
+    type Editor = EguiEditor<SiftEditor>;
 
     fn params(&self) -> Arc<dyn Params> {
         self.params.clone()
+    }
+
+    fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
+        let instance = &self.instance;
+        editor::create(self.editor_state.clone(), instance.params.clone(), Some(self.params.clone()), instance.meters.clone(), instance.status.clone(), Self::NAME)
     }
 
     fn activate(&mut self, layout: &AudioIOLayout, config: &BufferConfig, context: &mut impl ActivateContext<Self>) -> bool {
