@@ -87,6 +87,7 @@ def variants() -> dict[str, onnx.ModelProto]:
     return {
         "tiny-valid": tiny_model(VALID_METADATA),
         "tiny-magnitude": tiny_model({**VALID_METADATA, "sift.output_kind": "magnitude"}),
+        "tiny-three-stems": tiny_model({**VALID_METADATA, "sift.stems": "vocals,drums,accompaniment"}, stems=3),
         "missing-stems-key": tiny_model(without_stems),
         "wrong-contract-version": tiny_model({**VALID_METADATA, "sift.contract": "99"}),
         "wrong-input-bins": tiny_model(VALID_METADATA, bins=512),

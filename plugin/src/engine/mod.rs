@@ -38,6 +38,34 @@ pub use self::shared::Shared;
 use self::resample::RateBridge;
 use self::worker::Worker;
 
+/// Where a new model waits for the worker to take it, between two runs.
+#[derive(Clone)]
+pub struct ModelInbox {
+    slot: Arc<std::sync::Mutex<Option<Box<dyn MaskModel>>>>,
+    /// The grid and stems of the engine this inbox belongs to.
+    spec: ModelSpec,
+}
+
+impl ModelInbox {
+    /// Whether `spec` can replace the running model without a new engine: same grid, same stems.
+    pub fn accepts(&self, spec: &ModelSpec) -> bool {
+        let key = |s: &ModelSpec| (s.sample_rate, s.n_fft, s.hop, s.bins, s.frame_multiple, s.residual, s.stems.clone());
+        key(spec) == key(&self.spec)
+    }
+
+    /// Leaves `model` for the worker, or gives it back if it needs a new engine (see
+    /// [`ModelInbox::accepts`]). A model still waiting from an earlier offer is dropped here, on
+    /// the calling thread.
+    pub fn offer(&self, model: Box<dyn MaskModel>) -> Result<(), Box<dyn MaskModel>> {
+        if !self.accepts(model.spec()) {
+            return Err(model);
+        }
+        let replaced = self.slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).replace(model);
+        drop(replaced);
+        Ok(())
+    }
+}
+
 /// Host sample rates the engine accepts.
 pub const HOST_RATES: std::ops::RangeInclusive<u32> = 22_050..=192_000;
 
@@ -205,18 +233,18 @@ impl Engine {
     /// Only a model on the same grid with the same stems can swap in this way; any other is
     /// given back (`Err`) and needs a new engine, since the latency or the outputs change.
     pub fn swap_model(&mut self, model: Box<dyn MaskModel>) -> Result<(), Box<dyn MaskModel>> {
-        let next = model.spec();
-        let same_grid = (next.sample_rate, next.n_fft, next.hop, next.bins, next.frame_multiple, next.residual, &next.stems)
-            == (self.spec.sample_rate, self.spec.n_fft, self.spec.hop, self.spec.bins, self.spec.frame_multiple, self.spec.residual, &self.spec.stems);
-        if !same_grid {
-            return Err(model);
-        }
-        self.spec = model.spec().clone();
-        self.provider = model.provider().to_owned();
-        // A model still waiting from an earlier swap is dropped here, on this thread.
-        let replaced = self.incoming.lock().unwrap_or_else(std::sync::PoisonError::into_inner).replace(model);
-        drop(replaced);
+        let spec = model.spec().clone();
+        let provider = model.provider().to_owned();
+        self.model_inbox().offer(model)?;
+        self.spec = spec;
+        self.provider = provider;
         Ok(())
+    }
+
+    /// A handle through which any non-audio thread (a model loader, say) can hand the worker a
+    /// new model, as [`Engine::swap_model`] does.
+    pub fn model_inbox(&self) -> ModelInbox {
+        ModelInbox { slot: self.incoming.clone(), spec: self.spec.clone() }
     }
 
     /// Counters shared with the worker and the audio thread.

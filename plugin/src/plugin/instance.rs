@@ -10,6 +10,7 @@ use nice_plug::prelude::*;
 use crate::engine::{AudioProcessor, Engine, EngineConfig, Latency, MaskModel, Mode, ModelSpec, PassThrough};
 use crate::inference::{catalogue, OnnxModel, SessionOptions};
 
+use super::loader::ModelLoader;
 use super::mixer::{MixTargets, Mixer};
 use super::monitor::{self, Meters, ModelInfo, Status};
 use super::params::{DeviceChoice, SiftParams};
@@ -49,6 +50,8 @@ pub struct Instance {
     pub status: Arc<Status>,
     /// What the last model load found, for [`Status`].
     model_info: ModelInfo,
+    /// Loads models picked in the editor and brings them into play.
+    pub loader: Arc<ModelLoader>,
     /// Samples until the audio thread next samples the worker's run time, and the interval.
     until_poll: usize,
     poll_interval: usize,
@@ -63,6 +66,8 @@ impl Default for Instance {
 impl Instance {
     /// An inactive instance driven by `params`.
     pub fn new(params: Arc<SiftParams>) -> Self {
+        let status = Arc::new(Status::default());
+        let loader = Arc::new(ModelLoader::new(params.clone(), status.clone()));
         Self {
             params,
             parked: None,
@@ -79,7 +84,8 @@ impl Instance {
             stems: Vec::new(),
             buses: Vec::new(),
             meters: Arc::new(Meters::default()),
-            status: Arc::new(Status::default()),
+            loader,
+            status,
             model_info: ModelInfo::default(),
             until_poll: 0,
             poll_interval: 11_025,
@@ -128,6 +134,7 @@ impl Instance {
         self.status.activated(info, &self.roles, self.mode, latency_ms, budget_micros.round() as u32);
         self.poll_interval = (rate / 4).max(1) as usize;
         self.until_poll = 0;
+        self.loader.engine_started(engine.model_inbox());
         self.engine = Some(engine);
         self.processor = Some(processor);
         true
@@ -138,9 +145,12 @@ impl Instance {
         self.status.active.store(false, Ordering::Release);
         self.processor = None;
         if let Some(engine) = self.engine.take() {
-            if let (Some(model), Some(path)) = (engine.stop(), self.running.take()) {
+            // A model swapped in from the editor is what the engine hands back now.
+            let swapped = self.loader.engine_stopped();
+            if let (Some(model), Some(path)) = (engine.stop(), swapped.or(self.running.take())) {
                 self.parked = Some((path, model));
             }
+            self.running = None;
         }
     }
 
@@ -153,6 +163,13 @@ impl Instance {
         if self.params.device.value() == DeviceChoice::Gpu {
             nice_log!("Sift: no GPU execution provider in this build; running on the CPU");
         }
+        // A model picked in the editor that needed a new engine comes first.
+        if let Some((path, model)) = self.loader.take_parked() {
+            self.model_info = ModelInfo::of(model.spec(), "", &path);
+            self.parked = None;
+            self.running = Some(path);
+            return model;
+        }
         let parked = self.parked.take();
         let loaded = path.and_then(|path| match parked {
             Some((parked_path, model)) if parked_path == path => Ok((path, model)),
@@ -160,15 +177,7 @@ impl Instance {
         });
         match loaded {
             Ok((path, model)) => {
-                let spec = model.spec();
-                self.model_info = ModelInfo {
-                    name: spec.name.clone(),
-                    stems: spec.stems.clone(),
-                    licence: spec.licence.clone(),
-                    provider: String::new(),
-                    problem: None,
-                    detail: path.display().to_string(),
-                };
+                self.model_info = ModelInfo::of(model.spec(), "", &path);
                 self.running = Some(path);
                 model
             }
@@ -198,6 +207,10 @@ impl Instance {
         if latency != 0 && latency != self.latency_reported {
             self.latency_reported = latency;
             context.set_latency_samples(latency);
+        }
+        // A model picked in the editor that needs a new engine: ask the host for one.
+        if self.loader.restart_wanted.swap(false, Ordering::AcqRel) {
+            context.request_restart();
         }
         for (buffer, channel) in self.input.iter_mut().zip(main.iter()) {
             buffer[..len].copy_from_slice(channel);

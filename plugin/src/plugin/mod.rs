@@ -9,6 +9,7 @@
 
 pub mod editor;
 mod instance;
+pub mod loader;
 mod mixer;
 pub mod monitor;
 pub mod params;
@@ -75,7 +76,7 @@ impl Plugin for Sift {
 
     fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
         let instance = &self.instance;
-        editor::create(self.editor_state.clone(), instance.params.clone(), None, instance.meters.clone(), instance.status.clone(), Self::NAME)
+        editor::create(self.editor_state.clone(), instance.params.clone(), None, instance.meters.clone(), instance.status.clone(), instance.loader.clone(), Self::NAME)
     }
 
     fn activate(&mut self, layout: &AudioIOLayout, config: &BufferConfig, context: &mut impl ActivateContext<Self>) -> bool {
@@ -147,7 +148,7 @@ impl Plugin for SiftSingle {
 
     fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
         let instance = &self.instance;
-        editor::create(self.editor_state.clone(), instance.params.clone(), Some(self.params.clone()), instance.meters.clone(), instance.status.clone(), Self::NAME)
+        editor::create(self.editor_state.clone(), instance.params.clone(), Some(self.params.clone()), instance.meters.clone(), instance.status.clone(), instance.loader.clone(), Self::NAME)
     }
 
     fn activate(&mut self, layout: &AudioIOLayout, config: &BufferConfig, context: &mut impl ActivateContext<Self>) -> bool {

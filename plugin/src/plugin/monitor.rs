@@ -63,6 +63,20 @@ pub struct ModelInfo {
     pub detail: String,
 }
 
+impl ModelInfo {
+    /// What to show for `spec`, loaded from `path` and run by `provider`.
+    pub fn of(spec: &crate::engine::ModelSpec, provider: &str, path: &std::path::Path) -> Self {
+        ModelInfo {
+            name: spec.name.clone(),
+            stems: spec.stems.clone(),
+            licence: spec.licence.clone(),
+            provider: provider.to_owned(),
+            problem: None,
+            detail: path.display().to_string(),
+        }
+    }
+}
+
 /// The instance's state for the editor.
 ///
 /// [`Status::model`] is filled on activation (main thread) behind a mutex that the audio thread

@@ -10,6 +10,7 @@ pub mod theme;
 mod widgets;
 
 use std::sync::atomic::Ordering;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use egui::{Align, Color32, Layout, RichText, Stroke, Ui, Vec2};
@@ -19,7 +20,9 @@ use nice_plug::prelude::*;
 use nice_plug_egui::{create_egui_editor, EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp, RepaintNotifier};
 use nice_plug_egui::widgets::ParamSlider;
 
+use super::loader::{LoadState, ModelLoader};
 use super::monitor::{Meters, Status};
+use crate::inference::catalogue;
 use super::params::{ModeChoice, SiftParams, SingleParams, StemChoice};
 use super::roles::Role;
 use crate::engine::Mode;
@@ -46,12 +49,13 @@ pub fn create(
     single: Option<Arc<SingleParams>>,
     meters: Arc<Meters>,
     status: Arc<Status>,
+    loader: Arc<ModelLoader>,
     title: &str,
 ) -> Option<EguiEditor<SiftEditor>> {
     let settings = EguiNiceSettings::new().with_tile(title).with_resize_hint(
         nice_plug::editor::ResizeHint::RESIZABLE.with_min_logical_size(LogicalSize::new(MIN_SIZE.0, MIN_SIZE.1)),
     );
-    let app = SiftEditor { params, single, meters, status, gui: None, levels: [0.0; 5], output_level: 0.0 };
+    let app = SiftEditor { params, single, meters, status, loader, picker: None, gui: None, levels: [0.0; 5], output_level: 0.0 };
     create_egui_editor(state, RepaintNotifier::new(), settings, app)
 }
 
@@ -61,6 +65,9 @@ pub struct SiftEditor {
     single: Option<Arc<SingleParams>>,
     meters: Arc<Meters>,
     status: Arc<Status>,
+    loader: Arc<ModelLoader>,
+    /// The model picker, while it is open.
+    picker: Option<Picker>,
     gui: Option<GuiContext>,
     /// Displayed meter levels (linear), falling back at [`METER_FALL_DB_PER_S`].
     levels: [f32; 5],
@@ -96,6 +103,7 @@ impl NiceEguiApp for SiftEditor {
                 });
             });
         });
+        self.model_picker(ui.ctx());
         // Meters move while the editor is open.
         ui.ctx().request_repaint();
     }
@@ -117,7 +125,46 @@ impl SiftEditor {
         self.output_level = output.max(self.output_level * fall);
     }
 
-    fn header(&self, ui: &mut Ui) {
+    /// The model picker: installed models, or any `.onnx` file by path. Loading happens on a
+    /// background thread ([`ModelLoader`]); the old model plays until the new one is in.
+    fn model_picker(&mut self, ctx: &egui::Context) {
+        let Some(picker) = self.picker.as_mut() else { return };
+        let mut open = true;
+        let loader = &self.loader;
+        egui::Window::new("Model").open(&mut open).collapsible(false).resizable(false).show(ctx, |ui| {
+            ui.label(RichText::new("Installed models").color(theme::TEXT_DIM));
+            if picker.installed.is_empty() {
+                ui.label(RichText::new("none found: put .onnx files in ~/.local/share/sift/models").small().color(theme::TEXT_DIM));
+            }
+            for (name, path) in &picker.installed {
+                if ui.button(name).on_hover_text(path.display().to_string()).clicked() {
+                    loader.request(path.clone());
+                }
+            }
+            ui.add_space(6.0);
+            ui.label(RichText::new("Model file (.onnx)").color(theme::TEXT_DIM));
+            ui.horizontal(|ui| {
+                ui.add(egui::TextEdit::singleline(&mut picker.path).desired_width(280.0));
+                if ui.button("Load").clicked() && !picker.path.trim().is_empty() {
+                    loader.request(PathBuf::from(picker.path.trim()));
+                }
+            });
+            ui.add_space(4.0);
+            let (text, colour) = match loader.state() {
+                LoadState::Idle => (String::new(), theme::TEXT_DIM),
+                LoadState::Loading(path) => (format!("Loading {} … the current model keeps playing", file_name(&path)), theme::TEXT_DIM),
+                LoadState::Playing(path) => (format!("Playing {}", file_name(&path)), theme::TEXT),
+                LoadState::WaitingForRestart(path) => (format!("{} is loaded; it starts when the host restarts processing", file_name(&path)), theme::WARNING),
+                LoadState::Refused(why) => (format!("Not loaded: {why}. The current model keeps playing."), theme::WARNING),
+            };
+            ui.add(egui::Label::new(RichText::new(text).color(colour)).wrap());
+        });
+        if !open {
+            self.picker = None;
+        }
+    }
+
+    fn header(&mut self, ui: &mut Ui) {
         ui.horizontal(|ui| {
             ui.label(RichText::new("SIFT").font(egui::FontId::new(22.0, theme::bold())).color(theme::ACCENT));
             ui.add_space(8.0);
@@ -141,6 +188,10 @@ impl SiftEditor {
                     }
                 }
                 ui.label(RichText::new("Size").color(theme::TEXT_DIM));
+                ui.add_space(8.0);
+                if widgets::choice_button(ui, "Model…", self.picker.is_some(), Vec2::new(0.0, 0.0)).clicked() {
+                    self.picker = if self.picker.is_some() { None } else { Some(Picker::new()) };
+                }
             });
         });
         // Why Sift is not separating, in full, on its own line.
@@ -306,6 +357,25 @@ fn mode_name(choice: ModeChoice) -> &'static str {
         ModeChoice::Balanced => "Balanced",
         ModeChoice::Studio => "Studio",
     }
+}
+
+/// The model picker's own state, while it is open.
+struct Picker {
+    /// What the path field holds.
+    path: String,
+    /// Installed models, listed when the picker opened.
+    installed: Vec<(String, PathBuf)>,
+}
+
+impl Picker {
+    fn new() -> Self {
+        let installed = catalogue::installed(crate::binary_location::binary_dir().as_deref());
+        Self { path: String::new(), installed }
+    }
+}
+
+fn file_name(path: &std::path::Path) -> String {
+    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
 fn section(ui: &mut Ui, title: &str) {
