@@ -79,3 +79,93 @@ def rms_db(x: np.ndarray) -> float:
 def report(**figures):
     """Prints measured figures (shown with `pytest -s` or in the failure output)."""
     print(" ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()))
+
+
+# --- Editor (GUI) tests: X11 tools, windows, screenshots --------------------------------------
+
+import shutil
+import subprocess
+import time
+
+# The programs the editor tests drive, and the apt package that provides each.
+X_TOOLS = {"xdotool": "xdotool", "import": "imagemagick", "convert": "imagemagick", "identify": "imagemagick"}
+
+
+def require_x():
+    """Fails (never skips) unless a display and the X tools the editor tests use are there."""
+    missing = sorted({pkg for tool, pkg in X_TOOLS.items() if shutil.which(tool) is None})
+    if missing:
+        tools = [tool for tool, pkg in X_TOOLS.items() if shutil.which(tool) is None]
+        pytest.fail(f"missing {', '.join(tools)}: install with `apt-get install {' '.join(missing)}`", pytrace=False)
+    if not os.environ.get("DISPLAY"):
+        pytest.fail("DISPLAY is not set: run the host tests with `bash tests/hosts/run.sh` (Xvfb + openbox)", pytrace=False)
+
+
+def xdotool(*args: str, check: bool = True) -> str:
+    done = subprocess.run(["xdotool", *args], capture_output=True, text=True, timeout=20)
+    if check and done.returncode != 0:
+        raise AssertionError(f"xdotool {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
+    return done.stdout
+
+
+def find_windows(name_regex: str) -> list[int]:
+    """Ids of the windows whose name matches `name_regex` (xdotool search --name)."""
+    out = xdotool("search", "--name", name_regex, check=False)
+    return [int(w) for w in out.split()]
+
+
+def wait_for_window(name_regex: str, timeout: float, alive=lambda: True) -> int:
+    """The one window named like `name_regex`, waiting up to `timeout` s for it to appear."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        found = find_windows(name_regex)
+        if len(found) == 1:
+            return found[0]
+        assert len(found) <= 1, f"{len(found)} windows named {name_regex!r}: {found}"
+        assert alive(), f"the host process ended before a window named {name_regex!r} appeared"
+        time.sleep(0.05)
+    raise AssertionError(f"no window named {name_regex!r} appeared within {timeout:.0f} s")
+
+
+def wait_for_no_window(name_regex: str, timeout: float):
+    end = time.monotonic() + timeout
+    while find_windows(name_regex):
+        assert time.monotonic() < end, f"a window named {name_regex!r} is still there after {timeout:.0f} s"
+        time.sleep(0.05)
+
+
+def close_window(window: int):
+    """Closes a top-level window the way a user does (Alt+F4 to the window manager, which sends
+    WM_DELETE_WINDOW), so the host closes the editor cleanly. Needs a window manager (openbox)."""
+    xdotool("windowactivate", "--sync", str(window), "key", "--clearmodifiers", "alt+F4")
+
+
+def click(window: int, x: int, y: int):
+    """A left click at (x, y) relative to `window`'s top-left corner."""
+    xdotool("mousemove", "--window", str(window), "--sync", str(x), str(y))
+    time.sleep(0.15)  # let the editor see the pointer arrive before the button goes down
+    xdotool("click", "1")
+
+
+def load_png(path) -> np.ndarray:
+    """An image as uint8 (height, width, 3) RGB, read through ImageMagick."""
+    w, h = map(int, subprocess.check_output(["identify", "-format", "%w %h", str(path)]).split())
+    raw = subprocess.check_output(["convert", str(path), "-depth", "8", "rgb:-"])
+    return np.frombuffer(raw, np.uint8).reshape(h, w, 3)
+
+
+def screenshot(window: int, path) -> np.ndarray:
+    """Saves `window`'s contents as PNG at `path` (ImageMagick import) and returns the pixels."""
+    subprocess.run(["import", "-window", str(window), f"png:{path}"], check=True, timeout=30, capture_output=True)
+    return load_png(path)
+
+
+def proc_status(pid: int) -> dict:
+    """VmRSS (KiB) and Threads of a running process, from /proc/<pid>/status."""
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "Threads"):
+                out[key] = int(value.split()[0])
+    return out

@@ -169,12 +169,19 @@ impl SiftEditor {
             ui.label(RichText::new("SIFT").font(egui::FontId::new(22.0, theme::bold())).color(theme::ACCENT));
             ui.add_space(8.0);
             let info = self.status.model.lock().map(|m| m.clone()).unwrap_or_default();
+            // The model's name is also the button that opens the model picker.
+            let mut model_button = |ui: &mut Ui, text: RichText, hover: &str| {
+                let button = egui::Button::new(text).frame(self.picker.is_some());
+                if ui.add(button).on_hover_text(format!("{hover}\nClick to choose another model")).clicked() {
+                    self.picker = if self.picker.is_some() { None } else { Some(Picker::new()) };
+                }
+            };
             if !self.status.active.load(Ordering::Acquire) {
                 ui.label(RichText::new("Not processing yet: the host has not started audio").color(theme::TEXT_DIM));
             } else if info.problem.is_some() {
-                ui.label(RichText::new("No model: passing audio through").strong().color(theme::WARNING)).on_hover_text(&info.detail);
+                model_button(ui, RichText::new("No model: passing audio through").strong().color(theme::WARNING), &info.detail);
             } else {
-                ui.label(RichText::new(&info.name).strong().color(theme::TEXT)).on_hover_text(&info.detail);
+                model_button(ui, RichText::new(&info.name).strong().color(theme::TEXT).underline(), &info.detail);
                 ui.label(RichText::new(format!("{} stems: {}", info.stems.len(), info.stems.join(", "))).color(theme::TEXT_DIM));
                 if !info.licence.is_empty() {
                     ui.label(RichText::new(format!("· {}", info.licence)).color(theme::TEXT_DIM));
@@ -188,10 +195,6 @@ impl SiftEditor {
                     }
                 }
                 ui.label(RichText::new("Size").color(theme::TEXT_DIM));
-                ui.add_space(8.0);
-                if widgets::choice_button(ui, "Model…", self.picker.is_some(), Vec2::new(0.0, 0.0)).clicked() {
-                    self.picker = if self.picker.is_some() { None } else { Some(Picker::new()) };
-                }
             });
         });
         // Why Sift is not separating, in full, on its own line.
