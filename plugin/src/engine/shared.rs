@@ -35,6 +35,8 @@ pub struct Shared {
     run_micros: [AtomicU32; RUN_HISTORY],
     /// The longest model run so far, in microseconds.
     pub max_run_micros: AtomicU32,
+    /// The most recent model run, in microseconds.
+    pub last_run_micros: AtomicU32,
 }
 
 impl Default for Shared {
@@ -53,6 +55,7 @@ impl Default for Shared {
             model_swaps: AtomicU64::new(0),
             run_micros: std::array::from_fn(|_| AtomicU32::new(0)),
             max_run_micros: AtomicU32::new(0),
+            last_run_micros: AtomicU32::new(0),
         }
     }
 }
@@ -63,6 +66,7 @@ impl Shared {
         let n = self.model_runs.load(Ordering::Relaxed);
         self.run_micros[n as usize % RUN_HISTORY].store(micros, Ordering::Relaxed);
         self.max_run_micros.fetch_max(micros, Ordering::Relaxed);
+        self.last_run_micros.store(micros, Ordering::Relaxed);
         if failed {
             self.model_failures.fetch_add(1, Ordering::Relaxed);
         }

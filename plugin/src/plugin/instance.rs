@@ -52,9 +52,6 @@ pub struct Instance {
     model_info: ModelInfo,
     /// Loads models picked in the editor and brings them into play.
     pub loader: Arc<ModelLoader>,
-    /// Samples until the audio thread next samples the worker's run time, and the interval.
-    until_poll: usize,
-    poll_interval: usize,
 }
 
 impl Default for Instance {
@@ -87,8 +84,6 @@ impl Instance {
             loader,
             status,
             model_info: ModelInfo::default(),
-            until_poll: 0,
-            poll_interval: 11_025,
         }
     }
 
@@ -132,8 +127,6 @@ impl Instance {
         info.provider = if info.problem.is_some() { "none (pass-through)".to_owned() } else { engine.provider().to_owned() };
         let budget_micros = (engine.schedule().new * spec.hop) as f64 / spec.sample_rate.max(1) as f64 * 1e6;
         self.status.activated(info, &self.roles, self.mode, latency_ms, budget_micros.round() as u32);
-        self.poll_interval = (rate / 4).max(1) as usize;
-        self.until_poll = 0;
         self.loader.engine_started(engine.model_inbox());
         self.engine = Some(engine);
         self.processor = Some(processor);
@@ -232,19 +225,10 @@ impl Instance {
         self.meters.record(&role_peaks, output_peak);
         if let Some(engine) = self.engine.as_ref() {
             let shared = engine.shared();
+            // Copies of the worker's counters (read, never reset: they are the engine's).
             self.status.deadline_misses.store(shared.deadline_misses.load(Ordering::Relaxed), Ordering::Relaxed);
-            if self.until_poll <= len {
-                // The longest run since the last poll: the engine's maximum, restarted here (the
-                // plugin reads it nowhere else), and the all-time maximum kept in the status.
-                let recent = shared.max_run_micros.swap(0, Ordering::Relaxed);
-                if recent > 0 {
-                    self.status.recent_run_micros.store(recent, Ordering::Relaxed);
-                    self.status.max_run_micros.fetch_max(recent, Ordering::Relaxed);
-                }
-                self.until_poll = self.poll_interval;
-            } else {
-                self.until_poll -= len;
-            }
+            self.status.recent_run_micros.store(shared.last_run_micros.load(Ordering::Relaxed), Ordering::Relaxed);
+            self.status.max_run_micros.store(shared.max_run_micros.load(Ordering::Relaxed), Ordering::Relaxed);
         }
     }
 }

@@ -94,7 +94,7 @@ pub struct Status {
     pub latency_ms: [AtomicF32; 3],
     /// How long one model run may take before the audio thread misses a deadline, µs.
     pub budget_micros: AtomicU32,
-    /// The longest model run since the audio thread last looked (a few hundred ms ago), µs.
+    /// The most recent model run, µs.
     pub recent_run_micros: AtomicU32,
     /// The longest model run since activation, µs.
     pub max_run_micros: AtomicU32,
@@ -157,7 +157,7 @@ impl Status {
         self.misses_offset.store(self.deadline_misses.load(Ordering::Relaxed), Ordering::Relaxed);
     }
 
-    /// The last runs' share of their deadline, 0 … 1 and beyond (`None` before the first run).
+    /// The last run's share of its deadline, 0 … 1 and beyond (`None` before the first run).
     pub fn load(&self) -> Option<f32> {
         let budget = self.budget_micros.load(Ordering::Relaxed);
         let run = self.recent_run_micros.load(Ordering::Relaxed);

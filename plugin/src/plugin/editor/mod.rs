@@ -324,7 +324,7 @@ impl SiftEditor {
                 };
                 let fraction = if passing_through { 0.0 } else { fraction };
                 ui.add(egui::ProgressBar::new(fraction.min(1.0)).fill(colour).text(text).desired_width(ui.available_width().min(inner)))
-                    .on_hover_text(format!("Longest recent model run as a share of its time budget.\nPeak since start: {}", status.peak_load().map_or("—".to_owned(), |p| format!("{:.0}%", p * 100.0))));
+                    .on_hover_text(format!("The last model run as a share of its time budget.\nPeak since start: {}", status.peak_load().map_or("—".to_owned(), |p| format!("{:.0}%", p * 100.0))));
             });
             ui.horizontal(|ui| {
                 let misses = status.misses();
