@@ -323,9 +323,6 @@ def plain_editor(tmp_path_factory):
 
 def test_editor_opens_and_draws(plain_editor):
     img, audio = plain_editor["img"], plain_editor["audio"]
-    if os.environ.get("SIFT_UPDATE_SCREENSHOT") == "1":
-        (REPO / "docs").mkdir(exist_ok=True)
-        (REPO / "docs" / "editor.png").write_bytes(plain_editor["path"].read_bytes())
     names = {i: text_colour(img, i) for i in range(5)}
     mute = {i: button_fill(img, i, MUTE_BOX) for i in range(5)}
     solo = {i: button_fill(img, i, SOLO_BOX) for i in range(5)}

@@ -176,7 +176,7 @@ impl Instance {
             }
             Err(e) => {
                 nice_error!("Sift passes audio through unseparated: {e}");
-                self.model_info = ModelInfo { problem: Some(monitor::problem_in_words(&e)), detail: e.to_string(), ..ModelInfo::default() };
+                self.model_info = ModelInfo { problem: Some(format!("{}; passing audio through unprocessed", monitor::problem_in_words(&e))), detail: e.to_string(), ..ModelInfo::default() };
                 Box::new(PassThrough::new(ModelSpec::default_grid()))
             }
         }

@@ -19,7 +19,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use nice_plug::prelude::*;
-use nice_plug_egui::{EguiEditor, EguiEditorState};
+use nice_plug_egui::EguiEditor;
 
 use self::instance::Instance;
 use self::editor::SiftEditor;
@@ -34,12 +34,11 @@ const STEM_BUS_NAMES: &[&str] = &["Vocals", "Drums", "Bass", "Other", "Extra"];
 /// Sift with its five stem buses.
 pub struct Sift {
     instance: Instance,
-    editor_state: Arc<EguiEditorState>,
 }
 
 impl Default for Sift {
     fn default() -> Self {
-        Self { instance: Instance::default(), editor_state: editor::default_state() }
+        Self { instance: Instance::default() }
     }
 }
 
@@ -76,7 +75,7 @@ impl Plugin for Sift {
 
     fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
         let instance = &self.instance;
-        editor::create(self.editor_state.clone(), instance.params.clone(), None, instance.meters.clone(), instance.status.clone(), instance.loader.clone(), Self::NAME)
+        editor::create(instance.params.clone(), None, instance.meters.clone(), instance.status.clone(), instance.loader.clone(), Self::NAME)
     }
 
     fn activate(&mut self, layout: &AudioIOLayout, config: &BufferConfig, context: &mut impl ActivateContext<Self>) -> bool {
@@ -105,13 +104,12 @@ impl Plugin for Sift {
 pub struct SiftSingle {
     params: Arc<SingleParams>,
     instance: Instance,
-    editor_state: Arc<EguiEditorState>,
 }
 
 impl Default for SiftSingle {
     fn default() -> Self {
         let params = Arc::new(SingleParams::default());
-        Self { instance: Instance::new(params.common.clone()), params, editor_state: editor::default_state() }
+        Self { instance: Instance::new(params.common.clone()), params }
     }
 }
 
@@ -148,7 +146,7 @@ impl Plugin for SiftSingle {
 
     fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
         let instance = &self.instance;
-        editor::create(self.editor_state.clone(), instance.params.clone(), Some(self.params.clone()), instance.meters.clone(), instance.status.clone(), instance.loader.clone(), Self::NAME)
+        editor::create(instance.params.clone(), Some(self.params.clone()), instance.meters.clone(), instance.status.clone(), instance.loader.clone(), Self::NAME)
     }
 
     fn activate(&mut self, layout: &AudioIOLayout, config: &BufferConfig, context: &mut impl ActivateContext<Self>) -> bool {

@@ -172,17 +172,16 @@ impl Status {
     }
 }
 
-/// Why the model did not load, in words a musician understands, and what happens instead.
+/// Why a model did not load, in words a musician understands.
 pub fn problem_in_words(error: &InferenceError) -> String {
-    let what = match error {
+    match error {
         InferenceError::RuntimeMissing { .. } => "The AI runtime (ONNX Runtime) is not installed".to_owned(),
         InferenceError::RuntimeBroken { .. } => "The AI runtime (ONNX Runtime) could not be started".to_owned(),
         InferenceError::ModelMissing(path) => format!("Model file not found: {}", path.display()),
         InferenceError::UnknownModel { name, .. } => format!("No installed model is called “{name}”"),
         InferenceError::ModelUnreadable { path, .. } => format!("The model file is damaged or not a model: {}", path.display()),
         InferenceError::Contract(_) => "The model file is not a Sift model".to_owned(),
-    };
-    format!("{what}; passing audio through unprocessed")
+    }
 }
 
 #[cfg(test)]
@@ -219,6 +218,6 @@ mod tests {
     #[test]
     fn missing_model_in_words() {
         let text = problem_in_words(&InferenceError::ModelMissing("/m/x.onnx".into()));
-        assert_eq!(text, "Model file not found: /m/x.onnx; passing audio through unprocessed");
+        assert_eq!(text, "Model file not found: /m/x.onnx");
     }
 }

@@ -3,6 +3,7 @@
 use std::sync::{Arc, Mutex};
 
 use nice_plug::prelude::*;
+use nice_plug_egui::EguiEditorState;
 
 use crate::engine::Mode;
 
@@ -135,6 +136,9 @@ pub struct SiftParams {
     /// The model file; empty for the default model. Read on the main thread only.
     #[persist = "model-path"]
     pub model_path: Arc<Mutex<String>>,
+    /// The editor's size and zoom, saved with the project so it reopens as the user left it.
+    #[persist = "editor-state"]
+    pub editor_state: Arc<EguiEditorState>,
 }
 
 impl Default for SiftParams {
@@ -146,6 +150,7 @@ impl Default for SiftParams {
             output_gain: gain_param("Output Gain".to_owned()),
             bypass: BoolParam::new("Bypass", false).make_bypass(),
             model_path: Arc::new(Mutex::new(String::new())),
+            editor_state: super::editor::default_state(),
         }
     }
 }

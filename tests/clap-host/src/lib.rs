@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use clack_extensions::audio_ports::{AudioPortFlags, AudioPortInfoBuffer, PluginAudioPorts};
+use clack_extensions::gui::{GuiSize, HostGui, HostGuiImpl, PluginGui};
 use clack_extensions::latency::{HostLatency, HostLatencyImpl, PluginLatency};
 use clack_extensions::log::{HostLog, HostLogImpl, LogSeverity};
 use clack_extensions::params::{
@@ -31,6 +32,12 @@ use clack_host::events::event_types::ParamValueEvent;
 use clack_host::prelude::*;
 
 pub use clack_host::prelude::ClapId;
+
+mod display;
+mod editor;
+
+pub use display::{virtual_display, HostWindow, Screenshot};
+pub use editor::EditorOpen;
 
 /// The CLAP id of the plugin with the five stem buses.
 pub const SIFT_ID: &str = "audio.sift.stems";
@@ -89,6 +96,7 @@ pub struct PluginExtensions {
     pub params: Option<PluginParams>,
     pub state: Option<PluginState>,
     pub render: Option<PluginRender>,
+    pub gui: Option<PluginGui>,
 }
 
 /// Thread-safe host state: requests from the plugin and its log.
@@ -101,6 +109,10 @@ pub struct Shared {
     pub latency_changed: AtomicU32,
     pub params_rescanned: AtomicU32,
     pub state_dirty: AtomicBool,
+    /// The last size the editor asked the host for (`gui.request_resize`), `(width, height)`.
+    pub resize_requested: Mutex<Option<(u32, u32)>>,
+    /// How often the plugin said its editor was closed or lost (`gui.closed`).
+    pub gui_closed: AtomicU32,
     pub log: Mutex<Vec<(String, String)>>,
     extensions: OnceLock<PluginExtensions>,
 }
@@ -120,6 +132,7 @@ impl<'a> SharedHandler<'a> for Shared {
             params: instance.get_extension(),
             state: instance.get_extension(),
             render: instance.get_extension(),
+            gui: instance.get_extension(),
         });
     }
     fn request_restart(&self) {
@@ -140,6 +153,23 @@ impl HostLogImpl for Shared {
             eprintln!("[plugin {severity}] {message}");
         }
         self.log.lock().unwrap().push((severity, message.to_owned()));
+    }
+}
+
+impl HostGuiImpl for Shared {
+    fn resize_hints_changed(&self) {}
+    fn request_resize(&self, new_size: GuiSize) -> Result<(), HostError> {
+        *self.resize_requested.lock().unwrap() = Some((new_size.width, new_size.height));
+        Ok(())
+    }
+    fn request_show(&self) -> Result<(), HostError> {
+        Ok(())
+    }
+    fn request_hide(&self) -> Result<(), HostError> {
+        Ok(())
+    }
+    fn closed(&self, _was_destroyed: bool) {
+        self.gui_closed.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -181,7 +211,7 @@ impl HostHandlers for TestHost {
     type AudioProcessor<'a> = ();
 
     fn declare_extensions(builder: &mut HostExtensions<Self>, _shared: &Self::Shared<'_>) {
-        builder.register::<HostLog>().register::<HostLatency>().register::<HostParams>().register::<HostState>();
+        builder.register::<HostLog>().register::<HostLatency>().register::<HostParams>().register::<HostState>().register::<HostGui>();
     }
 }
 
@@ -246,10 +276,9 @@ pub struct Activation {
 /// One plugin instance and, while active, its audio processor.
 pub struct TestPlugin {
     // Field order matters: the processor must go before the instance.
-    processor: Option<StartedPluginAudioProcessor<TestHost>>,
+    audio: Option<AudioSide>,
     instance: PluginInstance<TestHost>,
     activation: Option<Activation>,
-    steady_time: u64,
     /// Output channel counts per port, and input channels of the main port, from audio-ports.
     out_channels: Vec<u32>,
     in_channels: Vec<u32>,
@@ -263,7 +292,7 @@ impl TestPlugin {
         let id_c = CString::new(id).unwrap();
         let instance = PluginInstance::<TestHost>::new(|_| Shared::default(), |shared| MainThread { shared }, entry, &id_c, &host_info)
             .map_err(|e| format!("cannot create plugin {id}: {e:?}"))?;
-        let mut plugin = Self { processor: None, instance, activation: None, steady_time: 0, out_channels: Vec::new(), in_channels: Vec::new() };
+        let mut plugin = Self { audio: None, instance, activation: None, out_channels: Vec::new(), in_channels: Vec::new() };
         let (inputs, outputs) = plugin.audio_ports();
         plugin.in_channels = inputs.iter().map(|p| p.channels).collect();
         plugin.out_channels = outputs.iter().map(|p| p.channels).collect();
@@ -286,10 +315,7 @@ impl TestPlugin {
 
     /// Honours a pending `request_callback` by calling the plugin's `on_main_thread`.
     pub fn pump(&mut self) {
-        let requested = self.shared(|s| s.callback_requested.swap(false, Ordering::SeqCst));
-        if requested {
-            self.instance.call_on_main_thread_callback();
-        }
+        pump(&mut self.instance);
     }
 
     /// Whether the plugin asked for a restart since the last call (clears the flag).
@@ -406,8 +432,8 @@ impl TestPlugin {
             input.push(&ParamValueEvent::new(0, id, Pckn::match_all(), value));
         }
         let mut output = EventBuffer::new();
-        if let Some(processor) = self.processor.as_mut() {
-            ext.flush_active(&mut processor.plugin_handle(), &input.as_input(), &mut output.as_output());
+        if let Some(audio) = self.audio.as_mut() {
+            ext.flush_active(&mut audio.processor.plugin_handle(), &input.as_input(), &mut output.as_output());
         } else {
             let mut handle = self.instance.inactive_plugin_handle().expect("inactive handle");
             ext.flush(&mut handle, &input.as_input(), &mut output.as_output());
@@ -442,9 +468,8 @@ impl TestPlugin {
         let stopped = self.instance.activate(|_, _| (), config).map_err(|e| format!("activate({sample_rate}, {min_block}, {max_block}) failed: {e:?}"))?;
         self.pump();
         let started = stopped.start_processing().map_err(|e| format!("start_processing failed: {e:?}"))?;
-        self.processor = Some(started);
+        self.audio = Some(AudioSide { processor: started, steady_time: 0, out_channels: self.out_channels.clone(), max_block: max_block as usize });
         self.activation = Some(Activation { sample_rate, min_block, max_block });
-        self.steady_time = 0;
         Ok(())
     }
 
@@ -456,8 +481,8 @@ impl TestPlugin {
 
     /// Stops processing and deactivates, if active.
     pub fn deactivate(&mut self) {
-        if let Some(processor) = self.processor.take() {
-            let stopped = processor.stop_processing();
+        if let Some(audio) = self.audio.take() {
+            let stopped = audio.processor.stop_processing();
             self.instance.deactivate(stopped);
         }
         self.activation = None;
@@ -471,7 +496,7 @@ impl TestPlugin {
 
     /// Whether the instance is active.
     pub fn is_active(&self) -> bool {
-        self.processor.is_some()
+        self.audio.is_some()
     }
 
     /// Deactivates and activates again with the same configuration (what a host does on
@@ -483,11 +508,75 @@ impl TestPlugin {
 
     // --- processing ----------------------------------------------------------------------
 
+    /// Processes one block (see [`AudioSide::process_block`]), then honours the plugin's
+    /// main-thread requests.
+    pub fn process_block(&mut self, input: &[&[f32]], outputs: &mut [Vec<Vec<f32>>], events: &[ParamChange]) -> Result<ProcessStatus, String> {
+        let status = self.audio.as_mut().ok_or("process on an inactive plugin")?.process_block(input, outputs, events)?;
+        self.pump();
+        Ok(status)
+    }
+
+    /// Runs a whole signal through (see [`AudioSide::render`]), honouring the plugin's
+    /// main-thread requests between blocks.
+    pub fn render(&mut self, input: &[Vec<f32>], block_size: impl FnMut(usize) -> usize, changes: &[ParamChange]) -> Result<Rendered, String> {
+        let audio = self.audio.as_mut().ok_or("render on an inactive plugin")?;
+        let instance = &mut self.instance;
+        audio.render(input, block_size, changes, || pump(instance))
+    }
+
+    /// Takes the audio-thread half of the active instance, to process on another thread while
+    /// this one (the main thread) works the editor; give it back with [`TestPlugin::put_audio`].
+    pub fn take_audio(&mut self) -> Option<AudioSide> {
+        self.audio.take()
+    }
+
+    /// Gives back what [`TestPlugin::take_audio`] took.
+    pub fn put_audio(&mut self, audio: AudioSide) {
+        self.audio = Some(audio);
+    }
+
+    /// Output channel counts per port (from audio-ports at creation).
+    pub fn output_channels(&self) -> &[u32] {
+        &self.out_channels
+    }
+
+    /// Input channel counts per port.
+    pub fn input_channels(&self) -> &[u32] {
+        &self.in_channels
+    }
+}
+
+impl Drop for TestPlugin {
+    fn drop(&mut self) {
+        self.deactivate();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The audio thread
+
+/// Honours a pending `request_callback` by calling the plugin's `on_main_thread`.
+fn pump(instance: &mut PluginInstance<TestHost>) {
+    if instance.access_shared_handler(|s| s.callback_requested.swap(false, Ordering::SeqCst)) {
+        instance.call_on_main_thread_callback();
+    }
+}
+
+/// The audio-thread half of an active instance: its started processor and the sample clock.
+/// It can move to another thread ([`TestPlugin::take_audio`]), as in a host whose audio thread
+/// processes while the main thread opens and closes the editor.
+pub struct AudioSide {
+    processor: StartedPluginAudioProcessor<TestHost>,
+    steady_time: u64,
+    out_channels: Vec<u32>,
+    max_block: usize,
+}
+
+impl AudioSide {
     /// Processes one block: `input[channel]` (the main input), `outputs[port][channel]` (all
     /// of equal length), parameter events at offsets within the block.
     pub fn process_block(&mut self, input: &[&[f32]], outputs: &mut [Vec<Vec<f32>>], events: &[ParamChange]) -> Result<ProcessStatus, String> {
         let len = input.first().map_or(0, |c| c.len());
-        let processor = self.processor.as_mut().ok_or("process on an inactive plugin")?;
         let mut input_copy: Vec<Vec<f32>> = input.iter().map(|c| c.to_vec()).collect();
         let mut event_buffer = EventBuffer::with_capacity(events.len());
         for e in events {
@@ -511,25 +600,31 @@ impl TestPlugin {
             }
             AudioPortBuffer { latency: 0, channels: AudioPortBufferType::f32_output_only(port.iter_mut().map(|c| c.as_mut_slice())) }
         }));
-        let status = processor
+        let status = self
+            .processor
             .process(&inputs, &mut outs, &event_buffer.as_input(), &mut output_events.as_output(), Some(self.steady_time), None)
             .map_err(|e| format!("process failed: {e:?}"))?;
         self.steady_time += len as u64;
-        self.pump();
         Ok(status)
     }
 
     /// Runs `input` (channels of the main input) through in blocks whose sizes `block_size`
     /// gives (called once per block with the sample position), sending `changes` (absolute
-    /// sample times) at their offsets. Returns every output port.
-    pub fn render(&mut self, input: &[Vec<f32>], mut block_size: impl FnMut(usize) -> usize, changes: &[ParamChange]) -> Result<Rendered, String> {
-        let max_block = self.activation.ok_or("render on an inactive plugin")?.max_block as usize;
+    /// sample times) at their offsets, and calling `between_blocks` after each block. Returns
+    /// every output port.
+    pub fn render(
+        &mut self,
+        input: &[Vec<f32>],
+        mut block_size: impl FnMut(usize) -> usize,
+        changes: &[ParamChange],
+        mut between_blocks: impl FnMut(),
+    ) -> Result<Rendered, String> {
         let total = input.first().map_or(0, |c| c.len());
         let mut rendered = Rendered { ports: self.out_channels.iter().map(|&n| vec![Vec::with_capacity(total); n as usize]).collect() };
         let mut scratch: Vec<Vec<Vec<f32>>> = self.out_channels.iter().map(|&n| vec![Vec::new(); n as usize]).collect();
         let mut pos = 0;
         while pos < total {
-            let len = block_size(pos).clamp(1, max_block).min(total - pos);
+            let len = block_size(pos).clamp(1, self.max_block).min(total - pos);
             let block: Vec<&[f32]> = input.iter().map(|c| &c[pos..pos + len]).collect();
             let events: Vec<ParamChange> = changes
                 .iter()
@@ -537,6 +632,7 @@ impl TestPlugin {
                 .map(|c| ParamChange { time: c.time - pos as u64, ..*c })
                 .collect();
             self.process_block(&block, &mut scratch, &events)?;
+            between_blocks();
             for (port, out) in rendered.ports.iter_mut().zip(&scratch) {
                 for (channel, data) in port.iter_mut().zip(out) {
                     channel.extend_from_slice(&data[..len]);
@@ -545,22 +641,6 @@ impl TestPlugin {
             pos += len;
         }
         Ok(rendered)
-    }
-
-    /// Output channel counts per port (from audio-ports at creation).
-    pub fn output_channels(&self) -> &[u32] {
-        &self.out_channels
-    }
-
-    /// Input channel counts per port.
-    pub fn input_channels(&self) -> &[u32] {
-        &self.in_channels
-    }
-}
-
-impl Drop for TestPlugin {
-    fn drop(&mut self) {
-        self.deactivate();
     }
 }
 
