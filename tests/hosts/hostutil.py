@@ -109,9 +109,12 @@ def xdotool(*args: str, check: bool = True) -> str:
 
 
 def find_windows(name_regex: str) -> list[int]:
-    """Ids of the windows whose name matches `name_regex` (xdotool search --name)."""
+    """Ids of the windows whose name matches `name_regex` (xdotool search --name), each once.
+
+    xdotool can report one window twice (seen while a window manager is still framing it), which
+    made the editor fixtures fail now and then with "2 windows named '^Sift$': [w, w]"."""
     out = xdotool("search", "--name", name_regex, check=False)
-    return [int(w) for w in out.split()]
+    return list(dict.fromkeys(int(w) for w in out.split()))
 
 
 def wait_for_window(name_regex: str, timeout: float, alive=lambda: True) -> int:

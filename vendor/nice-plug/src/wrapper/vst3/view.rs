@@ -161,7 +161,7 @@ pub(crate) struct WrapperView<P: Vst3Plugin> {
     /// Allows handling events events on the host's GUI thread when using Linux. Needed because
     /// otherwise REAPER doesn't like us very much.
     #[cfg(all(target_family = "unix", not(target_os = "macos")))]
-    run_loop_event_handler: RwLock<Option<ComWrapper<RunLoopEventHandler<P>>>>,
+    run_loop_event_handler: RwLock<Option<RegisteredEventHandler<P>>>,
 
     /// The DPI scaling factor as passed to the [IPlugViewContentScaleSupport::set_scale_factor()]
     /// function. Defaults to 1.0, and will be kept there on macOS. When reporting and handling size
@@ -177,8 +177,8 @@ impl<P: Vst3Plugin> Class for WrapperView<P> {
 /// Allow handling tasks on the host's GUI thread on Linux. This doesn't need to be a separate
 /// struct, but vst3-sys did not let us implement interfaces conditionally and the interface is
 /// only exposed when compiling on Linux. This might be fixable since we use the vst3 crate.
-/// The struct will register itself when calling [`RunLoopEventHandler::new()`] and it will
-/// unregister itself when it gets dropped.
+/// The struct will register itself when calling [`RunLoopEventHandler::new()`]; dropping the
+/// [`RegisteredEventHandler`] that holds it unregisters it.
 #[cfg(all(target_family = "unix", not(target_os = "macos")))]
 struct RunLoopEventHandler<P: Vst3Plugin> {
     /// We need access to the inner wrapper so we that we can post any outstanding tasks there when
@@ -213,6 +213,32 @@ struct RunLoopEventHandler<P: Vst3Plugin> {
 /// `IRunLoop::unregisterEventHandler()` when this object gets dropped.
 #[cfg(all(target_family = "unix", not(target_os = "macos")))]
 struct EventHandlerSelfRefPtr(Cell<*mut IEventHandler>);
+
+/// A [`RunLoopEventHandler`] while it is registered with the host's run loop. Dropping this
+/// unregisters the handler and releases the reference the registration holds, so the handler
+/// itself is freed.
+///
+/// (The handler used to unregister itself in its own `Drop`, which could never run: the
+/// registration's reference kept it alive. Every editor the host opened leaked the handler, its
+/// two sockets and its task queue, ~170 KiB, and left it registered with the host's run loop.)
+#[cfg(all(target_family = "unix", not(target_os = "macos")))]
+struct RegisteredEventHandler<P: Vst3Plugin>(ComWrapper<RunLoopEventHandler<P>>);
+
+#[cfg(all(target_family = "unix", not(target_os = "macos")))]
+impl<P: Vst3Plugin> Drop for RegisteredEventHandler<P> {
+    fn drop(&mut self) {
+        let handler = &self.0;
+        let event_handler_ptr = handler.event_handler_ptr.0.replace(std::ptr::null_mut());
+        if event_handler_ptr.is_null() {
+            return;
+        }
+        unsafe {
+            handler.run_loop.unregisterEventHandler(event_handler_ptr);
+            // The reference `RunLoopEventHandler::new()` took for the registration.
+            drop(ComPtr::from_raw(event_handler_ptr));
+        }
+    }
+}
 
 // Safety: `ComWrapper<RunLoopEventHandler>` is Send + Sync, so the raw self-referential
 // pointer is also Send + Sync.
@@ -296,7 +322,7 @@ impl<P: Vst3Plugin> WrapperView<P> {
     #[cfg(all(target_family = "unix", not(target_os = "macos")))]
     pub fn do_maybe_in_run_loop(&self, task: Task<P>) -> Result<(), Task<P>> {
         match &*self.run_loop_event_handler.read() {
-            Some(run_loop) => run_loop.post_task(task),
+            Some(run_loop) => run_loop.0.post_task(task),
             None => Err(task),
         }
     }
@@ -702,7 +728,7 @@ impl<P: Vst3Plugin> IPlugViewTrait for WrapperView<P> {
                 {
                     *self.run_loop_event_handler.write() = frame
                         .cast()
-                        .map(|run_loop| RunLoopEventHandler::new(Arc::downgrade(&inner), run_loop));
+                        .map(|run_loop| RegisteredEventHandler(RunLoopEventHandler::new(Arc::downgrade(&inner), run_loop)));
                 }
                 *self.plug_frame.write() = Some(frame.to_com_ptr());
             }
@@ -854,7 +880,8 @@ impl<P: Vst3Plugin> IEventHandlerTrait for RunLoopEventHandler<P> {
 
 #[cfg(all(target_family = "unix", not(target_os = "macos")))]
 impl<P: Vst3Plugin> Drop for RunLoopEventHandler<P> {
-    // PLEASE FIXME: This drop method never actually gets called for some reason.
+    // Runs once `RegisteredEventHandler` has unregistered the handler and released the
+    // registration's reference.
     fn drop(&mut self) {
         // When this object gets dropped and there are still unprocessed tasks left, then we'll
         // handle those in the regular event loop so no work gets lost
@@ -880,11 +907,6 @@ impl<P: Vst3Plugin> Drop for RunLoopEventHandler<P> {
         unsafe {
             libc::close(self.socket_read_fd);
             libc::close(self.socket_write_fd);
-        }
-
-        unsafe {
-            self.run_loop
-                .unregisterEventHandler(self.event_handler_ptr.0.get());
         }
     }
 }
