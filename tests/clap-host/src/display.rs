@@ -6,7 +6,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use x11rb::connection::Connection;
@@ -22,7 +22,10 @@ use x11rb::rust_connection::RustConnection;
 /// process (the plugin's windowing library reads `DISPLAY`).
 struct Xvfb {
     display: String,
-    _server: Child,
+    /// Held for the life of the process: the server runs with `-terminate`, so it exits as soon
+    /// as its last client goes, that is, when this process exits, however it ends (statics are
+    /// never dropped, so no `Drop` could stop it).
+    _keep_alive: RustConnection,
 }
 
 /// Starts the private Xvfb server once per process and returns its display name.
@@ -37,27 +40,22 @@ pub fn virtual_display() -> &'static str {
             // `-displayfd` makes the server pick a free display number and print it when it is
             // ready to take connections, so there is no race and no fixed number to collide on.
             let mut server = Command::new("Xvfb")
-                .args(["-displayfd", "1", "-screen", "0", "1920x1200x24", "-nolisten", "tcp", "-noreset"])
+                .args(["-displayfd", "1", "-screen", "0", "1920x1200x24", "-nolisten", "tcp", "-terminate"])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::null())
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start Xvfb ({e}): install it (Debian: apt install xvfb) for the editor tests"));
             let mut line = String::new();
             BufReader::new(server.stdout.take().expect("Xvfb stdout")).read_line(&mut line).expect("Xvfb display number");
-            let display = format!(":{}", line.trim());
             assert!(line.trim().parse::<u32>().is_ok(), "Xvfb printed {line:?} instead of a display number");
-            // SAFETY (edition 2021: safe, but racy): set before any plugin or X client of this
-            // process reads the environment; the editor tests take `EDITOR_LOCK` first.
+            let display = format!(":{}", line.trim());
+            let (keep_alive, _) = x11rb::connect(Some(&display)).unwrap_or_else(|e| panic!("cannot connect to the Xvfb server at {display}: {e}"));
+            // Edition 2021: safe, but racy with threads reading the environment. Set before any
+            // plugin or X client of this process reads it; the editor tests take a lock first.
             std::env::set_var("DISPLAY", &display);
-            Xvfb { display, _server: server }
+            Xvfb { display, _keep_alive: keep_alive }
         })
         .display
-}
-
-impl Drop for Xvfb {
-    fn drop(&mut self) {
-        let _ = self._server.kill();
-    }
 }
 
 /// An RGB picture of a window: `pixels[(y * width + x) * 3 ..][..3]`.
