@@ -29,6 +29,7 @@ use clack_extensions::params::{
 use clack_extensions::render::{PluginRender, RenderMode};
 use clack_extensions::state::{HostState, HostStateImpl, PluginState};
 use clack_host::events::event_types::ParamValueEvent;
+use clack_host::events::spaces::CoreEventSpace;
 use clack_host::prelude::*;
 
 pub use clack_host::prelude::ClapId;
@@ -468,7 +469,13 @@ impl TestPlugin {
         let stopped = self.instance.activate(|_, _| (), config).map_err(|e| format!("activate({sample_rate}, {min_block}, {max_block}) failed: {e:?}"))?;
         self.pump();
         let started = stopped.start_processing().map_err(|e| format!("start_processing failed: {e:?}"))?;
-        self.audio = Some(AudioSide { processor: started, steady_time: 0, out_channels: self.out_channels.clone(), max_block: max_block as usize });
+        self.audio = Some(AudioSide {
+            processor: started,
+            steady_time: 0,
+            out_channels: self.out_channels.clone(),
+            max_block: max_block as usize,
+            params_out: Vec::new(),
+        });
         self.activation = Some(Activation { sample_rate, min_block, max_block });
         Ok(())
     }
@@ -570,6 +577,8 @@ pub struct AudioSide {
     steady_time: u64,
     out_channels: Vec<u32>,
     max_block: usize,
+    /// Parameter values the plugin sent the host (output events), oldest first.
+    params_out: Vec<(ClapId, f64)>,
 }
 
 impl AudioSide {
@@ -605,7 +614,20 @@ impl AudioSide {
             .process(&inputs, &mut outs, &event_buffer.as_input(), &mut output_events.as_output(), Some(self.steady_time), None)
             .map_err(|e| format!("process failed: {e:?}"))?;
         self.steady_time += len as u64;
+        for event in output_events.iter() {
+            if let Some(CoreEventSpace::ParamValue(change)) = event.as_core_event() {
+                if let Some(id) = change.param_id() {
+                    self.params_out.push((id, change.value()));
+                }
+            }
+        }
         Ok(status)
+    }
+
+    /// The parameter values the plugin has sent the host since the last call (its editor's
+    /// changes, as output events of `process`).
+    pub fn take_params_out(&mut self) -> Vec<(ClapId, f64)> {
+        std::mem::take(&mut self.params_out)
     }
 
     /// Runs `input` (channels of the main input) through in blocks whose sizes `block_size`

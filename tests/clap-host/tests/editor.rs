@@ -2,6 +2,8 @@
 //! host's audio thread processing real music at the same time, as in a DAW.
 //!
 //! - live meters on screen while audio plays, stems the model lacks dark;
+//! - one click on a scene mutes the vocals in the audio and tells the host; host automation
+//!   moves the editor back;
 //! - 50 open/close cycles while the audio thread renders: not one sample differs from a render
 //!   without the editor, no live heap, threads or X resources are left behind;
 //! - the host's 200 % scale: the same layout at twice the pixels;
@@ -43,6 +45,10 @@ const OUTPUT_METER: (u32, u32, u32, u32) = (468, 322, 700, 330);
 /// Centres of the header's zoom buttons "100%", "150%", "200%" at 720 pixels wide (they are
 /// right-aligned, so they move with the window's right edge).
 const ZOOM_BUTTONS: [(i32, i32); 3] = [(567, 24), (625, 24), (683, 24)];
+/// The "Instrumental" scene button.
+const INSTRUMENTAL: (i32, i32) = (114, 62);
+/// The MUTE button inside a strip.
+const MUTE_BOX: (u32, u32, u32, u32) = (8, 323, 76, 357);
 /// The model's name in the header (opens the model picker).
 const MODEL_NAME: (i32, i32) = (125, 24);
 /// The model picker's window (`PICKER_OFFSET` in the editor), and its two installed-model
@@ -69,6 +75,12 @@ fn meter_pixels(shot: &Screenshot, strip: usize, scale: u32) -> usize {
     let x = STRIP_X[strip] + METER_X.0;
     let region = (x * scale, METER_Y.0 * scale, (STRIP_X[strip] + METER_X.1) * scale, METER_Y.1 * scale);
     shot.count(region, is_meter_colour)
+}
+
+/// Strip `strip`'s MUTE button, window pixels.
+fn mute_button(strip: usize) -> (u32, u32, u32, u32) {
+    let (x0, y0, x1, y1) = MUTE_BOX;
+    (STRIP_X[strip] + x0, y0, STRIP_X[strip] + x1, y1)
 }
 
 fn screenshot_dir() -> PathBuf {
@@ -138,18 +150,41 @@ fn resident_mib() -> f64 {
     status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok()).unwrap_or(0.0) / 1024.0
 }
 
+/// What a test shares with its audio thread.
+#[derive(Default)]
+struct Live {
+    stop: AtomicBool,
+    /// Parameter changes to send with the next block, as a host's automation does.
+    automation: Mutex<Vec<(ClapId, f64)>>,
+    /// The Vocals bus's peak in every block played.
+    vocals_peaks: Mutex<Vec<f32>>,
+    /// Parameter values the plugin sent the host (its editor's changes).
+    host_saw: Mutex<Vec<(ClapId, f64)>>,
+}
+
+impl Live {
+    /// The Vocals bus's loudest sample over the last `blocks` blocks.
+    fn recent_vocals_peak(&self, blocks: usize) -> f32 {
+        let peaks = self.vocals_peaks.lock().unwrap();
+        peaks[peaks.len().saturating_sub(blocks)..].iter().cloned().fold(0.0, f32::max)
+    }
+}
+
 /// Plays `input` in a loop on a thread of its own at real-time pace, in 512-sample blocks, as a
-/// host's audio thread does, until `stop` is set. Returns the audio side when stopped.
-fn play_in_real_time(mut audio: AudioSide, input: Vec<Vec<f32>>, stop: Arc<AtomicBool>) -> thread::JoinHandle<AudioSide> {
+/// host's audio thread does, until `live.stop` is set. Returns the audio side when stopped.
+fn play_in_real_time(mut audio: AudioSide, input: Vec<Vec<f32>>, live: Arc<Live>) -> thread::JoinHandle<AudioSide> {
     thread::spawn(move || {
         let block = 512;
         let mut outputs: Vec<Vec<Vec<f32>>> = vec![vec![Vec::new(); 2]; 6];
         let start = Instant::now();
         let mut played = 0usize;
-        while !stop.load(Ordering::Relaxed) {
+        while !live.stop.load(Ordering::Relaxed) {
             let pos = played % (input[0].len() - block);
             let chunk: Vec<&[f32]> = input.iter().map(|c| &c[pos..pos + block]).collect();
-            audio.process_block(&chunk, &mut outputs, &[]).expect("process");
+            let events: Vec<ParamChange> = live.automation.lock().unwrap().drain(..).map(|(id, value)| ParamChange { time: 0, id, value }).collect();
+            audio.process_block(&chunk, &mut outputs, &events).expect("process");
+            live.vocals_peaks.lock().unwrap().push(peak(&[&outputs[1 + VOCALS][0], &outputs[1 + VOCALS][1]]));
+            live.host_saw.lock().unwrap().extend(audio.take_params_out());
             played += block;
             let due = Duration::from_secs_f64(played as f64 / 44_100.0);
             if let Some(wait) = due.checked_sub(start.elapsed()) {
@@ -169,8 +204,8 @@ fn meters_show_the_stems_playing() {
     let window = HostWindow::new(SIZE.0, SIZE.1);
     let mut plugin = TestPlugin::sift();
     plugin.activate(44_100.0, 1, 512).unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let player = play_in_real_time(plugin.take_audio().unwrap(), input, stop.clone());
+    let live = Arc::new(Live::default());
+    let player = play_in_real_time(plugin.take_audio().unwrap(), input, live.clone());
 
     let open = plugin.open_editor(&window, None).unwrap();
     assert_eq!((open.width, open.height), SIZE, "default editor size");
@@ -181,7 +216,7 @@ fn meters_show_the_stems_playing() {
     if std::env::var_os("SIFT_UPDATE_SCREENSHOT").is_some() {
         shot.save_png(&repo_root().join("docs/editor.png")).expect("write docs/editor.png");
     }
-    stop.store(true, Ordering::Relaxed);
+    live.stop.store(true, Ordering::Relaxed);
     plugin.put_audio(player.join().unwrap());
     plugin.close_editor();
 
@@ -503,4 +538,57 @@ fn model_picker_lists_models_and_a_refused_file_keeps_the_old_model() {
     let state = String::from_utf8_lossy(&plugin.save_state().unwrap()).into_owned();
     assert!(!state.contains("not-a-model"), "the refused file was saved as the project's model");
     std::env::remove_var("SIFT_MODEL_DIR");
+}
+
+/// While music plays, one click on the "Instrumental" scene mutes the vocals in the audio and
+/// tells the host; the host's automation then unmutes them and the editor follows.
+#[test]
+fn a_click_mutes_the_vocals_live_and_automation_redraws_the_editor() {
+    let _serial = serial();
+    let input = seconds(&eval_mixture(), 0.0, 6.5);
+    let window = HostWindow::new(SIZE.0, SIZE.1);
+    let mut plugin = TestPlugin::sift();
+    let vocals_mute = plugin.param_id("Vocals Mute");
+    plugin.activate(44_100.0, 1, 512).unwrap();
+    let live = Arc::new(Live::default());
+    let player = play_in_real_time(plugin.take_audio().unwrap(), input, live.clone());
+    plugin.open_editor(&window, Some(1.0)).unwrap();
+    // Past the latency, the Vocals bus carries the singer.
+    thread::sleep(Duration::from_millis(2500));
+    let before = live.recent_vocals_peak(20);
+    let unmuted = drawn(&window, Duration::from_secs(10));
+
+    window.click(INSTRUMENTAL.0, INSTRUMENTAL.1);
+    thread::sleep(Duration::from_millis(600));
+    let after = live.recent_vocals_peak(20);
+    let muted = window.screenshot();
+    save(&muted, "instrumental");
+    let host_saw: Vec<(ClapId, f64)> = live.host_saw.lock().unwrap().clone();
+    let value = plugin.get_param(vocals_mute);
+
+    // The host unmutes the vocals through automation (a parameter event with the next block).
+    live.automation.lock().unwrap().push((vocals_mute, 0.0));
+    thread::sleep(Duration::from_millis(1200));
+    let restored = live.recent_vocals_peak(80);
+    let automated = window.screenshot();
+    save(&automated, "automation-unmuted");
+    live.stop.store(true, Ordering::Relaxed);
+    plugin.put_audio(player.join().unwrap());
+    plugin.close_editor();
+
+    let red = |shot: &Screenshot| shot.count(mute_button(VOCALS), |p| near_colour(p, [0xef, 0x53, 0x50], 30));
+    eprintln!(
+        "Vocals bus peak {before:.3} -> {after:.5} after the click -> {restored:.3} after automation; \
+         Vocals MUTE red pixels {} -> {} -> {}; host saw {host_saw:?}",
+        red(&unmuted),
+        red(&muted),
+        red(&automated)
+    );
+    assert!(before > 0.02, "no vocals on the Vocals bus before the click (peak {before})");
+    assert_eq!(after, 0.0, "the Vocals bus still plays 0.6 s after clicking Instrumental (peak {after})");
+    assert!(host_saw.contains(&(vocals_mute, 1.0)), "the host was not told Vocals Mute = on: {host_saw:?}");
+    assert_eq!(value, 1.0, "the host reads Vocals Mute = {value} after the click");
+    assert!(red(&muted) > 500 && red(&unmuted) == 0, "Vocals MUTE does not light red on the click");
+    assert!(restored > 0.02, "automation did not unmute the vocals (peak {restored})");
+    assert_eq!(red(&automated), 0, "the editor still shows Vocals muted after the host's automation unmuted it");
 }
