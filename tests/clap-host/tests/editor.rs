@@ -42,9 +42,9 @@ const METER_Y: (u32, u32) = (140, 312);
 const NAME_BOX: (u32, u32, u32, u32) = (10, 93, 74, 113);
 /// The output meter under OUTPUT in the status panel.
 const OUTPUT_METER: (u32, u32, u32, u32) = (468, 322, 700, 330);
-/// Centres of the header's zoom buttons "100%", "150%", "200%" at 720 pixels wide (they are
-/// right-aligned, so they move with the window's right edge).
-const ZOOM_BUTTONS: [(i32, i32); 3] = [(567, 24), (625, 24), (683, 24)];
+/// Centre of the header's "150%" zoom button at 720 pixels wide (right-aligned, so it moves with
+/// the window's right edge).
+const ZOOM_150: (i32, i32) = (625, 24);
 /// The "Instrumental" scene button.
 const INSTRUMENTAL: (i32, i32) = (114, 62);
 /// The MUTE button inside a strip.
@@ -60,20 +60,18 @@ const SPLEETER_ENTRY: (i32, i32) = (133, 150);
 const VOCALS: usize = 0;
 const OTHER: usize = 3;
 
-/// The theme's meter greens/yellows/reds (plugin/src/plugin/editor/theme.rs).
-fn is_meter_colour(p: [u8; 3]) -> bool {
-    let near = |c: [u8; 3]| p.iter().zip(c).all(|(&a, b)| (a as i32 - b as i32).abs() <= 24);
-    near([0x66, 0xbb, 0x6a]) || near([0xd4, 0xe1, 0x57]) || near([0xef, 0x53, 0x50])
-}
-
 fn near_colour(p: [u8; 3], c: [u8; 3], tolerance: i32) -> bool {
     p.iter().zip(c).all(|(&a, b)| (a as i32 - b as i32).abs() <= tolerance)
 }
 
+/// The theme's meter green, yellow and red (plugin/src/plugin/editor/theme.rs).
+fn is_meter_colour(p: [u8; 3]) -> bool {
+    [[0x66, 0xbb, 0x6a], [0xd4, 0xe1, 0x57], [0xef, 0x53, 0x50]].iter().any(|&c| near_colour(p, c, 24))
+}
+
 /// Lit pixels in strip `strip`'s meter.
-fn meter_pixels(shot: &Screenshot, strip: usize, scale: u32) -> usize {
-    let x = STRIP_X[strip] + METER_X.0;
-    let region = (x * scale, METER_Y.0 * scale, (STRIP_X[strip] + METER_X.1) * scale, METER_Y.1 * scale);
+fn meter_pixels(shot: &Screenshot, strip: usize) -> usize {
+    let region = (STRIP_X[strip] + METER_X.0, METER_Y.0, STRIP_X[strip] + METER_X.1, METER_Y.1);
     shot.count(region, is_meter_colour)
 }
 
@@ -220,7 +218,7 @@ fn meters_show_the_stems_playing() {
     plugin.put_audio(player.join().unwrap());
     plugin.close_editor();
 
-    let lit: Vec<usize> = (0..5).map(|s| meter_pixels(&shot, s, 1)).collect();
+    let lit: Vec<usize> = (0..5).map(|s| meter_pixels(&shot, s)).collect();
     let output = shot.count(OUTPUT_METER, is_meter_colour);
     eprintln!("lit meter pixels per strip {lit:?}, output meter {output}");
     assert!(lit[VOCALS] >= 30, "Vocals meter is not moving: {lit:?} lit pixels");
@@ -434,7 +432,7 @@ fn size_and_zoom_are_saved_with_the_project() {
     assert!(outline >= 50, "the layout did not follow the window to 900 pixels ({outline} outline pixels at the right edge)");
 
     // Zoom to 150 % with the header button (right-aligned: it moved with the right edge).
-    let (x, y) = ZOOM_BUTTONS[1];
+    let (x, y) = ZOOM_150;
     window.click(x + (900 - SIZE.0) as i32, y);
     let start = Instant::now();
     let zoomed = loop {
