@@ -32,15 +32,11 @@ const STEM_BUSES: &[NonZeroU32] = &[NonZeroU32::new(2).unwrap(); 5];
 const STEM_BUS_NAMES: &[&str] = &["Vocals", "Drums", "Bass", "Other", "Extra"];
 
 /// Sift with its five stem buses.
+#[derive(Default)]
 pub struct Sift {
     instance: Instance,
 }
 
-impl Default for Sift {
-    fn default() -> Self {
-        Self { instance: Instance::default() }
-    }
-}
 
 impl Plugin for Sift {
     const NAME: &'static str = "Sift";

@@ -6,7 +6,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
 use x11rb::connection::Connection;
@@ -26,6 +26,8 @@ struct Xvfb {
     /// as its last client goes, that is, when this process exits, however it ends (statics are
     /// never dropped, so no `Drop` could stop it).
     _keep_alive: RustConnection,
+    /// The server process, exiting on its own as above (and reaped when this process exits).
+    _server: Child,
 }
 
 /// Starts the private Xvfb server once per process and returns its display name.
@@ -53,7 +55,7 @@ pub fn virtual_display() -> &'static str {
             // Edition 2021: safe, but racy with threads reading the environment. Set before any
             // plugin or X client of this process reads it; the editor tests take a lock first.
             std::env::set_var("DISPLAY", &display);
-            Xvfb { display, _keep_alive: keep_alive }
+            Xvfb { display, _keep_alive: keep_alive, _server: server }
         })
         .display
 }
