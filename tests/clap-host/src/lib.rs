@@ -36,9 +36,11 @@ pub use clack_host::prelude::ClapId;
 
 mod display;
 mod editor;
+mod process;
 
 pub use display::{virtual_display, HostWindow, Screenshot};
 pub use editor::EditorOpen;
+pub use process::{live_heap_mib, resident_mib, thread_count};
 
 /// The CLAP id of the plugin with the five stem buses.
 pub const SIFT_ID: &str = "audio.sift.stems";
@@ -112,8 +114,6 @@ pub struct Shared {
     pub state_dirty: AtomicBool,
     /// The last size the editor asked the host for (`gui.request_resize`), `(width, height)`.
     pub resize_requested: Mutex<Option<(u32, u32)>>,
-    /// How often the plugin said its editor was closed or lost (`gui.closed`).
-    pub gui_closed: AtomicU32,
     pub log: Mutex<Vec<(String, String)>>,
     extensions: OnceLock<PluginExtensions>,
 }
@@ -169,9 +169,7 @@ impl HostGuiImpl for Shared {
     fn request_hide(&self) -> Result<(), HostError> {
         Ok(())
     }
-    fn closed(&self, _was_destroyed: bool) {
-        self.gui_closed.fetch_add(1, Ordering::SeqCst);
-    }
+    fn closed(&self, _was_destroyed: bool) {}
 }
 
 impl HostParamsImplShared for Shared {
@@ -708,6 +706,14 @@ pub fn eval_mixture() -> Vec<Vec<f32>> {
         audio.push(audio[0].clone());
     }
     audio
+}
+
+/// `length` seconds of 44.1 kHz `audio` from `from` seconds on (cut short at its end).
+pub fn excerpt(audio: &[Vec<f32>], from: f64, length: f64) -> Vec<Vec<f32>> {
+    let total = audio[0].len();
+    let start = ((from * 44_100.0) as usize).min(total);
+    let end = (((from + length) * 44_100.0) as usize).min(total);
+    audio.iter().map(|c| c[start..end].to_vec()).collect()
 }
 
 /// `audio` followed by `n` samples of silence on every channel.

@@ -11,10 +11,6 @@ const OTHER: usize = 4;
 const EXTRA: usize = 5;
 const BUS_NAMES: [&str; 6] = ["Remix", "Vocals", "Drums", "Bass", "Other", "Extra"];
 
-fn seconds(audio: &[Vec<f32>], s: f64) -> Vec<Vec<f32>> {
-    let n = ((s * RATE) as usize).min(audio[0].len());
-    audio.iter().map(|c| c[..n].to_vec()).collect()
-}
 
 fn active_sift(max_block: u32) -> (TestPlugin, usize) {
     let mut plugin = TestPlugin::sift();
@@ -83,7 +79,7 @@ fn render_main(input: &[Vec<f32>], block: impl FnMut(usize) -> usize) -> (Vec<Ve
 
 #[test]
 fn block_sizes_give_identical_output() {
-    let input = seconds(&eval_mixture(), 3.0);
+    let input = excerpt(&eval_mixture(), 0.0, 3.0);
     let (reference, latency) = render_main(&input, |_| 4096);
     let (d, at) = peak_diff_delayed(&reference, &input, latency, 0..reference[0].len());
     assert!(db(d) <= -60.0, "reference (4096-sample blocks) is not the delayed input: {:.1} dBFS at {at}", db(d));
@@ -110,7 +106,7 @@ fn block_sizes_give_identical_output() {
 
 #[test]
 fn sample_accurate_vocals_mute() {
-    let input = seconds(&eval_mixture(), 5.0);
+    let input = excerpt(&eval_mixture(), 0.0, 5.0);
     let (mut reference, latency) = active_sift(512);
     let padded = pad(&input, latency);
     let total = padded[0].len();
@@ -179,7 +175,7 @@ fn sample_accurate_vocals_mute() {
 
 #[test]
 fn sift_single_stem_choice() {
-    let input = seconds(&eval_mixture(), 3.0);
+    let input = excerpt(&eval_mixture(), 0.0, 3.0);
     let (mut sift, latency) = active_sift(512);
     let padded = pad(&input, latency);
     let buses = sift.render(&padded, |_| 512, &[]).unwrap();
@@ -201,7 +197,7 @@ fn sift_single_stem_choice() {
 
 #[test]
 fn bypass_is_the_delayed_input() {
-    let input = seconds(&eval_mixture(), 2.0);
+    let input = excerpt(&eval_mixture(), 0.0, 2.0);
     let mut plugin = TestPlugin::sift();
     let bypass = plugin.param("Bypass");
     plugin.set_params(&[(bypass.id, 1.0)]);

@@ -103,52 +103,7 @@ fn drawn(window: &HostWindow, timeout: Duration) -> Screenshot {
     }
 }
 
-fn seconds(audio: &[Vec<f32>], from: f64, length: f64) -> Vec<Vec<f32>> {
-    let (a, b) = ((from * 44_100.0) as usize, ((from + length) * 44_100.0) as usize);
-    audio.iter().map(|c| c[a..b].to_vec()).collect()
-}
-
-/// Threads of this process.
-fn thread_count() -> usize {
-    std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(0)
-}
-
-extern "C" {
-    /// glibc: heap statistics over every arena.
-    fn mallinfo2() -> MallInfo2;
-}
-
-/// glibc's `struct mallinfo2`.
-#[repr(C)]
-struct MallInfo2 {
-    arena: usize,
-    ordblks: usize,
-    smblks: usize,
-    hblks: usize,
-    hblkhd: usize,
-    usmblks: usize,
-    fsmblks: usize,
-    uordblks: usize,
-    fordblks: usize,
-    keepcost: usize,
-}
-
-/// Bytes the process has allocated and not freed (all malloc arenas plus mmapped blocks): what
-/// grows with a leak, unlike the resident size, which also holds memory the allocator keeps
-/// for reuse.
-fn live_heap_mib() -> f64 {
-    // SAFETY: mallinfo2 only reads the allocator's counters.
-    let info = unsafe { mallinfo2() };
-    (info.uordblks + info.hblkhd) as f64 / (1024.0 * 1024.0)
-}
-
-/// Resident memory of this process in MiB.
-fn resident_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok()).unwrap_or(0.0) / 1024.0
-}
-
-/// What a test shares with its audio thread.
+/// What a test shares with its [`Player`].
 #[derive(Default)]
 struct Live {
     stop: AtomicBool,
@@ -168,29 +123,48 @@ impl Live {
     }
 }
 
-/// Plays `input` in a loop on a thread of its own at real-time pace, in 512-sample blocks, as a
-/// host's audio thread does, until `live.stop` is set. Returns the audio side when stopped.
-fn play_in_real_time(mut audio: AudioSide, input: Vec<Vec<f32>>, live: Arc<Live>) -> thread::JoinHandle<AudioSide> {
-    thread::spawn(move || {
-        let block = 512;
-        let mut outputs: Vec<Vec<Vec<f32>>> = vec![vec![Vec::new(); 2]; 6];
-        let start = Instant::now();
-        let mut played = 0usize;
-        while !live.stop.load(Ordering::Relaxed) {
-            let pos = played % (input[0].len() - block);
-            let chunk: Vec<&[f32]> = input.iter().map(|c| &c[pos..pos + block]).collect();
-            let events: Vec<ParamChange> = live.automation.lock().unwrap().drain(..).map(|(id, value)| ParamChange { time: 0, id, value }).collect();
-            audio.process_block(&chunk, &mut outputs, &events).expect("process");
-            live.vocals_peaks.lock().unwrap().push(peak(&[&outputs[1 + VOCALS][0], &outputs[1 + VOCALS][1]]));
-            live.host_saw.lock().unwrap().extend(audio.take_params_out());
-            played += block;
-            let due = Duration::from_secs_f64(played as f64 / 44_100.0);
-            if let Some(wait) = due.checked_sub(start.elapsed()) {
-                thread::sleep(wait);
+/// The host's audio thread playing the eval clip in a loop at real-time pace, in 512-sample
+/// blocks, while the test's main thread works the editor.
+struct Player {
+    live: Arc<Live>,
+    thread: thread::JoinHandle<AudioSide>,
+}
+
+impl Player {
+    /// Takes `plugin`'s audio side (it must be active) to a thread of its own and starts playing.
+    fn start(plugin: &mut TestPlugin) -> Self {
+        let mut audio = plugin.take_audio().expect("play an active plugin");
+        let input = excerpt(&eval_mixture(), 0.0, 6.5);
+        let live = Arc::new(Live::default());
+        let shared = live.clone();
+        let thread = thread::spawn(move || {
+            let block = 512;
+            let mut outputs: Vec<Vec<Vec<f32>>> = vec![vec![Vec::new(); 2]; 6];
+            let start = Instant::now();
+            let mut played = 0usize;
+            while !shared.stop.load(Ordering::Relaxed) {
+                let pos = played % (input[0].len() - block);
+                let chunk: Vec<&[f32]> = input.iter().map(|c| &c[pos..pos + block]).collect();
+                let events: Vec<ParamChange> = shared.automation.lock().unwrap().drain(..).map(|(id, value)| ParamChange { time: 0, id, value }).collect();
+                audio.process_block(&chunk, &mut outputs, &events).expect("process");
+                shared.vocals_peaks.lock().unwrap().push(peak(&[&outputs[1 + VOCALS][0], &outputs[1 + VOCALS][1]]));
+                shared.host_saw.lock().unwrap().extend(audio.take_params_out());
+                played += block;
+                let due = Duration::from_secs_f64(played as f64 / 44_100.0);
+                if let Some(wait) = due.checked_sub(start.elapsed()) {
+                    thread::sleep(wait);
+                }
             }
-        }
-        audio
-    })
+            audio
+        });
+        Self { live, thread }
+    }
+
+    /// Stops playing and gives `plugin` its audio side back.
+    fn stop(self, plugin: &mut TestPlugin) {
+        self.live.stop.store(true, Ordering::Relaxed);
+        plugin.put_audio(self.thread.join().expect("the audio thread panicked"));
+    }
 }
 
 /// While music plays, the meters of the stems the model makes move and the others stay dark;
@@ -198,12 +172,10 @@ fn play_in_real_time(mut audio: AudioSide, input: Vec<Vec<f32>>, live: Arc<Live>
 #[test]
 fn meters_show_the_stems_playing() {
     let _serial = serial();
-    let input = seconds(&eval_mixture(), 0.0, 6.5);
     let window = HostWindow::new(SIZE.0, SIZE.1);
     let mut plugin = TestPlugin::sift();
     plugin.activate(44_100.0, 1, 512).unwrap();
-    let live = Arc::new(Live::default());
-    let player = play_in_real_time(plugin.take_audio().unwrap(), input, live.clone());
+    let player = Player::start(&mut plugin);
 
     let open = plugin.open_editor(&window, None).unwrap();
     assert_eq!((open.width, open.height), SIZE, "default editor size");
@@ -214,8 +186,7 @@ fn meters_show_the_stems_playing() {
     if std::env::var_os("SIFT_UPDATE_SCREENSHOT").is_some() {
         shot.save_png(&repo_root().join("docs/editor.png")).expect("write docs/editor.png");
     }
-    live.stop.store(true, Ordering::Relaxed);
-    plugin.put_audio(player.join().unwrap());
+    player.stop(&mut plugin);
     plugin.close_editor();
 
     let lit: Vec<usize> = (0..5).map(|s| meter_pixels(&shot, s)).collect();
@@ -270,7 +241,7 @@ fn render_passes(audio: &mut AudioSide, input: &[Vec<f32>], passes: usize, finge
 #[test]
 fn fifty_open_close_cycles_leak_nothing_and_leave_the_audio_alone() {
     let _serial = serial();
-    let input = seconds(&eval_mixture(), 0.5, 6.0);
+    let input = excerpt(&eval_mixture(), 0.5, 6.0);
     let window = HostWindow::new(SIZE.0, SIZE.1);
     let mut plugin = TestPlugin::sift();
     plugin.activate_offline(44_100.0, 512).unwrap();
@@ -528,7 +499,7 @@ fn model_picker_lists_models_and_a_refused_file_keeps_the_old_model() {
     plugin.close_editor();
 
     // The old model goes on separating, and the project still names it.
-    let input = seconds(&eval_mixture(), 0.0, 3.0);
+    let input = excerpt(&eval_mixture(), 0.0, 3.0);
     let out = plugin.render(&input, |_| 512, &[]).unwrap();
     let latency = plugin.latency() as usize;
     let vocals = db(rms(&out.ports[1 + VOCALS], latency..input[0].len()));
@@ -543,13 +514,12 @@ fn model_picker_lists_models_and_a_refused_file_keeps_the_old_model() {
 #[test]
 fn a_click_mutes_the_vocals_live_and_automation_redraws_the_editor() {
     let _serial = serial();
-    let input = seconds(&eval_mixture(), 0.0, 6.5);
     let window = HostWindow::new(SIZE.0, SIZE.1);
     let mut plugin = TestPlugin::sift();
     let vocals_mute = plugin.param_id("Vocals Mute");
     plugin.activate(44_100.0, 1, 512).unwrap();
-    let live = Arc::new(Live::default());
-    let player = play_in_real_time(plugin.take_audio().unwrap(), input, live.clone());
+    let player = Player::start(&mut plugin);
+    let live = player.live.clone();
     plugin.open_editor(&window, Some(1.0)).unwrap();
     // Past the latency, the Vocals bus carries the singer.
     thread::sleep(Duration::from_millis(2500));
@@ -570,8 +540,7 @@ fn a_click_mutes_the_vocals_live_and_automation_redraws_the_editor() {
     let restored = live.recent_vocals_peak(80);
     let automated = window.screenshot();
     save(&automated, "automation-unmuted");
-    live.stop.store(true, Ordering::Relaxed);
-    plugin.put_audio(player.join().unwrap());
+    player.stop(&mut plugin);
     plugin.close_editor();
 
     let red = |shot: &Screenshot| shot.count(mute_button(VOCALS), |p| near_colour(p, [0xef, 0x53, 0x50], 30));

@@ -4,22 +4,6 @@
 
 use sift_clap_host::*;
 
-/// Threads of this process, from `/proc/self/task`.
-fn thread_count() -> usize {
-    std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(0)
-}
-
-/// Resident memory of this process in MiB, from `/proc/self/status`.
-fn resident_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
-}
-
 /// Creating, running and destroying instances over and over leaves no worker threads behind
 /// and does not grow memory; instances alive at the same time share one loaded model.
 #[test]
