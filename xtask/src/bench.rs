@@ -8,9 +8,9 @@ use anyhow::Result;
 
 pub fn run(paths: &Paths) -> Result<()> {
     setup::run(paths)?;
-    println!("==> cargo run --release -p sift --example bench");
+    println!("==> cargo run --release -p sift-cli --example bench");
     process::run(
-        cargo(paths).args(["run", "--release", "-p", "sift", "--example", "bench"]),
+        cargo(paths).args(["run", "--release", "-p", "sift-cli", "--example", "bench"]),
         "the bench example failed: see its output above",
     )
 }

@@ -1,8 +1,8 @@
 //! `cargo xtask bundle sift [--release]`: builds the plugin library, lays it out as CLAP and VST3
 //! bundles with nice-plug-xtask (`target/bundled/sift.clap`, `target/bundled/sift.vst3`), then
 //! puts the ONNX Runtime library and the default model where the plugin looks for them, relative
-//! to its own library (see `library_candidates` in `plugin/src/inference/runtime.rs` and
-//! `model_dirs` in `plugin/src/inference/catalogue.rs`):
+//! to its own library (see `library_candidates` in `model/inference/src/runtime.rs` and
+//! `model_dirs` in `model/inference/src/catalogue.rs`):
 //!
 //! | OS      | bundle | plugin binary                          | runtime library         | models                     |
 //! |---------|--------|----------------------------------------|-------------------------|----------------------------|

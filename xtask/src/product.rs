@@ -9,8 +9,8 @@ use std::path::PathBuf;
 /// Builds `sift` in release mode (a no-op when it is up to date) and returns its path.
 pub fn build_sift(paths: &Paths) -> Result<PathBuf> {
     run(
-        cargo(paths).args(["build", "--release", "-p", "sift"]),
-        "the sift package does not build: fix the compile errors above",
+        cargo(paths).args(["build", "--release", "-p", "sift-cli", "--bin", "sift"]),
+        "the sift-cli package does not build: fix the compile errors above",
     )?;
     Ok(paths.sift_binary())
 }

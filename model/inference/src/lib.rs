@@ -1,0 +1,75 @@
+//! ONNX Runtime and the model-file contract. Knows nothing about hosts or plugin formats.
+//!
+//! - [`runtime`]: loads the ONNX Runtime library once per process from an absolute path.
+//! - [`contract`]: reads and checks the metadata a Sift model carries.
+//! - [`onnx_model`]: [`OnnxModel`], a [`sift_engine::MaskModel`] run by ONNX Runtime.
+//! - [`catalogue`]: finds installed models by name.
+//! - [`binary_location`]: the folder of the running executable or plugin library, where the
+//!   runtime library and the models are looked for.
+
+pub mod binary_location;
+pub mod catalogue;
+pub mod contract;
+pub mod onnx_model;
+pub mod runtime;
+
+use std::path::PathBuf;
+
+pub use onnx_model::{OnnxModel, SessionOptions};
+pub use runtime::Runtime;
+
+/// Why a model could not be loaded. Each message says what to do.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum InferenceError {
+    /// No runtime library was found.
+    #[error(
+        "the ONNX Runtime library was not found (looked at {}); run `cargo xtask setup`, or set {} to the path of {}",
+        .looked.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+        runtime::ORT_DYLIB_ENV,
+        runtime::library_file_name()
+    )]
+    RuntimeMissing {
+        /// Every path that was tried.
+        looked: Vec<PathBuf>,
+    },
+    /// The runtime library exists but could not be loaded.
+    #[error("the ONNX Runtime library at {} could not be loaded ({reason}); it must be ONNX Runtime {} for this platform: run `cargo xtask setup` again", .path.display(), runtime::ORT_VERSION)]
+    RuntimeBroken {
+        /// The library tried.
+        path: PathBuf,
+        /// The loader's error.
+        reason: String,
+    },
+    /// No model file at the path, or no installed model of that name.
+    #[error("model file {} does not exist; pass an .onnx file or the name of an installed model (`sift models` lists them)", .0.display())]
+    ModelMissing(PathBuf),
+    /// No installed model of that name.
+    #[error("no installed model is called `{name}` (installed: {installed}); run `cargo xtask setup` to build the default model")]
+    UnknownModel {
+        /// The name asked for.
+        name: String,
+        /// Names that are installed, comma-separated.
+        installed: String,
+    },
+    /// The file is not a model ONNX Runtime can read.
+    #[error("{} is not a usable ONNX model: {reason}", .path.display())]
+    ModelUnreadable {
+        /// The file.
+        path: PathBuf,
+        /// ONNX Runtime's error.
+        reason: String,
+    },
+    /// The model breaks Sift's model contract (see `model/README.md`).
+    #[error("the model does not follow Sift's model contract (model/README.md): {0}")]
+    Contract(String),
+}
+
+impl InferenceError {
+    /// Names the file in a contract error.
+    fn in_file(self, path: &std::path::Path) -> Self {
+        match self {
+            InferenceError::Contract(reason) => InferenceError::Contract(format!("{}: {reason}", path.display())),
+            other => other,
+        }
+    }
+}

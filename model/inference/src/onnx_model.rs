@@ -1,0 +1,198 @@
+//! A separation model run by ONNX Runtime.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::Session;
+use ort::value::{TensorRef, ValueType};
+
+use sift_engine::{InferenceFailure, MaskModel, ModelSpec};
+
+use super::contract::{Contract, OutputKind};
+use super::runtime::Runtime;
+use super::InferenceError;
+
+/// How a session is set up.
+#[derive(Clone, Debug)]
+pub struct SessionOptions {
+    /// Threads one model run may use. One keeps a core free for the host; two halves the run
+    /// time on an idle 2-core machine.
+    pub intra_threads: usize,
+    /// Let ONNX Runtime's threads spin between runs. Off by default: spinning burns a core
+    /// the host needs, and runs are tens of milliseconds apart.
+    pub spinning: bool,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        Self { intra_threads: 1, spinning: false }
+    }
+}
+
+impl SessionOptions {
+    /// Sets the number of intra-op threads (at least one).
+    pub fn intra_threads(mut self, threads: usize) -> Self {
+        self.intra_threads = threads.max(1);
+        self
+    }
+
+    /// Allows or forbids spinning.
+    pub fn spinning(mut self, spinning: bool) -> Self {
+        self.spinning = spinning;
+        self
+    }
+}
+
+/// One loaded model file: a session and its contract, shared by every instance that runs the
+/// same file with the same options.
+///
+/// ONNX Runtime's `Run` is not safe to call concurrently on one session (the `ort` maintainers
+/// found it so in practice), so runs are serialised by a mutex; the lock is only ever taken on
+/// worker threads. Sharing keeps one copy of the weights per process however many plugin
+/// instances a session has, and intra-op threads let one run use every core.
+struct Loaded {
+    session: Mutex<Session>,
+    contract: Contract,
+    path: PathBuf,
+}
+
+/// Models loaded in this process, by file and options. Weak, so the last instance to let go of
+/// a model frees it.
+type Cache = Mutex<HashMap<(PathBuf, usize, bool), Weak<Loaded>>>;
+
+static LOADED: OnceLock<Cache> = OnceLock::new();
+
+/// An ONNX model file that follows Sift's contract, ready to run.
+pub struct OnnxModel {
+    loaded: Arc<Loaded>,
+    provider: String,
+}
+
+impl OnnxModel {
+    /// Loads, checks and test-runs the model at `path`, or shares the copy this process has
+    /// already loaded with the same options.
+    ///
+    /// Fails, with a message saying what is wrong, when the runtime is missing, the file is not
+    /// a readable ONNX model, its metadata breaks the contract, its tensors do not match the
+    /// metadata, or a test run on silence fails.
+    pub fn load(path: &Path, options: &SessionOptions) -> Result<Self, InferenceError> {
+        let runtime = Runtime::get()?;
+        if !path.is_file() {
+            return Err(InferenceError::ModelMissing(path.to_owned()));
+        }
+        let key = (std::path::absolute(path).unwrap_or_else(|_| path.to_owned()), options.intra_threads, options.spinning);
+        let mut cache = LOADED.get_or_init(Cache::default).lock().unwrap_or_else(PoisonError::into_inner);
+        cache.retain(|_, weak| weak.strong_count() > 0);
+        if let Some(loaded) = cache.get(&key).and_then(Weak::upgrade) {
+            return Ok(OnnxModel { loaded, provider: "CPU".to_owned() });
+        }
+        let loaded = Arc::new(Self::load_file(runtime, path, options)?);
+        cache.insert(key, Arc::downgrade(&loaded));
+        let mut model = OnnxModel { loaded, provider: "CPU".to_owned() };
+        model.test_run()?;
+        Ok(model)
+    }
+
+    fn load_file(runtime: &Runtime, path: &Path, options: &SessionOptions) -> Result<Loaded, InferenceError> {
+        let unreadable = |reason: String| InferenceError::ModelUnreadable { path: path.to_owned(), reason };
+        let session = build_session(runtime, path, options).map_err(|e| unreadable(e.to_string()))?;
+        let metadata = read_metadata(&session).map_err(|e| unreadable(e.to_string()))?;
+        let contract = Contract::from_metadata(&metadata).map_err(|e| e.in_file(path))?;
+        contract
+            .check_tensors(&shapes(session.inputs().iter().map(|o| (o.name(), o.dtype()))), &shapes(session.outputs().iter().map(|o| (o.name(), o.dtype()))))
+            .map_err(|e| e.in_file(path))?;
+        Ok(Loaded { session: Mutex::new(session), contract, path: path.to_owned() })
+    }
+
+    /// The file this model came from.
+    pub fn path(&self) -> &Path {
+        &self.loaded.path
+    }
+
+    /// How many instances in this process share this model's loaded copy.
+    pub fn sharers(&self) -> usize {
+        Arc::strong_count(&self.loaded)
+    }
+
+    /// Runs the model once on silence, so a model that loads but cannot run is rejected at
+    /// load time rather than on the worker.
+    fn test_run(&mut self) -> Result<(), InferenceError> {
+        let spec = &self.loaded.contract.spec;
+        let frames = spec.frame_multiple;
+        let magnitude = vec![0.0; 2 * frames * spec.bins];
+        let mut masks = vec![0.0; spec.stem_count() * 2 * frames * spec.bins];
+        self.infer(&magnitude, frames, &mut masks)
+            .map_err(|e| InferenceError::Contract(format!("a test run failed: {}", e.0)).in_file(&self.loaded.path))
+    }
+}
+
+impl MaskModel for OnnxModel {
+    fn spec(&self) -> &ModelSpec {
+        &self.loaded.contract.spec
+    }
+
+    fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    fn infer(&mut self, magnitude: &[f32], frames: usize, masks: &mut [f32]) -> Result<(), InferenceFailure> {
+        let contract = &self.loaded.contract;
+        let shape = [1usize, 2, frames, contract.spec.bins];
+        let input = TensorRef::from_array_view((shape, magnitude)).map_err(|e| InferenceFailure(e.to_string()))?;
+        let mut session = self.loaded.session.lock().unwrap_or_else(PoisonError::into_inner);
+        let outputs = session
+            .run(ort::inputs![contract.input.as_str() => input])
+            .map_err(|e| InferenceFailure(e.to_string()))?;
+        let (_, values) = outputs[contract.output.as_str()]
+            .try_extract_tensor::<f32>()
+            .map_err(|e| InferenceFailure(e.to_string()))?;
+        if values.len() != masks.len() {
+            return Err(InferenceFailure(format!("output has {} values, expected {}", values.len(), masks.len())));
+        }
+        match contract.output_kind {
+            OutputKind::Mask => masks.copy_from_slice(values),
+            // Squared magnitudes are normalised into ratio masks by the engine.
+            OutputKind::Magnitude => masks.iter_mut().zip(values).for_each(|(m, &v)| *m = v * v),
+        }
+        Ok(())
+    }
+}
+
+/// A CPU session tuned for real time: all graph optimisations, a fixed thread count, no
+/// spinning unless asked for.
+fn build_session(runtime: &Runtime, path: &Path, options: &SessionOptions) -> ort::Result<Session> {
+    Session::builder(runtime.environment())?
+        .with_optimization_level(GraphOptimizationLevel::All)?
+        .with_intra_threads(options.intra_threads)?
+        .with_inter_threads(1)?
+        .with_intra_op_spinning(options.spinning)?
+        .with_inter_op_spinning(options.spinning)?
+        .commit_from_file(path)
+}
+
+fn read_metadata(session: &Session) -> ort::Result<HashMap<String, String>> {
+    let metadata = session.metadata()?;
+    let mut map = HashMap::new();
+    for key in metadata.custom_keys()? {
+        if let Some(value) = metadata.custom(&key) {
+            map.insert(key, value);
+        }
+    }
+    Ok(map)
+}
+
+/// Names and shapes of float tensors (`-1` for dynamic dimensions); other types get an empty
+/// shape, which the contract check rejects.
+fn shapes<'a>(outlets: impl Iterator<Item = (&'a str, &'a ValueType)>) -> Vec<(String, Vec<i64>)> {
+    outlets
+        .map(|(name, ty)| {
+            let shape = match ty {
+                ValueType::Tensor { ty: ort::value::TensorElementType::Float32, shape, .. } => shape.iter().copied().collect(),
+                _ => Vec::new(),
+            };
+            (name.to_owned(), shape)
+        })
+        .collect()
+}

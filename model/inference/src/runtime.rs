@@ -1,0 +1,103 @@
+//! The process-wide ONNX Runtime, loaded once from an absolute path.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use super::InferenceError;
+
+/// The ONNX Runtime version Sift is built and tested against (from the `onnxruntime` wheel).
+pub const ORT_VERSION: &str = "1.31.1";
+
+/// Environment variable that overrides where the runtime library is looked for.
+pub const ORT_DYLIB_ENV: &str = "SIFT_ORT_DYLIB";
+
+/// The file name of the runtime library on this platform.
+pub fn library_file_name() -> String {
+    if cfg!(target_os = "windows") {
+        "onnxruntime.dll".to_owned()
+    } else if cfg!(target_os = "macos") {
+        format!("libonnxruntime.{ORT_VERSION}.dylib")
+    } else {
+        format!("libonnxruntime.so.{ORT_VERSION}")
+    }
+}
+
+/// Where the runtime library is looked for, in order: `$SIFT_ORT_DYLIB`; next to the running
+/// binary, in `lib/` or `../Resources/` beside it (how bundles ship it); `runtime/` of the
+/// source tree, for binaries running from its `target/` folder (after `cargo xtask setup`).
+pub fn library_candidates(binary_dir: Option<&Path>) -> Vec<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(path) = std::env::var_os(ORT_DYLIB_ENV) {
+        candidates.push(PathBuf::from(path));
+        return candidates;
+    }
+    let name = library_file_name();
+    if let Some(dir) = binary_dir {
+        candidates.push(dir.join(&name));
+        candidates.push(dir.join("lib").join(&name));
+        candidates.push(dir.join("../Resources").join(&name));
+    }
+    if let Some(tree) = source_tree(binary_dir) {
+        candidates.push(tree.join("runtime").join(&name));
+    }
+    candidates
+}
+
+/// The source tree this binary was built in, if it runs from that tree's `target/` folder (a
+/// development build): then `runtime/` and `models/` of the tree are searched too. An installed
+/// copy never looks at the build machine's paths.
+pub(crate) fn source_tree(binary_dir: Option<&Path>) -> Option<PathBuf> {
+    // This crate lives in `model/inference/` of the tree.
+    let tree = Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2)?;
+    binary_dir.filter(|dir| dir.starts_with(tree.join("target"))).map(|_| tree.to_path_buf())
+}
+
+/// A loaded ONNX Runtime: the library and the environment all sessions share.
+pub struct Runtime {
+    environment: ort::environment::Environment,
+    library: PathBuf,
+}
+
+static RUNTIME: OnceLock<Result<Runtime, InferenceError>> = OnceLock::new();
+
+impl Runtime {
+    /// The process's runtime, loaded on first use from the first existing candidate path.
+    ///
+    /// Loading happens once per process (ONNX Runtime allows one environment); a failure is
+    /// remembered and returned to every later caller, with what to do about it.
+    pub fn get() -> Result<&'static Runtime, InferenceError> {
+        RUNTIME.get_or_init(Self::load).as_ref().map_err(Clone::clone)
+    }
+
+    fn load() -> Result<Runtime, InferenceError> {
+        let candidates = library_candidates(crate::binary_location::binary_dir().as_deref());
+        let library = candidates
+            .iter()
+            .find(|p| p.is_file())
+            .cloned()
+            .ok_or_else(|| InferenceError::RuntimeMissing { looked: candidates.clone() })?;
+        let library = std::path::absolute(&library).unwrap_or(library);
+        let loaded = std::panic::catch_unwind(|| ort::init_from(&library));
+        let builder = match loaded {
+            Ok(Ok(builder)) => builder,
+            Ok(Err(e)) => return Err(InferenceError::RuntimeBroken { path: library, reason: e.to_string() }),
+            Err(_) => return Err(InferenceError::RuntimeBroken { path: library, reason: "the library crashed while loading".into() }),
+        };
+        let environment = builder
+            .with_name("sift")
+            .with_telemetry(false)
+            .build()
+            .map_err(|e| InferenceError::RuntimeBroken { path: library.clone(), reason: e.to_string() })?;
+        Ok(Runtime { environment, library })
+    }
+
+    /// The environment sessions are built in.
+    pub fn environment(&self) -> &ort::environment::Environment {
+        &self.environment
+    }
+
+    /// Absolute path of the loaded library.
+    pub fn library(&self) -> &Path {
+        &self.library
+    }
+}

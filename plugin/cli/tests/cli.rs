@@ -1,0 +1,227 @@
+//! The `sift` command line end to end, with the real ONNX Runtime: real music, bad input.
+
+use sift_test_support as support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sift_cli::audio_file::{self, Audio};
+
+fn sift() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sift"))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+/// Runs `sift separate` and returns its JSON report, failing the test with its output if it
+/// did not succeed.
+fn separate_ok(input: &Path, out: &Path, extra: &[&str]) -> serde_json::Value {
+    let output = sift().arg("separate").arg(input).arg("-o").arg(out).args(extra).output().unwrap();
+    assert!(output.status.success(), "sift separate failed:\n{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(stdout.lines().last().expect("a JSON line")).expect("valid JSON")
+}
+
+/// Runs `sift separate` expecting a clean failure whose message contains `expected`.
+fn separate_fails(input: &Path, extra: &[&str], env: &[(&str, &str)], expected: &str) {
+    let out = scratch("refused");
+    let output = sift().arg("separate").arg(input).arg("-o").arg(&out).args(extra).envs(env.iter().copied()).output().unwrap();
+    let said = text(&output);
+    assert_eq!(output.status.code(), Some(2), "expected a clean error exit:\n{said}");
+    assert!(said.contains(expected), "expected `{expected}` in:\n{said}");
+    assert!(!said.contains("panicked"), "it panicked:\n{said}");
+}
+
+fn write_input(dir: &Path, name: &str, audio: &Audio) -> PathBuf {
+    let path = dir.join(name);
+    audio_file::write_wav(&path, audio).unwrap();
+    path
+}
+
+#[test]
+fn studio_mode_separates_real_music_well() {
+    let clip = support::rock_clip();
+    let out = scratch("studio");
+    let report = separate_ok(&clip.join("mixture.wav"), &out, &["--mode", "studio"]);
+    for key in ["model", "stems", "mode", "latency_samples", "sample_rate", "seconds", "rtf", "deadline_misses", "provider"] {
+        assert!(report.get(key).is_some(), "JSON lacks `{key}`: {report}");
+    }
+    assert_eq!(report["provider"], "CPU");
+    assert_eq!(report["model"], "spleeter-2stems");
+    let input = audio_file::read(&clip.join("mixture.wav")).unwrap();
+    for stem in ["vocals", "accompaniment"] {
+        let audio = audio_file::read(&out.join(format!("{stem}.wav"))).unwrap();
+        assert_eq!((audio.sample_rate, audio.channels.len(), audio.frames()), (input.sample_rate, 2, input.frames()));
+    }
+    let scores = sift_cli::evaluation::evaluate_dir(&clip, &out).unwrap();
+    let sdr = |stem: &str| scores.iter().find(|s| s.stem == stem).map(|s| s.sdr).unwrap();
+    // Full-context Spleeter reaches 11.2 / 12.9 dB on this clip.
+    assert!(sdr("vocals") >= 10.0, "vocals SDR {:.2} dB", sdr("vocals"));
+    assert!(sdr("accompaniment") >= 11.0, "accompaniment SDR {:.2} dB", sdr("accompaniment"));
+}
+
+#[test]
+fn real_model_output_does_not_depend_on_block_size() {
+    let clip = support::rock_clip();
+    let mut previous: Option<Vec<Audio>> = None;
+    for block in ["441", "4096"] {
+        let out = scratch(&format!("blocks-{block}"));
+        separate_ok(&clip.join("mixture.wav"), &out, &["--mode", "live", "--block", block]);
+        let stems: Vec<Audio> = ["vocals", "accompaniment"].iter().map(|s| audio_file::read(&out.join(format!("{s}.wav"))).unwrap()).collect();
+        if let Some(previous) = &previous {
+            for (a, b) in previous.iter().zip(&stems) {
+                assert!(a.channels == b.channels, "block {block} changed the output");
+            }
+        }
+        previous = Some(stems);
+    }
+}
+
+#[test]
+fn music_at_48_khz_separates_as_well_as_at_44_1() {
+    // Resample the clip and its references to 48 kHz with the engine's own resampler type,
+    // then check the vocals come out about as well: the rate bridge keeps them aligned.
+    let clip = support::rock_clip();
+    let dir = scratch("rate48");
+    let refs = dir.join("reference");
+    for name in ["mixture", "vocals", "drums", "bass", "other"] {
+        let audio = audio_file::read(&clip.join(format!("{name}.wav"))).unwrap();
+        let mut stage = sift_engine::resample::Stage::new(44_100, 48_000, 1024, 2).unwrap();
+        let mut channels = vec![Vec::new(); 2];
+        let padded: Vec<Vec<f32>> = audio.channels.iter().map(|c| [c.as_slice(), &vec![0.0; 8192]].concat()).collect();
+        let mut offset = 0;
+        while offset < padded[0].len() {
+            offset += stage.fill(padded.iter().map(Vec::as_slice), offset);
+            if stage.ready() {
+                for (c, o) in channels.iter_mut().zip(stage.process()) {
+                    c.extend_from_slice(o);
+                }
+            }
+        }
+        let delay = stage.output_delay();
+        let frames = audio.frames() * 48_000 / 44_100;
+        let channels = channels.iter().map(|c| c[delay..delay + frames].to_vec()).collect();
+        write_input(&refs, &format!("{name}.wav"), &Audio { sample_rate: 48_000, channels });
+    }
+    let out = dir.join("out");
+    let report = separate_ok(&refs.join("mixture.wav"), &out, &["--mode", "balanced"]);
+    assert_eq!(report["sample_rate"], 48_000);
+    let scores = sift_cli::evaluation::evaluate_dir(&refs, &out).unwrap();
+    let vocals = scores.iter().find(|s| s.stem == "vocals").unwrap().sdr;
+    assert!(vocals >= 10.0, "vocals at 48 kHz: {vocals:.2} dB");
+}
+
+#[test]
+fn a_missing_runtime_library_is_a_clear_error() {
+    let input = support::rock_clip().join("mixture.wav");
+    separate_fails(&input, &[], &[("SIFT_ORT_DYLIB", "/nonexistent/libonnxruntime.so")], "ONNX Runtime library was not found");
+}
+
+#[test]
+fn a_broken_runtime_library_is_a_clear_error() {
+    let dir = scratch("broken-lib");
+    let lib = dir.join("libonnxruntime.so.1.31.1");
+    std::fs::write(&lib, b"not a shared library").unwrap();
+    let input = support::rock_clip().join("mixture.wav");
+    separate_fails(&input, &[], &[("SIFT_ORT_DYLIB", lib.to_str().unwrap())], "could not be loaded");
+}
+
+#[test]
+fn broken_and_mismatched_models_are_rejected_with_the_reason() {
+    let input = support::rock_clip().join("mixture.wav");
+    let models = support::test_models();
+    for (model, expected) in [
+        ("garbage", "is not a usable ONNX model"),
+        ("no-metadata", "`sift.contract` is missing"),
+        ("missing-stems-key", "`sift.stems` is missing"),
+        ("wrong-contract-version", "`sift.contract` is `99`"),
+        ("wrong-input-bins", "input `magnitude` has shape"),
+        ("wrong-stem-count", "output `masks` has shape"),
+        ("waveform-output", "`sift.output_kind` `waveform` is not supported"),
+        ("does-not-exist", "does not exist"),
+    ] {
+        let path = models.join(format!("{model}.onnx"));
+        separate_fails(&input, &["--model", path.to_str().unwrap()], &[], expected);
+    }
+    separate_fails(&input, &["--model", "no-such-model"], &[], "no installed model is called `no-such-model`");
+}
+
+#[test]
+fn odd_files_are_handled() {
+    let dir = scratch("odd");
+    let tiny = support::test_models().join("tiny-valid.onnx");
+    let tiny = tiny.to_str().unwrap();
+    // Empty: a clear error.
+    let empty = write_input(&dir, "empty.wav", &Audio { sample_rate: 44_100, channels: vec![vec![], vec![]] });
+    separate_fails(&empty, &["--model", tiny], &[], "empty");
+    // Six channels: a clear error.
+    let six = write_input(&dir, "six.wav", &Audio { sample_rate: 44_100, channels: vec![vec![0.1; 1000]; 6] });
+    separate_fails(&six, &["--model", tiny], &[], "6 channels");
+    // Not audio at all.
+    let junk = dir.join("junk.wav");
+    std::fs::write(&junk, b"RIFF nonsense").unwrap();
+    separate_fails(&junk, &["--model", tiny], &[], "junk.wav");
+    // One sample, and mono at 96 kHz: separated, same shape out.
+    for (name, audio) in [
+        ("one.wav", Audio { sample_rate: 44_100, channels: vec![vec![0.5], vec![-0.5]] }),
+        ("mono96.wav", Audio { sample_rate: 96_000, channels: vec![support::test_signal(96_000, 3).remove(0)] }),
+    ] {
+        let input = write_input(&dir, name, &audio);
+        let out = dir.join(format!("{name}-out"));
+        separate_ok(&input, &out, &["--model", tiny, "--mode", "live"]);
+        let mut sum = vec![0.0f32; audio.frames()];
+        for stem in ["vocals", "accompaniment"] {
+            let got = audio_file::read(&out.join(format!("{stem}.wav"))).unwrap();
+            assert_eq!((got.sample_rate, got.channels.len(), got.frames()), (audio.sample_rate, audio.channels.len(), audio.frames()), "{name}");
+            sum.iter_mut().zip(&got.channels[0]).for_each(|(s, x)| *s += x);
+        }
+        let null = support::peak_difference_db(&[sum], &audio.channels[..1]);
+        assert!(null <= -80.0, "{name}: stems differ from the input by {null:.1} dBFS");
+    }
+}
+
+#[test]
+fn eval_scores_a_separation() {
+    // Perfect estimates score infinitely well; a silent estimate scores 0 dB.
+    let clip = support::rock_clip();
+    let dir = scratch("eval");
+    let vocals = audio_file::read(&clip.join("vocals.wav")).unwrap();
+    write_input(&dir, "vocals.wav", &vocals);
+    let silent = Audio { sample_rate: vocals.sample_rate, channels: vec![vec![0.0; vocals.frames()]; 2] };
+    write_input(&dir, "drums.wav", &silent);
+    let output = sift().args(["eval", "--reference"]).arg(&clip).arg(&dir).output().unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(report["sdr"]["drums"]["sdr"].as_f64(), Some(0.0));
+    assert!(report["sdr"]["vocals"]["sdr"].is_null() || report["sdr"]["vocals"]["sdr"].as_f64().unwrap() > 100.0);
+}
+
+#[test]
+fn magnitude_models_are_adapted_to_masks() {
+    // The same tiny network declared as giving masks and as giving stem magnitudes: the
+    // magnitude reading squares them into ratio masks, so the split differs, and both sum to
+    // the input.
+    let dir = scratch("magnitude");
+    let audio = Audio { sample_rate: 44_100, channels: support::test_signal(44_100, 29) };
+    let input = write_input(&dir, "in.wav", &audio);
+    let mut vocals = Vec::new();
+    for kind in ["tiny-valid", "tiny-magnitude"] {
+        let out = dir.join(kind);
+        let model = support::test_models().join(format!("{kind}.onnx"));
+        separate_ok(&input, &out, &["--model", model.to_str().unwrap(), "--mode", "live"]);
+        let stems: Vec<Vec<Vec<f32>>> = ["vocals", "accompaniment"].iter().map(|s| audio_file::read(&out.join(format!("{s}.wav"))).unwrap().channels).collect();
+        assert!(support::peak_difference_db(&support::sum_stems(&stems), &audio.channels) <= -80.0, "{kind}");
+        vocals.push(stems[0].clone());
+    }
+    assert!(support::peak_difference_db(&vocals[0], &vocals[1]) > -40.0, "the output kind made no difference");
+}

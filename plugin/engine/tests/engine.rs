@@ -1,0 +1,254 @@
+//! The engine's guarantees (DESIGN.md), with stand-in models whose behaviour is known.
+
+use sift_test_support as support;
+
+use std::time::Duration;
+
+use support::{peak_difference_db, sum_stems, test_signal, Behaviour, StandIn};
+use sift_engine::{Engine, EngineConfig, Extension, Mode};
+use sift_engine::render::{render, Blocks};
+
+const RATE: u32 = 44_100;
+
+fn separate(model: StandIn, rate: u32, mode: Mode, blocks: &Blocks, input: &[Vec<f32>]) -> Vec<Vec<Vec<f32>>> {
+    let max = sift_engine::render::largest_block(blocks);
+    let config = EngineConfig::new(rate, max).mode(mode).realtime(false);
+    let (_engine, mut processor) = Engine::start(Box::new(model), config).expect("engine starts");
+    render(&mut processor, input, rate, blocks, false, |_| {}).stems
+}
+
+#[test]
+fn stems_sum_to_the_input() {
+    let input = test_signal(3 * RATE as usize, 7);
+    let stems = separate(StandIn::new(Behaviour::Scrambled), RATE, Mode::Live, &Blocks::Fixed(512), &input);
+    let null = peak_difference_db(&sum_stems(&stems), &input);
+    assert!(null <= -80.0, "sum of stems differs from the input by {null:.1} dBFS");
+    // The stand-in really splits the signal: the first stem is neither silent nor everything.
+    let vocals_vs_input = peak_difference_db(&stems[0], &input);
+    assert!(vocals_vs_input > -20.0, "the stand-in model did not split anything");
+}
+
+#[test]
+fn stems_sum_to_the_input_when_the_model_fails() {
+    let input = test_signal(2 * RATE as usize, 3);
+    let mut model = StandIn::new(Behaviour::Scrambled);
+    model.fail_every = 2;
+    let stems = separate(model, RATE, Mode::Live, &Blocks::Fixed(256), &input);
+    assert!(peak_difference_db(&sum_stems(&stems), &input) <= -80.0);
+}
+
+#[test]
+fn a_panicking_model_does_not_stop_the_engine() {
+    let input = test_signal(2 * RATE as usize, 31);
+    let mut model = StandIn::new(Behaviour::Scrambled);
+    model.panic_every = 3;
+    let stems = separate(model, RATE, Mode::Live, &Blocks::Fixed(512), &input);
+    assert!(peak_difference_db(&sum_stems(&stems), &input) <= -80.0);
+    // Runs that did not panic still separated.
+    assert!(peak_difference_db(&stems[0], &vec![vec![0.0; input[0].len()]; 2]) > -40.0);
+}
+
+#[test]
+fn stems_sum_to_the_input_under_deadline_misses() {
+    // Every third run takes far longer than its budget, in a host-paced real-time render.
+    let input = test_signal(4 * RATE as usize, 11);
+    let mut model = StandIn::new(Behaviour::Scrambled);
+    model.slow_every = 3;
+    model.slow_for = Duration::from_millis(400);
+    let config = EngineConfig::new(RATE, 128).mode(Mode::Live).realtime(true);
+    let (engine, mut processor) = Engine::start(Box::new(model), config).unwrap();
+    let rendered = render(&mut processor, &input, RATE, &Blocks::Fixed(128), true, |_| {});
+    let misses = engine.shared().deadline_misses.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(misses > 0 && rendered.missed_samples > 0, "the slow model caused no deadline miss");
+    let null = peak_difference_db(&sum_stems(&rendered.stems), &input);
+    assert!(null <= -80.0, "with {misses} misses the sum differs by {null:.1} dBFS");
+}
+
+#[test]
+fn output_does_not_depend_on_the_host_block_size() {
+    let input = test_signal(RATE as usize * 3 / 2, 5);
+    let reference = separate(StandIn::new(Behaviour::Scrambled), RATE, Mode::Live, &Blocks::Fixed(512), &input);
+    let plans = [Blocks::Fixed(1), Blocks::Fixed(32), Blocks::Fixed(441), Blocks::Fixed(4096), Blocks::Random { max: 3000, seed: 9 }];
+    for blocks in plans {
+        let stems = separate(StandIn::new(Behaviour::Scrambled), RATE, Mode::Live, &blocks, &input);
+        assert!(stems == reference, "blocks {blocks:?} changed the output");
+    }
+}
+
+/// An impulse comes out of the sum exactly `latency` samples later, and the separated stem
+/// lines up with it too, in every mode and at 44.1, 48 and 96 kHz.
+#[test]
+fn latency_is_exact_in_every_mode_and_rate() {
+    for rate in [44_100, 48_000, 96_000] {
+        for mode in Mode::ALL {
+            let config = EngineConfig::new(rate, 512).mode(mode).realtime(false).extension(Extension::EdgeBin);
+            let (engine, mut processor) = Engine::start(Box::new(StandIn::new(Behaviour::AllToFirst)), config).unwrap();
+            let latency = engine.latency().samples;
+            assert_eq!(processor.latency(), latency);
+            let at = rate as usize / 3;
+            let mut impulse = vec![vec![0.0f32; rate as usize]; 2];
+            impulse[0][at] = 1.0;
+            impulse[1][at] = -0.5;
+            // Raw output, latency not removed: render the impulse followed by silence and
+            // look where it lands.
+            let padded: Vec<Vec<f32>> = impulse.iter().map(|c| [c.as_slice(), &vec![0.0; latency]].concat()).collect();
+            let mut raw = vec![vec![0.0f32; padded[0].len()]; 4];
+            {
+                let ins: Vec<&[f32]> = padded.iter().map(Vec::as_slice).collect();
+                let mut outs: Vec<&mut [f32]> = raw.iter_mut().map(Vec::as_mut_slice).collect();
+                for start in (0..padded[0].len()).step_by(512) {
+                    let end = (start + 512).min(padded[0].len());
+                    let block_in: Vec<&[f32]> = ins.iter().map(|c| &c[start..end]).collect();
+                    let mut block_out: Vec<&mut [f32]> = outs.iter_mut().map(|c| &mut c[start..end]).collect();
+                    processor.process(&block_in, &mut block_out);
+                }
+            }
+            for ch in 0..2 {
+                let sum: Vec<f32> = raw[ch].iter().zip(&raw[2 + ch]).map(|(a, b)| a + b).collect();
+                let peak = sum.iter().enumerate().max_by(|a, b| a.1.abs().total_cmp(&b.1.abs())).unwrap().0;
+                assert_eq!(peak, at + latency, "{rate} Hz {mode}: sum peaks at {peak}, expected {}", at + latency);
+                assert!((sum[at + latency] - impulse[ch][at]).abs() < 1e-5, "{rate} Hz {mode}: impulse height changed");
+                let stem = &raw[ch];
+                let stem_peak = stem.iter().enumerate().max_by(|a, b| a.1.abs().total_cmp(&b.1.abs())).unwrap().0;
+                assert_eq!(stem_peak, at + latency, "{rate} Hz {mode}: separated stem peaks at {stem_peak}, expected {}", at + latency);
+            }
+            drop(engine);
+        }
+    }
+}
+
+/// Through the resampler round trip a stem that takes everything equals the input within
+/// the resampler's passband, and only at the right offset: it is aligned to the sample.
+#[test]
+fn resampled_stems_line_up_with_the_input() {
+    for rate in [48_000, 96_000] {
+        // 40 sines between 50 Hz and 15 kHz: inside every resampler's passband.
+        let frames = rate as usize * 2;
+        let input: Vec<Vec<f32>> = (0..2)
+            .map(|ch| {
+                (0..frames)
+                    .map(|i| {
+                        let t = i as f64 / rate as f64;
+                        (0..40)
+                            .map(|k| {
+                                let f = 50.0 * (300.0f64).powf(k as f64 / 39.0);
+                                0.02 * (2.0 * std::f64::consts::PI * f * t + (k * 7 + ch * 3) as f64).sin()
+                            })
+                            .sum::<f64>() as f32
+                    })
+                    .collect()
+            })
+            .collect();
+        let config = EngineConfig::new(rate, 512).mode(Mode::Live).realtime(false).extension(Extension::EdgeBin);
+        let (_engine, mut processor) = Engine::start(Box::new(StandIn::new(Behaviour::AllToFirst)), config).unwrap();
+        let stems = render(&mut processor, &input, rate, &Blocks::Fixed(512), false, |_| {}).stems;
+        // Compare away from the start, where the STFT and resampler are still filling.
+        let snr_at = |shift: i64| {
+            let (mut energy, mut error) = (0.0f64, 0.0f64);
+            for (stem, reference) in stems[0].iter().zip(&input) {
+                for i in rate as usize / 2..frames - 8 {
+                    let x = reference[i] as f64;
+                    energy += x * x;
+                    error += (stem[(i as i64 + shift) as usize] as f64 - x).powi(2);
+                }
+            }
+            10.0 * (energy / error).log10()
+        };
+        let aligned = snr_at(0);
+        assert!(aligned > 40.0, "{rate} Hz: stem matches the input to only {aligned:.1} dB");
+        for shift in [-1, 1] {
+            assert!(snr_at(shift) < aligned - 10.0, "{rate} Hz: a shift of {shift} matches about as well");
+        }
+    }
+}
+
+#[test]
+fn nan_and_infinite_input_never_reach_the_output() {
+    let mut input = test_signal(RATE as usize, 17);
+    for i in (0..input[0].len()).step_by(997) {
+        input[0][i] = f32::NAN;
+        input[1][i] = f32::INFINITY;
+    }
+    input[1][5000] = f32::NEG_INFINITY;
+    let stems = separate(StandIn::new(Behaviour::Scrambled), RATE, Mode::Live, &Blocks::Fixed(512), &input);
+    assert!(stems.iter().flatten().flatten().all(|x| x.is_finite()), "non-finite output");
+}
+
+#[test]
+fn silence_gives_silence() {
+    let input = vec![vec![0.0f32; RATE as usize]; 2];
+    let stems = separate(StandIn::new(Behaviour::Scrambled), RATE, Mode::Live, &Blocks::Fixed(512), &input);
+    assert!(stems.iter().flatten().flatten().all(|&x| x == 0.0));
+}
+
+#[test]
+fn mono_input_gives_mono_stems_that_sum_to_it() {
+    let input = vec![test_signal(RATE as usize, 19).remove(0)];
+    let stems = separate(StandIn::new(Behaviour::Scrambled), RATE, Mode::Live, &Blocks::Fixed(300), &input);
+    assert_eq!(stems[0].len(), 1);
+    assert!(peak_difference_db(&sum_stems(&stems), &input) <= -80.0);
+}
+
+#[test]
+fn unsupported_rates_and_block_sizes_are_refused() {
+    for (rate, block) in [(8_000, 512), (384_000, 512), (44_100, 0)] {
+        let result = Engine::start(Box::new(StandIn::new(Behaviour::Scrambled)), EngineConfig::new(rate, block));
+        let message = result.err().map(|e| e.to_string()).expect("refused");
+        assert!(message.contains("sample rate") || message.contains("block"), "{message}");
+    }
+}
+
+#[test]
+fn modes_trade_latency_for_context() {
+    let latencies: Vec<usize> = Mode::ALL
+        .iter()
+        .map(|&mode| {
+            let (engine, _) = Engine::start(Box::new(StandIn::new(Behaviour::Scrambled)), EngineConfig::new(RATE, 512).mode(mode)).unwrap();
+            engine.latency().samples
+        })
+        .collect();
+    assert!(latencies.windows(2).all(|w| w[0] < w[1]), "{latencies:?}");
+    // Live at 44.1 kHz: the exact formula, one hop per frame of new + look-ahead + overlap,
+    // plus one run's budget.
+    let s = Mode::Live.schedule(64);
+    assert_eq!(latencies[0], (s.new + s.lookahead) * 1024 + 4096 - 1024 - 1 + s.new * 1024);
+}
+
+
+/// A model swapped into a running engine takes over between two runs: the stems keep summing to
+/// the input throughout, the new model's separation follows, and a model on another grid is
+/// refused.
+#[test]
+fn models_swap_while_running() {
+    let input = test_signal(4 * RATE as usize, 37);
+    let config = EngineConfig::new(RATE, 512).mode(Mode::Live).realtime(false).extension(Extension::EdgeBin);
+    let (mut engine, mut processor) = Engine::start(Box::new(StandIn::new(Behaviour::Scrambled)), config).unwrap();
+    let latency = processor.latency();
+    let total = input[0].len() + latency;
+    let mut out = vec![vec![0.0f32; total]; 4];
+    let mut swapped = false;
+    for start in (0..total).step_by(512) {
+        let end = (start + 512).min(total);
+        if !swapped && start >= input[0].len() / 2 {
+            let mut other = StandIn::new(Behaviour::AllToFirst);
+            other.spec.stems = vec!["vocals".into(), "drums".into()];
+            let refused = engine.swap_model(Box::new(other));
+            assert!(refused.is_err(), "a model with other stems must not swap in");
+            assert!(engine.swap_model(Box::new(StandIn::new(Behaviour::AllToFirst))).is_ok());
+            swapped = true;
+        }
+        let block: Vec<Vec<f32>> = input.iter().map(|c| (start..end).map(|i| c.get(i).copied().unwrap_or(0.0)).collect()).collect();
+        let ins: Vec<&[f32]> = block.iter().map(Vec::as_slice).collect();
+        let mut outs: Vec<&mut [f32]> = out.iter_mut().map(|c| &mut c[start..end]).collect();
+        processor.process(&ins, &mut outs);
+    }
+    assert_eq!(engine.shared().model_swaps.load(std::sync::atomic::Ordering::Relaxed), 1);
+    let aligned = |c: &Vec<f32>| c[latency..].to_vec();
+    let stems = vec![vec![aligned(&out[0]), aligned(&out[1])], vec![aligned(&out[2]), aligned(&out[3])]];
+    assert!(peak_difference_db(&sum_stems(&stems), &input) <= -80.0, "the sum broke across the swap");
+    let second = |signal: &[Vec<f32>], from: usize| -> Vec<Vec<f32>> { signal.iter().map(|c| c[from..from + RATE as usize].to_vec()).collect() };
+    // Before the swap the scrambled split; in the last second everything is in the first stem.
+    assert!(peak_difference_db(&second(&stems[0], 0), &second(&input, 0)) > -20.0);
+    let last = input[0].len() - RATE as usize;
+    assert!(peak_difference_db(&second(&stems[0], last), &second(&input, last)) <= -80.0, "the new model did not take over");
+}

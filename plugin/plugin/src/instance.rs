@@ -1,0 +1,240 @@
+//! What `Sift` and `Sift Single` have in common: the model, the engine and the remix of one
+//! plugin instance, split by thread the way nice-plug calls it.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use nice_plug::prelude::*;
+
+use sift_engine::{AudioProcessor, Engine, EngineConfig, Latency, MaskModel, Mode, ModelSpec, PassThrough};
+use sift_inference::{catalogue, OnnxModel, SessionOptions};
+
+use super::loader::ModelLoader;
+use super::mixer::{MixTargets, Mixer};
+use super::monitor::{self, Meters, ModelInfo, Status};
+use super::params::{DeviceChoice, SiftParams};
+use super::roles::{Role, RoleMap};
+
+/// Largest number of stems times channels the preallocated buffers hold.
+const MAX_STEM_CHANNELS: usize = sift_inference::contract::MAX_STEMS * 2;
+
+/// One plugin instance's engine and remix.
+///
+/// [`Instance::activate`] runs on the main thread (loads the model, starts the worker, allocates);
+/// [`Instance::process`] on the audio thread touches only what `activate` prepared.
+pub struct Instance {
+    pub params: Arc<SiftParams>,
+    /// The model the last engine handed back and its file: kept across activations, since
+    /// loading takes a second.
+    parked: Option<(PathBuf, Box<dyn MaskModel>)>,
+    /// The file of the model the running engine has (`None`: pass-through).
+    running: Option<PathBuf>,
+    engine: Option<Engine>,
+    processor: Option<AudioProcessor>,
+    roles: RoleMap,
+    mixer: Mixer,
+    channels: usize,
+    /// The mode the running engine was built for, and the latency each mode has at the current
+    /// rate (so a mode change can report its latency from the audio thread).
+    mode: Mode,
+    latencies: [u32; 3],
+    latency_reported: u32,
+    input: Vec<Vec<f32>>,
+    stems: Vec<Vec<f32>>,
+    /// Role buses, `[role * channels + channel]`.
+    pub buses: Vec<Vec<f32>>,
+    /// Peak levels for the editor's meters (audio thread writes).
+    pub meters: Arc<Meters>,
+    /// Model, mode, load and misses for the editor.
+    pub status: Arc<Status>,
+    /// What the last model load found, for [`Status`].
+    model_info: ModelInfo,
+    /// Loads models picked in the editor and brings them into play.
+    pub loader: Arc<ModelLoader>,
+}
+
+impl Default for Instance {
+    fn default() -> Self {
+        Self::new(Arc::new(SiftParams::default()))
+    }
+}
+
+impl Instance {
+    /// An inactive instance driven by `params`.
+    pub fn new(params: Arc<SiftParams>) -> Self {
+        let status = Arc::new(Status::default());
+        let loader = Arc::new(ModelLoader::new(params.clone(), status.clone()));
+        Self {
+            params,
+            parked: None,
+            running: None,
+            engine: None,
+            processor: None,
+            roles: RoleMap::new(&[]),
+            mixer: Mixer::new(44_100.0),
+            channels: 2,
+            mode: Mode::Balanced,
+            latencies: [0; 3],
+            latency_reported: 0,
+            input: Vec::new(),
+            stems: Vec::new(),
+            buses: Vec::new(),
+            meters: Arc::new(Meters::default()),
+            loader,
+            status,
+            model_info: ModelInfo::default(),
+        }
+    }
+
+    /// Builds the engine for this layout, rate, block size and mode, and reports its latency.
+    ///
+    /// A missing or broken model or runtime does not fail activation: the engine then runs a
+    /// pass-through on the default grid, so the host gets the dry signal with the latency it
+    /// was told, and the reason is logged. Only a sample rate Sift cannot run at fails.
+    pub fn activate<P: Plugin>(&mut self, layout: &AudioIOLayout, config: &BufferConfig, context: &mut impl ActivateContext<P>) -> bool {
+        self.stop();
+        self.channels = layout.main_input_channels.map_or(2, |c| c.get() as usize).clamp(1, 2);
+        let rate = config.sample_rate.round() as u32;
+        let max_block = config.max_buffer_size.max(1) as usize;
+        self.mode = self.params.mode.value().into();
+        let model = self.model();
+        let spec = model.spec().clone();
+        let engine_config = EngineConfig::new(rate, max_block).mode(self.mode).realtime(config.process_mode == ProcessMode::Realtime);
+        let (engine, processor) = match Engine::start(model, engine_config) {
+            Ok(started) => started,
+            Err(e) => {
+                nice_error!("Sift cannot run here: {e}");
+                return false;
+            }
+        };
+        let mut latency_ms = [0.0f32; 3];
+        for mode in Mode::ALL {
+            let latency = Latency::for_mode(&spec, mode, rate).ok();
+            self.latencies[mode as usize] = latency.as_ref().map_or(0, |l| l.samples as u32);
+            latency_ms[mode as usize] = latency.as_ref().map_or(0.0, |l| l.millis() as f32);
+        }
+        self.latency_reported = engine.latency().samples as u32;
+        context.set_latency_samples(self.latency_reported);
+        self.roles = RoleMap::new(&spec.stems);
+        self.mixer = Mixer::new(config.sample_rate);
+        self.mixer.snap(&self.targets());
+        let block = |count: usize| vec![vec![0.0f32; max_block]; count];
+        self.input = block(self.channels);
+        self.stems = block(spec.stem_count() * self.channels);
+        self.buses = block(Role::ALL.len() * self.channels);
+        let mut info = self.model_info.clone();
+        info.provider = if info.problem.is_some() { "none (pass-through)".to_owned() } else { engine.provider().to_owned() };
+        let budget_micros = (engine.schedule().new * spec.hop) as f64 / spec.sample_rate.max(1) as f64 * 1e6;
+        self.status.activated(info, &self.roles, self.mode, latency_ms, budget_micros.round() as u32);
+        self.loader.engine_started(engine.model_inbox());
+        self.engine = Some(engine);
+        self.processor = Some(processor);
+        true
+    }
+
+    /// Stops the worker and keeps the model for the next activation.
+    pub fn stop(&mut self) {
+        self.status.active.store(false, Ordering::Release);
+        self.processor = None;
+        if let Some(engine) = self.engine.take() {
+            // A model swapped in from the editor is what the engine hands back now.
+            let swapped = self.loader.engine_stopped();
+            if let (Some(model), Some(path)) = (engine.stop(), swapped.or(self.running.take())) {
+                self.parked = Some((path, model));
+            }
+            self.running = None;
+        }
+    }
+
+    /// The model to run: the one already loaded if the path is unchanged, else a fresh load,
+    /// else a pass-through.
+    fn model(&mut self) -> Box<dyn MaskModel> {
+        let wanted = self.params.model_path.lock().map(|p| p.clone()).unwrap_or_default();
+        let binary_dir = sift_inference::binary_location::binary_dir();
+        let path = catalogue::resolve((!wanted.is_empty()).then_some(wanted.as_str()), binary_dir.as_deref());
+        if self.params.device.value() == DeviceChoice::Gpu {
+            nice_log!("Sift: no GPU execution provider in this build; running on the CPU");
+        }
+        // A model picked in the editor that needed a new engine comes first.
+        if let Some((path, model)) = self.loader.take_parked() {
+            self.model_info = ModelInfo::of(model.spec(), "", &path);
+            self.parked = None;
+            self.running = Some(path);
+            return model;
+        }
+        let parked = self.parked.take();
+        let loaded = path.and_then(|path| match parked {
+            Some((parked_path, model)) if parked_path == path => Ok((path, model)),
+            _ => OnnxModel::load(&path, &SessionOptions::default()).map(|m| (path, Box::new(m) as Box<dyn MaskModel>)),
+        });
+        match loaded {
+            Ok((path, model)) => {
+                self.model_info = ModelInfo::of(model.spec(), "", &path);
+                self.running = Some(path);
+                model
+            }
+            Err(e) => {
+                nice_error!("Sift passes audio through unseparated: {e}");
+                self.model_info = ModelInfo { problem: Some(format!("{}; passing audio through unprocessed", monitor::problem_in_words(&e))), detail: e.to_string(), ..ModelInfo::default() };
+                Box::new(PassThrough::new(ModelSpec::default_grid()))
+            }
+        }
+    }
+
+    /// The mix targets the parameters ask for now.
+    fn targets(&self) -> MixTargets {
+        MixTargets { roles: self.params.role_targets(), output: self.params.output_gain.value(), bypassed: self.params.bypass.value() }
+    }
+
+    /// Separates and remixes one block: the remix goes to `main` (which holds the input on
+    /// entry), the role buses to [`Instance::buses`].
+    pub fn process<P: Plugin>(&mut self, main: &mut [&mut [f32]], context: &mut impl ProcessContext<P>) {
+        let len = main.first().map_or(0, |c| c.len());
+        let channels = self.channels.min(main.len());
+        let targets = self.targets();
+        let Some(processor) = self.processor.as_mut() else { return };
+        // A mode change needs a new engine: report the new latency; the host re-activates.
+        let wanted: Mode = self.params.mode.value().into();
+        let latency = self.latencies[wanted as usize];
+        if latency != 0 && latency != self.latency_reported {
+            self.latency_reported = latency;
+            context.set_latency_samples(latency);
+        }
+        // A model picked in the editor that needs a new engine: ask the host for one.
+        if self.loader.restart_wanted.swap(false, Ordering::AcqRel) {
+            context.request_restart();
+        }
+        for (buffer, channel) in self.input.iter_mut().zip(main.iter()) {
+            buffer[..len].copy_from_slice(channel);
+        }
+        let stem_count = processor.stem_count() * channels;
+        let mut inputs = self.input.iter().map(|c| &c[..len]);
+        let inputs: [&[f32]; 2] = std::array::from_fn(|_| inputs.next().unwrap_or_default());
+        let mut stems = self.stems.iter_mut().map(|c| &mut c[..len]);
+        let mut stem_slices: [&mut [f32]; MAX_STEM_CHANNELS] = std::array::from_fn(|_| stems.next().unwrap_or_default());
+        processor.process(&inputs[..channels], &mut stem_slices[..stem_count]);
+        let stems = stem_slices.each_ref().map(|s| &**s);
+        let mut buses = self.buses.iter_mut().map(|c| &mut c[..len]);
+        let mut bus_slices: [&mut [f32]; 10] = std::array::from_fn(|_| buses.next().unwrap_or_default());
+        self.mixer.mix(&self.roles, &targets, &stems[..stem_count], channels, &mut bus_slices[..Role::ALL.len() * channels], main);
+
+        // Meters and status for the editor: atomics only.
+        let role_peaks: [f32; 5] = std::array::from_fn(|r| bus_slices[r * channels..(r + 1) * channels].iter().fold(0.0f32, |p, c| p.max(monitor::peak(c))));
+        let output_peak = main.iter().fold(0.0f32, |p, c| p.max(monitor::peak(c)));
+        self.meters.record(&role_peaks, output_peak);
+        if let Some(engine) = self.engine.as_ref() {
+            let shared = engine.shared();
+            // Copies of the worker's counters (read, never reset: they are the engine's).
+            self.status.deadline_misses.store(shared.deadline_misses.load(Ordering::Relaxed), Ordering::Relaxed);
+            self.status.recent_run_micros.store(shared.last_run_micros.load(Ordering::Relaxed), Ordering::Relaxed);
+            self.status.max_run_micros.store(shared.max_run_micros.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

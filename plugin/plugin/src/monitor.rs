@@ -1,0 +1,223 @@
+//! What the editor shows about the running instance: level meters and status, shared through
+//! atomics so the audio thread never waits for the editor (and the editor never for it).
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::Mutex;
+
+use nice_plug::prelude::AtomicF32;
+
+use sift_engine::Mode;
+use sift_inference::InferenceError;
+
+use super::roles::{Role, RoleMap};
+
+/// Peak levels since the editor last looked, per role bus and for the main output (linear).
+///
+/// The audio thread raises each value to the block's peak ([`Meters::record`]); the editor takes
+/// them with [`Meters::take`], which resets them, so no peak between two frames is lost.
+pub struct Meters {
+    roles: [AtomicF32; 5],
+    output: AtomicF32,
+}
+
+impl Default for Meters {
+    fn default() -> Self {
+        Self { roles: std::array::from_fn(|_| AtomicF32::new(0.0)), output: AtomicF32::new(0.0) }
+    }
+}
+
+impl Meters {
+    /// Records one block's peaks (audio thread: wait-free).
+    pub fn record(&self, roles: &[f32; 5], output: f32) {
+        for (meter, &peak) in self.roles.iter().zip(roles) {
+            meter.fetch_max(peak, Ordering::Relaxed);
+        }
+        self.output.fetch_max(output, Ordering::Relaxed);
+    }
+
+    /// The peaks since the last call, per role and for the output (editor).
+    pub fn take(&self) -> ([f32; 5], f32) {
+        (std::array::from_fn(|i| self.roles[i].swap(0.0, Ordering::Relaxed)), self.output.swap(0.0, Ordering::Relaxed))
+    }
+}
+
+/// The largest absolute sample of `channel` (NaN counts as silence).
+pub fn peak(channel: &[f32]) -> f32 {
+    channel.iter().fold(0.0f32, |peak, &s| peak.max(s.abs()))
+}
+
+/// What was loaded at the last activation, in words (main thread writes, editor reads).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ModelInfo {
+    /// The model's name, empty when none is loaded.
+    pub name: String,
+    /// Its stems, in order.
+    pub stems: Vec<String>,
+    /// Its licence.
+    pub licence: String,
+    /// The execution provider running it ("CPU", or "none" for the pass-through).
+    pub provider: String,
+    /// Why Sift passes audio through unseparated, in a musician's words; `None` when separating.
+    pub problem: Option<String>,
+    /// The full technical reason behind `problem` (shown on hover).
+    pub detail: String,
+}
+
+impl ModelInfo {
+    /// What to show for `spec`, loaded from `path` and run by `provider`.
+    pub fn of(spec: &sift_engine::ModelSpec, provider: &str, path: &std::path::Path) -> Self {
+        ModelInfo {
+            name: spec.name.clone(),
+            stems: spec.stems.clone(),
+            licence: spec.licence.clone(),
+            provider: provider.to_owned(),
+            problem: None,
+            detail: path.display().to_string(),
+        }
+    }
+}
+
+/// The instance's state for the editor.
+///
+/// [`Status::model`] is filled on activation (main thread) behind a mutex that the audio thread
+/// never touches; everything the audio thread updates is an atomic.
+pub struct Status {
+    /// Whether an engine is running (between activation and deactivation).
+    pub active: AtomicBool,
+    /// Bit `r` set: role `r` has a stem of the loaded model (see [`RoleMap`]).
+    pub active_roles: AtomicU8,
+    /// The loaded model, or why there is none.
+    pub model: Mutex<ModelInfo>,
+    /// The mode the running engine was built for (`Mode as u8`).
+    pub running_mode: AtomicU8,
+    /// Each mode's latency at the current rate, in milliseconds.
+    pub latency_ms: [AtomicF32; 3],
+    /// How long one model run may take before the audio thread misses a deadline, µs.
+    pub budget_micros: AtomicU32,
+    /// The most recent model run, µs.
+    pub recent_run_micros: AtomicU32,
+    /// The longest model run since activation, µs.
+    pub max_run_micros: AtomicU32,
+    /// Deadline misses since activation (audio thread copies the engine's counter).
+    pub deadline_misses: AtomicU64,
+    /// The count at the last press of the editor's Reset.
+    pub misses_offset: AtomicU64,
+}
+
+impl Default for Status {
+    fn default() -> Self {
+        Self {
+            active: AtomicBool::new(false),
+            active_roles: AtomicU8::new(0),
+            model: Mutex::new(ModelInfo::default()),
+            running_mode: AtomicU8::new(Mode::Balanced as u8),
+            latency_ms: std::array::from_fn(|_| AtomicF32::new(0.0)),
+            budget_micros: AtomicU32::new(0),
+            recent_run_micros: AtomicU32::new(0),
+            max_run_micros: AtomicU32::new(0),
+            deadline_misses: AtomicU64::new(0),
+            misses_offset: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Status {
+    /// Publishes a fresh activation (main thread).
+    pub fn activated(&self, info: ModelInfo, roles: &RoleMap, mode: Mode, latency_ms: [f32; 3], budget_micros: u32) {
+        if let Ok(mut model) = self.model.lock() {
+            *model = info;
+        }
+        let mask = Role::ALL.iter().filter(|r| roles.is_active(**r)).fold(0u8, |m, r| m | 1 << *r as u8);
+        self.active_roles.store(mask, Ordering::Relaxed);
+        self.running_mode.store(mode as u8, Ordering::Relaxed);
+        for (slot, ms) in self.latency_ms.iter().zip(latency_ms) {
+            slot.store(ms, Ordering::Relaxed);
+        }
+        self.budget_micros.store(budget_micros, Ordering::Relaxed);
+        self.recent_run_micros.store(0, Ordering::Relaxed);
+        self.max_run_micros.store(0, Ordering::Relaxed);
+        // A new engine counts from zero.
+        self.deadline_misses.store(0, Ordering::Relaxed);
+        self.misses_offset.store(0, Ordering::Relaxed);
+        self.active.store(true, Ordering::Release);
+    }
+
+    /// Whether `role` has a stem in the loaded model.
+    pub fn role_active(&self, role: Role) -> bool {
+        self.active_roles.load(Ordering::Relaxed) & (1 << role as u8) != 0
+    }
+
+    /// Deadline misses since the last reset.
+    pub fn misses(&self) -> u64 {
+        self.deadline_misses.load(Ordering::Relaxed).saturating_sub(self.misses_offset.load(Ordering::Relaxed))
+    }
+
+    /// Starts counting misses from now (editor).
+    pub fn reset_misses(&self) {
+        self.misses_offset.store(self.deadline_misses.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+
+    /// The last run's share of its deadline, 0 … 1 and beyond (`None` before the first run).
+    pub fn load(&self) -> Option<f32> {
+        let budget = self.budget_micros.load(Ordering::Relaxed);
+        let run = self.recent_run_micros.load(Ordering::Relaxed);
+        (budget > 0 && run > 0).then(|| run as f32 / budget as f32)
+    }
+
+    /// The longest run's share of the deadline.
+    pub fn peak_load(&self) -> Option<f32> {
+        let budget = self.budget_micros.load(Ordering::Relaxed);
+        let run = self.max_run_micros.load(Ordering::Relaxed);
+        (budget > 0 && run > 0).then(|| run as f32 / budget as f32)
+    }
+}
+
+/// Why a model did not load, in words a musician understands.
+pub fn problem_in_words(error: &InferenceError) -> String {
+    match error {
+        InferenceError::RuntimeMissing { .. } => "The AI runtime (ONNX Runtime) is not installed".to_owned(),
+        InferenceError::RuntimeBroken { .. } => "The AI runtime (ONNX Runtime) could not be started".to_owned(),
+        InferenceError::ModelMissing(path) => format!("Model file not found: {}", path.display()),
+        InferenceError::UnknownModel { name, .. } => format!("No installed model is called “{name}”"),
+        InferenceError::ModelUnreadable { path, .. } => format!("The model file is damaged or not a model: {}", path.display()),
+        InferenceError::Contract(_) => "The model file is not a Sift model".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meters_keep_the_peak_until_taken() {
+        let meters = Meters::default();
+        meters.record(&[0.5, 0.0, 0.0, 0.0, 0.25], 0.5);
+        meters.record(&[0.25, 0.1, 0.0, 0.0, 0.0], 0.75);
+        let (roles, output) = meters.take();
+        assert_eq!(roles, [0.5, 0.1, 0.0, 0.0, 0.25]);
+        assert_eq!(output, 0.75);
+        assert_eq!(meters.take(), ([0.0; 5], 0.0));
+    }
+
+    #[test]
+    fn active_roles_and_misses() {
+        let status = Status::default();
+        let roles = RoleMap::new(&["vocals".to_owned(), "accompaniment".to_owned()]);
+        status.activated(ModelInfo::default(), &roles, Mode::Live, [10.0, 20.0, 30.0], 1000);
+        assert!(status.role_active(Role::Vocals) && status.role_active(Role::Other));
+        assert!(!status.role_active(Role::Drums) && !status.role_active(Role::Extra));
+        status.deadline_misses.store(7, Ordering::Relaxed);
+        assert_eq!(status.misses(), 7);
+        status.reset_misses();
+        status.deadline_misses.store(9, Ordering::Relaxed);
+        assert_eq!(status.misses(), 2);
+        status.recent_run_micros.store(250, Ordering::Relaxed);
+        assert_eq!(status.load(), Some(0.25));
+    }
+
+    #[test]
+    fn missing_model_in_words() {
+        let text = problem_in_words(&InferenceError::ModelMissing("/m/x.onnx".into()));
+        assert_eq!(text, "Model file not found: /m/x.onnx");
+    }
+}

@@ -1,0 +1,189 @@
+//! The parameters hosts see, automate and save, and the state saved beside them.
+
+use std::sync::{Arc, Mutex};
+
+use nice_plug::prelude::*;
+use nice_plug_egui::EguiEditorState;
+
+use sift_engine::Mode;
+
+use super::roles::Role;
+
+/// Gain, mute and solo of one stem role.
+#[derive(Params)]
+pub struct RoleParams {
+    /// Stem gain, −∞ … +12 dB.
+    #[id = "gain"]
+    pub gain: FloatParam,
+    /// Silences the stem (on its bus and in the remix).
+    #[id = "mute"]
+    pub mute: BoolParam,
+    /// When any stem is soloed, only soloed stems play.
+    #[id = "solo"]
+    pub solo: BoolParam,
+}
+
+impl RoleParams {
+    fn new(role: Role) -> Self {
+        Self {
+            gain: gain_param(format!("{} Gain", role.name())),
+            mute: BoolParam::new(format!("{} Mute", role.name()), false),
+            solo: BoolParam::new(format!("{} Solo", role.name()), false),
+        }
+    }
+}
+
+/// A gain parameter from −∞ (shown as `-inf`) to +12 dB, 0 dB by default. Smoothing is done by
+/// the mixer, together with mute and solo, so one ramp covers every change.
+fn gain_param(name: String) -> FloatParam {
+    FloatParam::new(
+        name,
+        util::db_to_gain(0.0),
+        FloatRange::Skewed {
+            min: util::db_to_gain(util::MINUS_INFINITY_DB),
+            max: util::db_to_gain(12.0),
+            factor: FloatRange::gain_skew_factor(util::MINUS_INFINITY_DB, 12.0),
+        },
+    )
+    .with_unit(" dB")
+    .with_value_to_string(formatters::v2s_f32_gain_to_db(1))
+    .with_string_to_value(formatters::s2v_f32_gain_to_db())
+}
+
+/// Latency mode, as a host parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum ModeChoice {
+    /// [`Mode::Live`].
+    Live,
+    /// [`Mode::Balanced`].
+    Balanced,
+    /// [`Mode::Studio`].
+    Studio,
+}
+
+impl From<ModeChoice> for Mode {
+    fn from(choice: ModeChoice) -> Mode {
+        match choice {
+            ModeChoice::Live => Mode::Live,
+            ModeChoice::Balanced => Mode::Balanced,
+            ModeChoice::Studio => Mode::Studio,
+        }
+    }
+}
+
+/// Where the model runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum DeviceChoice {
+    /// The fastest execution provider available (CPU in this build).
+    Auto,
+    /// Always the CPU.
+    #[name = "CPU"]
+    Cpu,
+    /// A GPU execution provider; falls back to the CPU, and says so, where none is available.
+    #[name = "GPU"]
+    Gpu,
+}
+
+/// What `Sift Single`'s one output carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum StemChoice {
+    /// The remix of all stems (the main output of `Sift`).
+    Remix,
+    /// The vocals stem.
+    Vocals,
+    /// The drums stem.
+    Drums,
+    /// The bass stem.
+    Bass,
+    /// The other stem.
+    Other,
+    /// The extra stem.
+    Extra,
+}
+
+impl StemChoice {
+    /// The role this choice plays, `None` for the remix.
+    pub fn role(self) -> Option<Role> {
+        match self {
+            StemChoice::Remix => None,
+            StemChoice::Vocals => Some(Role::Vocals),
+            StemChoice::Drums => Some(Role::Drums),
+            StemChoice::Bass => Some(Role::Bass),
+            StemChoice::Other => Some(Role::Other),
+            StemChoice::Extra => Some(Role::Extra),
+        }
+    }
+}
+
+/// Every parameter of Sift, plus the model file, which is saved with the host's project.
+#[derive(Params)]
+pub struct SiftParams {
+    /// Per-role gain, mute and solo (ids `gain_1` … `solo_5`, in [`Role::ALL`] order).
+    #[nested(array, group = "Stem")]
+    pub roles: [RoleParams; 5],
+    /// Latency mode; a change reports the new latency to the host.
+    #[id = "mode"]
+    pub mode: EnumParam<ModeChoice>,
+    /// Execution provider choice.
+    #[id = "device"]
+    pub device: EnumParam<DeviceChoice>,
+    /// Gain of the remix on the main output.
+    #[id = "output"]
+    pub output_gain: FloatParam,
+    /// Sift's own bypass: the dry input, delayed by the same latency.
+    #[id = "bypass"]
+    pub bypass: BoolParam,
+    /// The model file; empty for the default model. Read on the main thread only.
+    #[persist = "model-path"]
+    pub model_path: Arc<Mutex<String>>,
+    /// The editor's size and zoom, saved with the project so it reopens as the user left it.
+    #[persist = "editor-state"]
+    pub editor_state: Arc<EguiEditorState>,
+}
+
+impl Default for SiftParams {
+    fn default() -> Self {
+        Self {
+            roles: Role::ALL.map(RoleParams::new),
+            mode: EnumParam::new("Mode", ModeChoice::Balanced),
+            device: EnumParam::new("Device", DeviceChoice::Auto),
+            output_gain: gain_param("Output Gain".to_owned()),
+            bypass: BoolParam::new("Bypass", false).make_bypass(),
+            model_path: Arc::new(Mutex::new(String::new())),
+            editor_state: super::editor::default_state(),
+        }
+    }
+}
+
+impl SiftParams {
+    /// The gain each role should have now, mute and solo applied (linear; audio thread).
+    pub fn role_targets(&self) -> [f32; 5] {
+        let any_solo = self.roles.iter().any(|r| r.solo.value());
+        std::array::from_fn(|i| {
+            let r = &self.roles[i];
+            let audible = !r.mute.value() && (!any_solo || r.solo.value());
+            if audible {
+                r.gain.value()
+            } else {
+                0.0
+            }
+        })
+    }
+}
+
+/// `Sift Single`'s parameters: all of Sift's, plus the choice of what its one output carries.
+#[derive(Params)]
+pub struct SingleParams {
+    /// The parameters `Sift` has too (same ids, so presets carry over).
+    #[nested]
+    pub common: Arc<SiftParams>,
+    /// The remix or one stem.
+    #[id = "stem"]
+    pub stem: EnumParam<StemChoice>,
+}
+
+impl Default for SingleParams {
+    fn default() -> Self {
+        Self { common: Arc::new(SiftParams::default()), stem: EnumParam::new("Stem", StemChoice::Remix) }
+    }
+}

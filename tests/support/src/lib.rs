@@ -1,0 +1,194 @@
+//! Test fixtures shared by Sift's test crates (engine, command line, plugin, CLAP host), so
+//! each exists once: stand-in models with known behaviour, the eval clip's location, a small
+//! seeded random generator and test signals, signal measures, and the plugin's bus names.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use sift_engine::{InferenceFailure, MaskModel, ModelSpec};
+
+/// The grid and stems of the default Spleeter model.
+pub fn spleeter_spec() -> ModelSpec {
+    ModelSpec { name: "stand-in".into(), ..ModelSpec::default_grid() }
+}
+
+/// What a [`StandIn`] model does.
+#[derive(Clone, Copy)]
+pub enum Behaviour {
+    /// Masks that depend on the input in an arbitrary but deterministic way.
+    Scrambled,
+    /// Everything to the first stem (which is not the residual).
+    AllToFirst,
+}
+
+/// A model with known behaviour that needs no runtime, optionally slow or failing.
+pub struct StandIn {
+    pub spec: ModelSpec,
+    pub behaviour: Behaviour,
+    /// Every `slow_every`-th run sleeps `slow_for` first (0: never).
+    pub slow_every: usize,
+    pub slow_for: Duration,
+    /// Every `fail_every`-th run fails (0: never).
+    pub fail_every: usize,
+    /// Every `panic_every`-th run panics (0: never).
+    pub panic_every: usize,
+    pub runs: usize,
+}
+
+impl StandIn {
+    pub fn new(behaviour: Behaviour) -> Self {
+        Self { spec: spleeter_spec(), behaviour, slow_every: 0, slow_for: Duration::ZERO, fail_every: 0, panic_every: 0, runs: 0 }
+    }
+}
+
+impl MaskModel for StandIn {
+    fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    fn provider(&self) -> &str {
+        "stand-in"
+    }
+
+    fn infer(&mut self, magnitude: &[f32], _frames: usize, masks: &mut [f32]) -> Result<(), InferenceFailure> {
+        self.runs += 1;
+        if self.slow_every > 0 && self.runs.is_multiple_of(self.slow_every) {
+            std::thread::sleep(self.slow_for);
+        }
+        if self.panic_every > 0 && self.runs.is_multiple_of(self.panic_every) {
+            panic!("injected panic");
+        }
+        if self.fail_every > 0 && self.runs.is_multiple_of(self.fail_every) {
+            return Err(InferenceFailure("injected failure".into()));
+        }
+        let half = masks.len() / 2;
+        let (first, second) = masks.split_at_mut(half);
+        for (i, (a, b)) in first.iter_mut().zip(second.iter_mut()).enumerate() {
+            let m = magnitude[i % magnitude.len()];
+            (*a, *b) = match self.behaviour {
+                Behaviour::Scrambled => {
+                    let v = 0.5 + 0.5 * (m * 3.7 + i as f32 * 0.01).sin();
+                    (v, 1.0 - v * 0.5)
+                }
+                Behaviour::AllToFirst => (1.0, 0.0),
+            };
+        }
+        Ok(())
+    }
+}
+
+/// The plugin's output buses in order: the remix on the main output, then the five stem roles.
+pub const BUSES: [&str; 6] = ["Remix", "Vocals", "Drums", "Bass", "Other", "Extra"];
+
+/// The repository root (two levels above this crate).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The folder of real multitrack clips (`$SIFT_EVAL_DIR`, else `../shared/eval` beside the
+/// repository).
+pub fn eval_dir() -> PathBuf {
+    std::env::var_os("SIFT_EVAL_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("../shared/eval"))
+}
+
+/// The real eval clip used by the quality tests: a folder with `mixture.wav` and the four
+/// reference stems.
+///
+/// # Panics
+/// If the clip is not there, saying where it was looked for.
+pub fn rock_clip() -> PathBuf {
+    let clip = eval_dir().join("musdb18-preview-80s-rock");
+    assert!(clip.join("mixture.wav").is_file(), "eval clip not found at {} (set SIFT_EVAL_DIR)", clip.display());
+    clip
+}
+
+/// Small valid and broken models from `model/make_test_models.py`, built once per test process
+/// into a folder of its own (test binaries of different crates may run at the same time).
+///
+/// # Panics
+/// If the project's Python environment is missing (`cargo xtask setup` makes it) or the script
+/// fails.
+pub fn test_models() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("sift-test-models-{}", std::process::id()));
+        let python = repo_root().join(".venv/bin/python");
+        let status = Command::new(&python)
+            .arg(repo_root().join("model/make_test_models.py"))
+            .arg(&dir)
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run {} (run `cargo xtask setup`): {e}", python.display()));
+        assert!(status.success());
+        dir
+    })
+}
+
+/// A small deterministic random generator (xorshift64), seeded, for test signals and block sizes.
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator; seed 0 is replaced by 1 (xorshift would stay at 0).
+    pub fn new(seed: u64) -> Self {
+        Self(seed.max(1))
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    /// Uniform in `lo..=hi`.
+    pub fn range(&mut self, lo: usize, hi: usize) -> usize {
+        lo + (self.next_u64() % (hi - lo + 1) as u64) as usize
+    }
+
+    /// Uniform in `-0.5..0.5`.
+    pub fn centred(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    }
+}
+
+/// Peak of `a - b` over all channels, in dB relative to full scale.
+pub fn peak_difference_db(a: &[Vec<f32>], b: &[Vec<f32>]) -> f64 {
+    let peak = a
+        .iter()
+        .zip(b)
+        .flat_map(|(x, y)| x.iter().zip(y).map(|(p, q)| (p - q).abs()))
+        .fold(0.0f32, f32::max);
+    20.0 * (peak.max(1e-30) as f64).log10()
+}
+
+/// Sums the stems of a render, channel by channel.
+pub fn sum_stems(stems: &[Vec<Vec<f32>>]) -> Vec<Vec<f32>> {
+    let mut sum = stems[0].clone();
+    for stem in &stems[1..] {
+        for (s, ch) in sum.iter_mut().zip(stem) {
+            s.iter_mut().zip(ch).for_each(|(a, b)| *a += b);
+        }
+    }
+    sum
+}
+
+/// A few seconds of stereo noise shaped like music (pink-ish, uncorrelated channels), seeded.
+pub fn test_signal(frames: usize, seed: u64) -> Vec<Vec<f32>> {
+    let mut rng = Rng::new(seed | 1);
+    let mut next = move || rng.centred();
+    (0..2)
+        .map(|_| {
+            let mut low = 0.0f32;
+            (0..frames)
+                .map(|i| {
+                    low = 0.99 * low + 0.05 * next();
+                    0.3 * low + 0.1 * next() + 0.2 * (i as f32 * 0.031).sin()
+                })
+                .collect()
+        })
+        .collect()
+}
