@@ -14,11 +14,26 @@
 //!
 //! Only the Linux layout is exercised; the others follow nice-plug's bundle layout and the same
 //! search rules.
+//!
+//! On Linux the two formats share one copy of everything: the plugin library exports both the
+//! VST3 and the CLAP entry points, so `sift.clap` is a symbolic link to the library inside
+//! `sift.vst3` (the plugin resolves links when it looks for its runtime and models). A VST3
+//! bundle must be a self-contained folder (Steinberg's bundle format); a CLAP plugin on Linux is
+//! any shared library named `.clap`, which a link satisfies. On Windows a CLAP is one `.clap`
+//! file (links need privileges there) and on macOS a bundle folder of its own, so both keep
+//! their own copies there.
+//!
+//! Bundles carry no debug info: it is split into `target/bundled/symbols/sift.so.debug` (linked
+//! from the library by a `.gnu_debuglink`, so gdb and crash tools find it when it is placed
+//! beside the library or under `/usr/lib/debug`); the library keeps its symbol table, so a
+//! crash's stack still names functions.
 
 use crate::paths::{ort_library_name, Paths};
 use crate::setup;
 use anyhow::{bail, Context, Result};
+use crate::process;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// The only package of the workspace that exports plugins.
 pub const PACKAGE: &str = "sift";
@@ -59,11 +74,16 @@ pub fn bundle_after_setup(paths: &Paths, cargo_args: &[String]) -> Result<()> {
     let packages = [PACKAGE.to_string()];
     nice_plug_xtask::build(&packages, cargo_args)
         .context("the sift package does not build: fix the compile errors above")?;
+    let vst3 = paths.vst3_bundle();
+    let clap = paths.clap_bundle();
+    // nice-plug-xtask copies the library onto `sift.clap`; through last time's link that would
+    // write into the VST3 bundle.
+    if clap.is_symlink() {
+        std::fs::remove_file(&clap).with_context(|| format!("removing {}", clap.display()))?;
+    }
     nice_plug_xtask::bundle(&paths.target, PACKAGE, cargo_args, false)
         .context("nice-plug-xtask could not bundle the plugin library")?;
 
-    let vst3 = paths.vst3_bundle();
-    let clap = paths.clap_bundle();
     for bundle in [&vst3, &clap] {
         if !bundle.exists() {
             bail!(
@@ -74,9 +94,23 @@ pub fn bundle_after_setup(paths: &Paths, cargo_args: &[String]) -> Result<()> {
         }
     }
 
+    let layouts = if cfg!(target_os = "linux") {
+        let library = vst3_binary_dir(&vst3).join("sift.so");
+        println!("==> splitting the debug info off the plugin library");
+        split_debug_info(&library, &paths.bundled().join("symbols"))?;
+        println!("==> sift.clap: a link to the VST3 bundle's library (one copy of everything)");
+        share_library(&clap, &library)?;
+        // What earlier layouts put beside the CLAP file.
+        remove_if_present(&paths.bundled().join(ort_library_name()))?;
+        remove_if_present(&paths.bundled().join("models"))?;
+        vec![vst3_layout(&vst3)]
+    } else {
+        vec![vst3_layout(&vst3), clap_layout(&paths.bundled(), &clap)]
+    };
+
     println!("==> adding the ONNX Runtime library and the default model");
     let mut written = Vec::new();
-    for layout in [vst3_layout(&vst3), clap_layout(&paths.bundled(), &clap)] {
+    for layout in layouts {
         written.push(copy_file(
             &paths.ort_library(),
             &layout.library_dir.join(ort_library_name()),
@@ -90,13 +124,52 @@ pub fn bundle_after_setup(paths: &Paths, cargo_args: &[String]) -> Result<()> {
 
     println!("==> plugin bundles in {}:", paths.bundled().display());
     for path in plugin_binaries(&vst3, &clap).iter().chain(&written) {
-        println!("    {:>9}  {}", size(path)?, shown(paths, path));
+        if path.is_symlink() {
+            let target = std::fs::read_link(path).with_context(|| format!("reading {}", path.display()))?;
+            println!("    {:>9}  {} -> {}", "link", shown(paths, path), target.display());
+        } else {
+            println!("    {:>9}  {}", size(path)?, shown(paths, path));
+        }
     }
-    println!(
-        "    ({} and the runtime library and models/ beside it belong together: copy all three)",
-        shown(paths, &clap)
-    );
+    println!("    {:>9}  {} (everything users download)", size(&vst3)?, shown(paths, &vst3));
     Ok(())
+}
+
+/// Moves `library`'s debug info into `symbols/<name>.debug` and leaves a `.gnu_debuglink` to it;
+/// the symbol table stays, so stack traces still name functions.
+fn split_debug_info(library: &Path, symbols: &Path) -> Result<()> {
+    std::fs::create_dir_all(symbols).with_context(|| format!("creating {}", symbols.display()))?;
+    let name = library.file_name().context("the plugin library has no file name")?.to_string_lossy();
+    let debug = symbols.join(format!("{name}.debug"));
+    let hint = "objcopy (GNU binutils, which the Rust linker setup needs anyway) must be installed:                 `apt-get install binutils`";
+    process::run(Command::new("objcopy").arg("--only-keep-debug").arg(library).arg(&debug), hint)?;
+    process::run(Command::new("objcopy").arg("--strip-debug").arg(format!("--add-gnu-debuglink={}", debug.display())).arg(library), hint)
+}
+
+/// Replaces the file `clap` by a relative link to `library`.
+fn share_library(clap: &Path, library: &Path) -> Result<()> {
+    remove_if_present(clap)?;
+    let folder = clap.parent().context("the CLAP file has no folder")?;
+    let relative = library.strip_prefix(folder).context("the VST3 bundle is not beside the CLAP file")?;
+    symlink(relative, clap).with_context(|| format!("linking {} to {}", clap.display(), relative.display()))
+}
+
+#[cfg(unix)]
+pub fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(target, link)
+}
+
+#[cfg(not(unix))]
+pub fn symlink(_target: &Path, _link: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::other("the shared layout is only used on Linux"))
+}
+
+fn remove_if_present(path: &Path) -> Result<()> {
+    let result = if path.is_dir() && !path.is_symlink() { std::fs::remove_dir_all(path) } else { std::fs::remove_file(path) };
+    match result {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).with_context(|| format!("removing {}", path.display())),
+        _ => Ok(()),
+    }
 }
 
 /// Where the runtime library and the models go for one bundle.

@@ -1,11 +1,11 @@
 //! `cargo xtask install`: bundles the plugins in release mode (cargo makes that a no-op when
-//! nothing changed) and copies them into the per-user plugin folders that hosts scan:
-//! `~/.vst3/sift.vst3` and `~/.clap/Sift/` (the CLAP file with the runtime library and `models/`
-//! beside it; CLAP hosts search their folders recursively). Linux only for now: on Windows and
-//! macOS it says where to copy the bundles by hand.
+//! nothing changed) and puts them into the per-user plugin folders that hosts scan:
+//! `~/.vst3/sift.vst3`, and `~/.clap/sift.clap` as a link to the library inside it (one copy of
+//! the library, runtime and models serves both formats; see `bundle.rs`). Linux only for now:
+//! on Windows and macOS it says where to copy the bundles by hand.
 
 use crate::bundle::{self, copy_file, shown, size};
-use crate::paths::{ort_library_name, Paths};
+use crate::paths::Paths;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -29,21 +29,23 @@ pub fn run(paths: &Paths) -> Result<()> {
     println!("==> installing the VST3 plugin");
     replace_dir(&paths.vst3_bundle(), &vst3_to)?;
 
-    let clap_to = home.join(".clap").join("Sift");
-    println!("==> installing the CLAP plugin");
-    remove_dir(&clap_to)?;
-    let bundled = paths.bundled();
-    copy_file(&paths.clap_bundle(), &clap_to.join("sift.clap"))?;
-    copy_file(
-        &bundled.join(ort_library_name()),
-        &clap_to.join(ort_library_name()),
-    )?;
-    copy_dir(&bundled.join("models"), &clap_to.join("models"))?;
+    println!("==> installing the CLAP plugin (a link into the VST3 bundle)");
+    // Earlier versions installed a folder with copies.
+    remove_dir(&home.join(".clap").join("Sift"))?;
+    let clap_to = home.join(".clap").join("sift.clap");
+    let library = std::fs::canonicalize(paths.clap_bundle())
+        .with_context(|| format!("resolving {}", paths.clap_bundle().display()))?;
+    let installed_library = vst3_to.join(library.strip_prefix(paths.vst3_bundle()).context("sift.clap does not link into sift.vst3")?);
+    std::fs::create_dir_all(home.join(".clap")).context("creating ~/.clap")?;
+    if clap_to.is_symlink() || clap_to.exists() {
+        std::fs::remove_file(&clap_to).with_context(|| format!("removing {}", clap_to.display()))?;
+    }
+    bundle::symlink(&installed_library, &clap_to)
+        .with_context(|| format!("linking {} to {}", clap_to.display(), installed_library.display()))?;
 
     println!("==> installed:");
-    for path in [&vst3_to, &clap_to] {
-        println!("    {:>9}  {}", size(path)?, shown(paths, path));
-    }
+    println!("    {:>9}  {}", size(&vst3_to)?, shown(paths, &vst3_to));
+    println!("    {:>9}  {} -> {}", "link", clap_to.display(), installed_library.display());
     println!("    rescan plugins in your host to pick up Sift and Sift Single");
     Ok(())
 }

@@ -13,6 +13,7 @@ mod process;
 mod product;
 mod python;
 mod setup;
+mod system_packages;
 mod test;
 mod wheel;
 
@@ -29,7 +30,10 @@ commands:
           setup, then build the CLAP and VST3 plugins into target/bundled (sift.clap, sift.vst3) with the
           ONNX Runtime library and the default model; other `cargo build` options are passed on
   install bundle in release mode, then copy the plugins to ~/.vst3/sift.vst3 and ~/.clap/Sift (Linux)
-  test    setup, then run `cargo test --workspace` (debug assertions on, so the allocation guard is armed) with the runtime, models and eval data
+  test    check (and as root, install) the system packages the tests need, setup, then run `cargo test --workspace`
+          (debug assertions on, so the allocation guard is armed) and the VST3 host tests with the runtime, models and eval data
+  system-packages
+          only the first step of `test`: check the system packages the tests need, install missing ones as root
   bench   setup, then run the `bench` example of the sift package";
 
 fn main() {
@@ -53,6 +57,7 @@ fn run() -> Result<()> {
         ["bundle", ..] => bundle::command(&paths, &args[1..]),
         ["install"] => install::run(&paths),
         ["test"] => test::run(&paths),
+        ["system-packages"] => system_packages::ensure(),
         ["bench"] => bench::run(&paths),
         ["help" | "-h" | "--help"] => {
             println!("{USAGE}");

@@ -1,6 +1,7 @@
 //! `cargo xtask test`: the whole test suite against the real runtime library, the default model,
 //! the bundled plugins and the shared evaluation clips, as CI runs it.
 //!
+//! 0. the system packages the tests need (`system_packages`), installed as root where missing;
 //! 1. set-up, and the release bundles (`target/bundled/sift.clap`, `sift.vst3`) the host tests load;
 //! 2. `cargo test --workspace`: engine, command line, and the CLAP host (`tests/clap-host`);
 //! 3. `tests/hosts/run.sh`: DawDreamer and pedalboard load the VST3 bundle under Xvfb.
@@ -9,10 +10,11 @@
 
 use crate::paths::Paths;
 use crate::process::{cargo, command, run_for_status};
-use crate::{bundle, python, setup};
+use crate::{bundle, python, setup, system_packages};
 use anyhow::Result;
 
 pub fn run(paths: &Paths) -> Result<()> {
+    system_packages::ensure()?;
     setup::run(paths)?;
     bundle::bundle_after_setup(paths, &["--release".to_string()])?;
     python::install_requirements(paths, &paths.root.join("tests/hosts/requirements.txt"))?;

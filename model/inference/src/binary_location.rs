@@ -6,12 +6,15 @@
 
 use std::path::PathBuf;
 
-/// The folder holding the binary this code was loaded from.
+/// The folder holding the binary this code was loaded from, with symbolic links resolved.
 ///
 /// On Unix this asks the dynamic loader which object contains this very function, which gives
-/// the plugin library's path inside a host and the executable's path otherwise.
+/// the plugin library's path inside a host and the executable's path otherwise. Links are
+/// resolved because on Linux `sift.clap` is a link to the library inside `sift.vst3`, whose
+/// runtime and models lie beside the link's target, not beside the link.
 pub fn binary_dir() -> Option<PathBuf> {
-    binary_path().and_then(|p| p.parent().map(PathBuf::from))
+    let path = binary_path()?;
+    std::fs::canonicalize(&path).unwrap_or(path).parent().map(PathBuf::from)
 }
 
 #[cfg(unix)]

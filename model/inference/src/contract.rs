@@ -5,15 +5,13 @@
 
 use std::collections::HashMap;
 
-use sift_engine::ModelSpec;
+use sift_engine::{ModelSpec, MAX_STEMS};
 
 use super::InferenceError;
 
 /// The contract version this build reads.
 pub const CONTRACT_VERSION: &str = "1";
 
-/// The most stems a model may have.
-pub const MAX_STEMS: usize = 8;
 
 /// What the network's output tensor holds, and so how it becomes masks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,6 +110,7 @@ impl Contract {
             frame_multiple: number("sift.frame_multiple")?,
             licence: get("sift.licence")?,
             source: get("sift.source")?,
+            origin: None,
         };
         Ok(Contract { spec, output_kind, input: get("sift.input")?, output: get("sift.output")? })
     }

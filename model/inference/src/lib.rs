@@ -7,6 +7,8 @@
 //! - [`binary_location`]: the folder of the running executable or plugin library, where the
 //!   runtime library and the models are looked for.
 
+#![deny(missing_docs)]
+
 pub mod binary_location;
 pub mod catalogue;
 pub mod contract;

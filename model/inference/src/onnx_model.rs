@@ -54,8 +54,8 @@ impl SessionOptions {
 /// instances a session has, and intra-op threads let one run use every core.
 struct Loaded {
     session: Mutex<Session>,
+    /// The contract read from the file; its spec's `origin` is the file.
     contract: Contract,
-    path: PathBuf,
 }
 
 /// Models loaded in this process, by file and options. Weak, so the last instance to let go of
@@ -99,16 +99,16 @@ impl OnnxModel {
         let unreadable = |reason: String| InferenceError::ModelUnreadable { path: path.to_owned(), reason };
         let session = build_session(runtime, path, options).map_err(|e| unreadable(e.to_string()))?;
         let metadata = read_metadata(&session).map_err(|e| unreadable(e.to_string()))?;
-        let contract = Contract::from_metadata(&metadata).map_err(|e| e.in_file(path))?;
+        let mut contract = Contract::from_metadata(&metadata).map_err(|e| e.in_file(path))?;
+        contract.spec.origin = Some(path.to_owned());
         contract
             .check_tensors(&shapes(session.inputs().iter().map(|o| (o.name(), o.dtype()))), &shapes(session.outputs().iter().map(|o| (o.name(), o.dtype()))))
             .map_err(|e| e.in_file(path))?;
-        Ok(Loaded { session: Mutex::new(session), contract, path: path.to_owned() })
+        Ok(Loaded { session: Mutex::new(session), contract })
     }
 
-    /// The file this model came from.
-    pub fn path(&self) -> &Path {
-        &self.loaded.path
+    fn path(&self) -> &Path {
+        self.loaded.contract.spec.origin.as_deref().unwrap_or(Path::new(""))
     }
 
     /// How many instances in this process share this model's loaded copy.
@@ -124,7 +124,7 @@ impl OnnxModel {
         let magnitude = vec![0.0; 2 * frames * spec.bins];
         let mut masks = vec![0.0; spec.stem_count() * 2 * frames * spec.bins];
         self.infer(&magnitude, frames, &mut masks)
-            .map_err(|e| InferenceError::Contract(format!("a test run failed: {}", e.0)).in_file(&self.loaded.path))
+            .map_err(|e| InferenceError::Contract(format!("a test run failed: {}", e.0)).in_file(self.path()))
     }
 }
 

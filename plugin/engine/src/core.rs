@@ -7,7 +7,7 @@
 use realfft::num_complex::Complex32;
 
 use super::masks::{self, Extension};
-use super::model::{InferenceFailure, MaskModel, ModelSpec};
+use super::model::{InferenceFailure, MaskModel, ModelSpec, MAX_STEMS};
 use super::mode::Schedule;
 use super::stft::{Analysis, Synthesis};
 
@@ -92,11 +92,6 @@ impl SeparationCore {
         self.frames = 0;
         self.runs = 0;
         self.lead_in = self.spec.n_fft - self.spec.hop;
-    }
-
-    /// The model grid this core runs on.
-    pub fn spec(&self) -> &ModelSpec {
-        &self.spec
     }
 
     /// The largest number of input samples that can be in while fewer output samples are out:
@@ -211,7 +206,7 @@ impl SeparationCore {
         let skip = self.lead_in.min(hop);
         for ch in 0..CHANNELS {
             // Normalise the model's masks bin by bin, then extend each stem above its range.
-            let mut bin_masks = [0.0f32; 16];
+            let mut bin_masks = [0.0f32; MAX_STEMS];
             let bin_masks = &mut bin_masks[..stems];
             for b in 0..bins {
                 for (s, m) in bin_masks.iter_mut().enumerate() {

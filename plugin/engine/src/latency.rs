@@ -3,7 +3,7 @@
 use super::core::SeparationCore;
 use super::model::ModelSpec;
 use super::mode::Schedule;
-use super::resample::RateBridge;
+use super::resample::BridgeTiming;
 
 /// The latency of an engine at the host's rate, and what it is made of.
 ///
@@ -28,23 +28,17 @@ impl Latency {
     /// Without resampling the algorithmic part is exact: the largest number of samples that
     /// can be in before the stems for the first of them are out. With resampling it is a
     /// tight upper bound that adds each resampler's chunking and delay.
-    pub fn new(spec: &ModelSpec, schedule: &Schedule, host_rate: u32, bridge: Option<&RateBridge>) -> Self {
+    pub fn new(spec: &ModelSpec, schedule: &Schedule, host_rate: u32, bridge: Option<BridgeTiming>) -> Self {
         let core_lag = SeparationCore::max_lag(spec, schedule);
-        let to_host = |model_samples: usize| (model_samples as u64 * host_rate as u64).div_ceil(spec.sample_rate as u64) as usize;
+        // Samples convert at the ratio the resamplers use.
+        let ratio_rate = bridge.map_or(host_rate, |b| b.host_rate);
+        let to_host = |model_samples: usize| (model_samples as u64 * ratio_rate as u64).div_ceil(spec.sample_rate as u64) as usize;
         let algorithmic = match bridge {
             None => core_lag,
-            Some(b) => b.down.input_chunk() - 1 + to_host(core_lag + b.up.input_chunk() - 1) + b.delay(),
+            Some(b) => b.down_chunk - 1 + to_host(core_lag + b.up_chunk - 1) + b.delay,
         };
         let budget = to_host(schedule.new * spec.hop);
         Self { samples: algorithmic + budget, algorithmic, budget, sample_rate: host_rate }
-    }
-
-    /// The latency an engine in `mode` would have for `spec` at `host_rate`, without starting
-    /// one (main thread: it plans the resamplers to know their delay).
-    pub fn for_mode(spec: &ModelSpec, mode: super::Mode, host_rate: u32) -> Result<Self, String> {
-        let schedule = mode.schedule(spec.frame_multiple);
-        let bridge = RateBridge::new(host_rate, spec.sample_rate, (spec.stem_count() - 1) * super::CHANNELS)?;
-        Ok(Self::new(spec, &schedule, host_rate, bridge.as_ref()))
     }
 
     /// The total latency in milliseconds.

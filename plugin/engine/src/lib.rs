@@ -12,31 +12,65 @@
 //!  dry delay line                  output ring ◄───────────────────────────┘
 //!      └──► residual = dry − Σ stems ◄──┘
 //! ```
+//!
+//! The model is anything that implements [`MaskModel`]; this crate knows nothing about ONNX
+//! Runtime (the `sift-inference` crate), plugin formats (`sift`) or files (`sift-cli`).
+//!
+//! # Example
+//!
+//! An engine on a [`PassThrough`] model (what the plugin runs when no model loads) gives every
+//! sample to the residual stem, exactly [`Latency::samples`] late:
+//!
+//! ```
+//! use sift_engine::{Engine, EngineConfig, ModelSpec, PassThrough};
+//!
+//! let model = PassThrough::new(ModelSpec::default_grid()); // stems: vocals, accompaniment
+//! // Offline: the audio thread waits for the worker, as in a DAW's bounce.
+//! let config = EngineConfig::new(48_000, 512).realtime(false);
+//! let (engine, mut processor) = Engine::start(Box::new(model), config)?;
+//! let latency = engine.latency().samples;
+//!
+//! let impulse_at = 1000;
+//! let (mut vocals, mut accompaniment) = (Vec::new(), Vec::new());
+//! for block in 0..(latency + impulse_at) / 512 + 2 {
+//!     let input: Vec<f32> = (0..512).map(|i| if block * 512 + i == impulse_at { 1.0 } else { 0.0 }).collect();
+//!     let (mut v, mut a) = (vec![0.0; 512], vec![0.0; 512]);
+//!     processor.process(&[&input], &mut [&mut v, &mut a]); // one channel in, [stem][channel] out
+//!     vocals.extend(v);
+//!     accompaniment.extend(a);
+//! }
+//! assert_eq!(accompaniment[impulse_at + latency], 1.0);
+//! assert!(vocals.iter().all(|&s| s == 0.0));
+//! # Ok::<(), sift_engine::EngineError>(())
+//! ```
+
+#![deny(missing_docs)]
 
 mod core;
 mod latency;
-pub mod masks;
-pub mod mode;
-pub mod model;
+mod masks;
+mod mode;
+mod model;
 mod processor;
 pub mod render;
 pub mod resample;
 mod shared;
-pub mod stft;
+mod stft;
 mod worker;
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-pub use self::core::{SeparationCore, CHANNELS};
+pub use self::core::CHANNELS;
 pub use self::latency::Latency;
 pub use self::masks::Extension;
 pub use self::mode::{Mode, Schedule};
-pub use self::model::{InferenceFailure, MaskModel, ModelSpec, PassThrough};
+pub use self::model::{InferenceFailure, MaskModel, ModelSpec, PassThrough, MAX_STEMS};
 pub use self::processor::{AudioProcessor, BlockReport};
 pub use self::shared::Shared;
 
-use self::resample::RateBridge;
+use self::core::SeparationCore;
+use self::resample::{BridgeTiming, RateBridge};
 use self::worker::Worker;
 
 /// Where a new model waits for the worker to take it, between two runs.
@@ -68,7 +102,10 @@ impl ModelInbox {
 }
 
 /// Host sample rates the engine accepts.
-pub const HOST_RATES: std::ops::RangeInclusive<u32> = 22_050..=192_000;
+///
+/// Every rate a host or validator is known to try: the engine resamples to the model's rate
+/// (at 1 kHz the model hears only what lies below 500 Hz, but the stems still sum to the input).
+pub const HOST_RATES: std::ops::RangeInclusive<u32> = 1_000..=768_000;
 
 /// How an engine instance is set up; fixed for its lifetime (a change means a new engine).
 #[derive(Clone, Copy, Debug)]
@@ -114,7 +151,7 @@ impl EngineConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// The host rate is outside [`HOST_RATES`].
-    #[error("sample rate {0} Hz is not supported: Sift runs at 22.05 to 192 kHz")]
+    #[error("sample rate {0} Hz is not supported: Sift runs at 1 to 768 kHz")]
     SampleRate(u32),
     /// The block size is zero.
     #[error("the host's maximum block size must be at least 1 sample")]
@@ -122,6 +159,14 @@ pub enum EngineError {
     /// Resampling between the host and model rates could not be set up.
     #[error("{0}")]
     Resampling(String),
+    /// The model has too few or too many stems, or its residual stem is not one of them.
+    #[error("a model needs 2 to {MAX_STEMS} stems with the residual among them; this one has {stems} (residual {residual})")]
+    Stems {
+        /// The model's stem count.
+        stems: usize,
+        /// The index of its residual stem.
+        residual: usize,
+    },
     /// The worker thread could not be spawned.
     #[error("could not start the separation thread: {0}")]
     Thread(std::io::Error),
@@ -134,6 +179,7 @@ pub struct Engine {
     shared: Arc<Shared>,
     worker: Option<JoinHandle<Box<dyn MaskModel>>>,
     latency: Latency,
+    bridge_timing: Option<BridgeTiming>,
     spec: ModelSpec,
     provider: String,
     schedule: Schedule,
@@ -152,11 +198,15 @@ impl Engine {
             return Err(EngineError::BlockSize);
         }
         let spec = model.spec().clone();
+        if !(2..=MAX_STEMS).contains(&spec.stem_count()) || spec.residual >= spec.stem_count() {
+            return Err(EngineError::Stems { stems: spec.stem_count(), residual: spec.residual });
+        }
         let provider = model.provider().to_owned();
         let schedule = config.mode.schedule(spec.frame_multiple);
         let stem_channels = (spec.stem_count() - 1) * CHANNELS;
         let bridge = RateBridge::new(config.sample_rate, spec.sample_rate, stem_channels).map_err(EngineError::Resampling)?;
-        let latency = Latency::new(&spec, &schedule, config.sample_rate, bridge.as_ref());
+        let bridge_timing = bridge.as_ref().map(RateBridge::timing);
+        let latency = Latency::new(&spec, &schedule, config.sample_rate, bridge_timing);
 
         // Room for the whole latency, a deadline's worth of slack, a few host blocks and two
         // seconds of hiccups before the input ring overflows.
@@ -204,13 +254,19 @@ impl Engine {
             consumed: 0,
             resetting: false,
         };
-        let engine = Engine { shared, worker: Some(handle), latency, spec, provider, schedule, incoming };
+        let engine = Engine { shared, worker: Some(handle), latency, bridge_timing, spec, provider, schedule, incoming };
         Ok((engine, processor))
     }
 
     /// The latency and how it is made up.
     pub fn latency(&self) -> &Latency {
         &self.latency
+    }
+
+    /// The latency an engine for the same model and host rate would have in `mode`, so a host
+    /// can be told what a mode change will cost before it restarts processing.
+    pub fn latency_in(&self, mode: Mode) -> Latency {
+        Latency::new(&self.spec, &mode.schedule(self.spec.frame_multiple), self.latency.sample_rate, self.bridge_timing)
     }
 
     /// The running model's grid and stems.

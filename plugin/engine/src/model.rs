@@ -2,10 +2,15 @@
 //!
 //! The engine is written against [`MaskModel`]: a model that turns a window of mixture
 //! magnitudes into one soft mask per stem. ONNX Runtime lives behind this trait in
-//! [`crate::inference`]; a model whose network outputs stem spectrograms or waveforms is adapted
+//! the `sift-inference` crate; a model whose network outputs stem spectrograms or waveforms is adapted
 //! to masks there, so the real-time engine never changes when the model does.
 
 use std::fmt;
+use std::path::PathBuf;
+
+/// The most stems a model may have. Fixed so the audio thread's per-block scratch can live on
+/// the stack; the plugin's bit sets over stems (`u8`) rely on it too.
+pub const MAX_STEMS: usize = 8;
 
 /// The time-frequency grid and stem layout a model was trained on, read from the model file.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,6 +38,9 @@ pub struct ModelSpec {
     pub licence: String,
     /// Where the weights come from, shown to the user.
     pub source: String,
+    /// The file the model was loaded from (`None` for models built in code), so whoever holds
+    /// a model knows which one it is without tracking that beside it.
+    pub origin: Option<PathBuf>,
 }
 
 impl ModelSpec {
@@ -51,6 +59,7 @@ impl ModelSpec {
             frame_multiple: 64,
             licence: String::new(),
             source: String::new(),
+            origin: None,
         }
     }
 

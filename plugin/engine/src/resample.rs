@@ -98,6 +98,24 @@ pub struct RateBridge {
     pub down: Stage,
     /// Model rate to host rate, for the separated stems.
     pub up: Stage,
+    /// The host rate the ratio is built on ([`ratio_rate`]).
+    host_rate: u32,
+}
+
+/// The host rate a resampling ratio is built on: the host's own where its ratio to the model's
+/// rate reduces to short blocks (every common rate: 44.1k, 48k, 96k, 8k, 11.025k, ...), else the
+/// nearest multiple of 100 Hz. An odd rate (a fractional 88 200.5 Hz arrives as 88 201) would
+/// otherwise need a block of tens of thousands of samples and as much latency; rounded, the
+/// model hears the audio off-pitch by at most 50 Hz / rate (0.06 % at 88.2 kHz), and nothing
+/// else changes: the way back uses the same ratio, so the stems stay aligned to the sample.
+pub fn ratio_rate(host_rate: u32, model_rate: u32) -> u32 {
+    const LONGEST_BLOCK: u32 = 1024;
+    let smallest_block = host_rate / gcd(host_rate as usize, model_rate as usize) as u32;
+    if host_rate % 100 == 0 || smallest_block <= LONGEST_BLOCK {
+        host_rate
+    } else {
+        (host_rate.saturating_add(50) / 100 * 100).max(100)
+    }
 }
 
 impl RateBridge {
@@ -110,9 +128,10 @@ impl RateBridge {
         if host_rate == model_rate {
             return Ok(None);
         }
+        let host_rate = ratio_rate(host_rate, model_rate);
         let down = Stage::new(host_rate, model_rate, Self::CHUNK, super::core::CHANNELS)?;
         let up = Stage::new(model_rate, host_rate, down.output_chunk(), stem_channels)?;
-        Ok(Some(Self { down, up }))
+        Ok(Some(Self { down, up, host_rate }))
     }
 
     /// Forgets everything in flight in both directions.
@@ -126,6 +145,31 @@ impl RateBridge {
     pub fn delay(&self) -> usize {
         self.down.input_delay() + self.up.output_delay()
     }
+
+    /// What the bridge adds to the engine's latency, as plain numbers: planning a resampler
+    /// costs FFT set-up, so the bridge reports its timing once and latencies of other modes
+    /// are worked out from that.
+    pub fn timing(&self) -> BridgeTiming {
+        BridgeTiming {
+            down_chunk: self.down.input_chunk(),
+            up_chunk: self.up.input_chunk(),
+            delay: self.delay(),
+            host_rate: self.host_rate,
+        }
+    }
+}
+
+/// The timing of a [`RateBridge`]: its chunk sizes and round-trip delay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BridgeTiming {
+    /// Host samples per chunk going down to the model's rate.
+    pub down_chunk: usize,
+    /// Model-rate samples per chunk coming back up.
+    pub up_chunk: usize,
+    /// Round-trip delay in host samples ([`RateBridge::delay`]).
+    pub delay: usize,
+    /// The host rate the ratio is built on ([`ratio_rate`]).
+    pub host_rate: u32,
 }
 
 fn gcd(a: usize, b: usize) -> usize {

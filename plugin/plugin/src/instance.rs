@@ -1,13 +1,12 @@
 //! What `Sift` and `Sift Single` have in common: the model, the engine and the remix of one
 //! plugin instance, split by thread the way nice-plug calls it.
 
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use nice_plug::prelude::*;
 
-use sift_engine::{AudioProcessor, Engine, EngineConfig, Latency, MaskModel, Mode, ModelSpec, PassThrough};
+use sift_engine::{AudioProcessor, Engine, EngineConfig, MaskModel, Mode, ModelSpec, PassThrough, CHANNELS, MAX_STEMS};
 use sift_inference::{catalogue, OnnxModel, SessionOptions};
 
 use super::loader::ModelLoader;
@@ -17,7 +16,7 @@ use super::params::{DeviceChoice, SiftParams};
 use super::roles::{Role, RoleMap};
 
 /// Largest number of stems times channels the preallocated buffers hold.
-const MAX_STEM_CHANNELS: usize = sift_inference::contract::MAX_STEMS * 2;
+const MAX_STEM_CHANNELS: usize = MAX_STEMS * CHANNELS;
 
 /// One plugin instance's engine and remix.
 ///
@@ -25,11 +24,9 @@ const MAX_STEM_CHANNELS: usize = sift_inference::contract::MAX_STEMS * 2;
 /// [`Instance::process`] on the audio thread touches only what `activate` prepared.
 pub struct Instance {
     pub params: Arc<SiftParams>,
-    /// The model the last engine handed back and its file: kept across activations, since
-    /// loading takes a second.
-    parked: Option<(PathBuf, Box<dyn MaskModel>)>,
-    /// The file of the model the running engine has (`None`: pass-through).
-    running: Option<PathBuf>,
+    /// The model the last engine handed back (it knows its file): kept across activations,
+    /// since loading takes a second.
+    parked: Option<Box<dyn MaskModel>>,
     engine: Option<Engine>,
     processor: Option<AudioProcessor>,
     roles: RoleMap,
@@ -68,7 +65,6 @@ impl Instance {
         Self {
             params,
             parked: None,
-            running: None,
             engine: None,
             processor: None,
             roles: RoleMap::new(&[]),
@@ -91,7 +87,9 @@ impl Instance {
     ///
     /// A missing or broken model or runtime does not fail activation: the engine then runs a
     /// pass-through on the default grid, so the host gets the dry signal with the latency it
-    /// was told, and the reason is logged. Only a sample rate Sift cannot run at fails.
+    /// was told, and the reason is logged. An engine that cannot start with the model (a rate
+    /// it cannot resample) falls back to a pass-through at the host's own rate, with the
+    /// reason in the editor's status. Only a rate outside [`sift_engine::HOST_RATES`] fails.
     pub fn activate<P: Plugin>(&mut self, layout: &AudioIOLayout, config: &BufferConfig, context: &mut impl ActivateContext<P>) -> bool {
         self.stop();
         self.channels = layout.main_input_channels.map_or(2, |c| c.get() as usize).clamp(1, 2);
@@ -99,20 +97,32 @@ impl Instance {
         let max_block = config.max_buffer_size.max(1) as usize;
         self.mode = self.params.mode.value().into();
         let model = self.model();
-        let spec = model.spec().clone();
         let engine_config = EngineConfig::new(rate, max_block).mode(self.mode).realtime(config.process_mode == ProcessMode::Realtime);
         let (engine, processor) = match Engine::start(model, engine_config) {
             Ok(started) => started,
             Err(e) => {
-                nice_error!("Sift cannot run here: {e}");
-                return false;
+                nice_error!("Sift cannot separate here, passing audio through: {e}");
+                self.model_info = ModelInfo {
+                    problem: Some(format!("Cannot separate at {rate} Hz ({e}); passing audio through unprocessed")),
+                    detail: e.to_string(),
+                    ..ModelInfo::default()
+                };
+                let dry = PassThrough::new(ModelSpec { sample_rate: rate, ..ModelSpec::default_grid() });
+                match Engine::start(Box::new(dry), engine_config) {
+                    Ok(started) => started,
+                    Err(e) => {
+                        nice_error!("Sift cannot run at all here: {e}");
+                        return false;
+                    }
+                }
             }
         };
+        let spec = engine.spec().clone();
         let mut latency_ms = [0.0f32; 3];
         for mode in Mode::ALL {
-            let latency = Latency::for_mode(&spec, mode, rate).ok();
-            self.latencies[mode as usize] = latency.as_ref().map_or(0, |l| l.samples as u32);
-            latency_ms[mode as usize] = latency.as_ref().map_or(0.0, |l| l.millis() as f32);
+            let latency = engine.latency_in(mode);
+            self.latencies[mode as usize] = latency.samples as u32;
+            latency_ms[mode as usize] = latency.millis() as f32;
         }
         self.latency_reported = engine.latency().samples as u32;
         context.set_latency_samples(self.latency_reported);
@@ -122,7 +132,7 @@ impl Instance {
         let block = |count: usize| vec![vec![0.0f32; max_block]; count];
         self.input = block(self.channels);
         self.stems = block(spec.stem_count() * self.channels);
-        self.buses = block(Role::ALL.len() * self.channels);
+        self.buses = block(Role::COUNT * self.channels);
         let mut info = self.model_info.clone();
         info.provider = if info.problem.is_some() { "none (pass-through)".to_owned() } else { engine.provider().to_owned() };
         let budget_micros = (engine.schedule().new * spec.hop) as f64 / spec.sample_rate.max(1) as f64 * 1e6;
@@ -138,12 +148,10 @@ impl Instance {
         self.status.active.store(false, Ordering::Release);
         self.processor = None;
         if let Some(engine) = self.engine.take() {
-            // A model swapped in from the editor is what the engine hands back now.
-            let swapped = self.loader.engine_stopped();
-            if let (Some(model), Some(path)) = (engine.stop(), swapped.or(self.running.take())) {
-                self.parked = Some((path, model));
-            }
-            self.running = None;
+            self.loader.engine_stopped();
+            // The model running now, swapped in from the editor or not; a pass-through has no
+            // file and is not worth keeping.
+            self.parked = engine.stop().filter(|model| model.spec().origin.is_some());
         }
     }
 
@@ -157,21 +165,19 @@ impl Instance {
             nice_log!("Sift: no GPU execution provider in this build; running on the CPU");
         }
         // A model picked in the editor that needed a new engine comes first.
-        if let Some((path, model)) = self.loader.take_parked() {
-            self.model_info = ModelInfo::of(model.spec(), "", &path);
+        if let Some(model) = self.loader.take_parked() {
+            self.model_info = ModelInfo::of(model.spec(), "");
             self.parked = None;
-            self.running = Some(path);
             return model;
         }
         let parked = self.parked.take();
         let loaded = path.and_then(|path| match parked {
-            Some((parked_path, model)) if parked_path == path => Ok((path, model)),
-            _ => OnnxModel::load(&path, &SessionOptions::default()).map(|m| (path, Box::new(m) as Box<dyn MaskModel>)),
+            Some(model) if model.spec().origin.as_deref() == Some(path.as_path()) => Ok(model),
+            _ => OnnxModel::load(&path, &SessionOptions::default()).map(|m| Box::new(m) as Box<dyn MaskModel>),
         });
         match loaded {
-            Ok((path, model)) => {
-                self.model_info = ModelInfo::of(model.spec(), "", &path);
-                self.running = Some(path);
+            Ok(model) => {
+                self.model_info = ModelInfo::of(model.spec(), "");
                 model
             }
             Err(e) => {
@@ -216,11 +222,11 @@ impl Instance {
         processor.process(&inputs[..channels], &mut stem_slices[..stem_count]);
         let stems = stem_slices.each_ref().map(|s| &**s);
         let mut buses = self.buses.iter_mut().map(|c| &mut c[..len]);
-        let mut bus_slices: [&mut [f32]; 10] = std::array::from_fn(|_| buses.next().unwrap_or_default());
-        self.mixer.mix(&self.roles, &targets, &stems[..stem_count], channels, &mut bus_slices[..Role::ALL.len() * channels], main);
+        let mut bus_slices: [&mut [f32]; Role::COUNT * CHANNELS] = std::array::from_fn(|_| buses.next().unwrap_or_default());
+        self.mixer.mix(&self.roles, &targets, &stems[..stem_count], channels, &mut bus_slices[..Role::COUNT * channels], main);
 
         // Meters and status for the editor: atomics only.
-        let role_peaks: [f32; 5] = std::array::from_fn(|r| bus_slices[r * channels..(r + 1) * channels].iter().fold(0.0f32, |p, c| p.max(monitor::peak(c))));
+        let role_peaks: [f32; Role::COUNT] = std::array::from_fn(|r| bus_slices[r * channels..(r + 1) * channels].iter().fold(0.0f32, |p, c| p.max(monitor::peak(c))));
         let output_peak = main.iter().fold(0.0f32, |p, c| p.max(monitor::peak(c)));
         self.meters.record(&role_peaks, output_peak);
         if let Some(engine) = self.engine.as_ref() {

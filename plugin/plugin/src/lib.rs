@@ -28,8 +28,9 @@ use self::roles::Role;
 
 const STEREO: Option<NonZeroU32> = NonZeroU32::new(2);
 const MONO: Option<NonZeroU32> = NonZeroU32::new(1);
-const STEM_BUSES: &[NonZeroU32] = &[NonZeroU32::new(2).unwrap(); 5];
-const STEM_BUS_NAMES: &[&str] = &["Vocals", "Drums", "Bass", "Other", "Extra"];
+const STEREO_STEM_BUSES: &[NonZeroU32] = &[NonZeroU32::new(2).unwrap(); Role::COUNT];
+const MONO_STEM_BUSES: &[NonZeroU32] = &[NonZeroU32::new(1).unwrap(); Role::COUNT];
+const STEM_BUS_NAMES: &[&str] = &Role::NAMES;
 
 /// Sift with its five stem buses.
 #[derive(Default)]
@@ -49,14 +50,14 @@ impl Plugin for Sift {
             main_input_channels: STEREO,
             main_output_channels: STEREO,
             aux_input_ports: &[],
-            aux_output_ports: STEM_BUSES,
+            aux_output_ports: STEREO_STEM_BUSES,
             names: PortNames { layout: Some("Stereo"), main_input: Some("Input"), main_output: Some("Remix"), aux_inputs: &[], aux_outputs: STEM_BUS_NAMES },
         },
         AudioIOLayout {
             main_input_channels: MONO,
             main_output_channels: MONO,
             aux_input_ports: &[],
-            aux_output_ports: &[NonZeroU32::new(1).unwrap(); 5],
+            aux_output_ports: MONO_STEM_BUSES,
             names: PortNames { layout: Some("Mono"), main_input: Some("Input"), main_output: Some("Remix"), aux_inputs: &[], aux_outputs: STEM_BUS_NAMES },
         },
     ];

@@ -5,10 +5,14 @@
 //! model keeps playing. A model on the same grid with the same stems swaps into the worker
 //! between two runs (no gap, no click, same latency). Any other model needs a new engine: it is
 //! parked here, the host is asked to restart processing, and the next activation takes it. A
-//! file that fails to load changes nothing but the message the editor shows.
+//! file that fails to load changes nothing but the message the editor shows. When picks come
+//! faster than loads, the last pick wins: an earlier load that finishes later is dropped.
+//!
+//! A model knows its own file (`ModelSpec::origin`), so nothing here tracks which file is
+//! where: the engine hands back whatever model it ran when it stops.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use sift_engine::{MaskModel, ModelInbox};
@@ -40,10 +44,11 @@ pub struct ModelLoader {
     /// The running engine's inbox; `None` while inactive.
     inbox: Mutex<Option<ModelInbox>>,
     state: Mutex<LoadState>,
-    /// The file of the model swapped into the running engine, if one was.
-    swapped: Mutex<Option<PathBuf>>,
+    /// Counts requests; a load brings its model into play only if no later request came.
+    /// Changed under the `state` lock.
+    latest_request: AtomicU64,
     /// A model that needs a new engine, waiting for the next activation.
-    parked: Mutex<Option<(PathBuf, Box<dyn MaskModel>)>>,
+    parked: Mutex<Option<Box<dyn MaskModel>>>,
     /// Set when a parked model waits; the audio thread asks the host to restart.
     pub restart_wanted: AtomicBool,
 }
@@ -60,7 +65,7 @@ impl ModelLoader {
             status,
             inbox: Mutex::new(None),
             state: Mutex::new(LoadState::Idle),
-            swapped: Mutex::new(None),
+            latest_request: AtomicU64::new(0),
             parked: Mutex::new(None),
             restart_wanted: AtomicBool::new(false),
         }
@@ -73,39 +78,49 @@ impl ModelLoader {
 
     /// Loads `path` on a new thread and brings it into play (main or GUI thread; returns at once).
     pub fn request(self: &Arc<Self>, path: PathBuf) {
-        *locked(&self.state) = LoadState::Loading(path.clone());
+        let request = {
+            let mut state = locked(&self.state);
+            *state = LoadState::Loading(path.clone());
+            self.latest_request.fetch_add(1, Ordering::AcqRel) + 1
+        };
         let loader = self.clone();
-        let spawned = std::thread::Builder::new().name("sift-model-loader".into()).spawn(move || loader.load(&path));
+        let spawned = std::thread::Builder::new().name("sift-model-loader".into()).spawn(move || loader.load(&path, request));
         if let Err(e) = spawned {
             *locked(&self.state) = LoadState::Refused(format!("Could not start loading: {e}"));
         }
     }
 
-    fn load(&self, path: &Path) {
-        let model = match OnnxModel::load(path, &SessionOptions::default()) {
+    /// Loads `path` for request number `request` (loader thread).
+    fn load(&self, path: &Path, request: u64) {
+        let loaded = OnnxModel::load(path, &SessionOptions::default());
+        // Holding the state lock: no newer request can start between this check and the hand-over.
+        let mut state = locked(&self.state);
+        if self.latest_request.load(Ordering::Acquire) != request {
+            return; // a later pick supersedes this one; the model is dropped here
+        }
+        let model = match loaded {
             Ok(model) => Box::new(model) as Box<dyn MaskModel>,
             Err(e) => {
-                *locked(&self.state) = LoadState::Refused(monitor::problem_in_words(&e));
+                *state = LoadState::Refused(monitor::problem_in_words(&e));
                 return;
             }
         };
         // The project now remembers this model, whatever happens next.
         *locked(&self.params.model_path) = path.display().to_string();
-        let info = ModelInfo::of(model.spec(), model.provider(), path);
+        let info = ModelInfo::of(model.spec(), model.provider());
         let offered = match locked(&self.inbox).as_ref() {
             Some(inbox) => inbox.offer(model),
             None => Err(model),
         };
         match offered {
             Ok(()) => {
-                *locked(&self.swapped) = Some(path.to_owned());
                 *locked(&self.status.model) = info;
-                *locked(&self.state) = LoadState::Playing(path.to_owned());
+                *state = LoadState::Playing(path.to_owned());
             }
             Err(model) => {
-                *locked(&self.parked) = Some((path.to_owned(), model));
+                *locked(&self.parked) = Some(model);
                 self.restart_wanted.store(true, Ordering::Release);
-                *locked(&self.state) = LoadState::WaitingForRestart(path.to_owned());
+                *state = LoadState::WaitingForRestart(path.to_owned());
             }
         }
     }
@@ -113,22 +128,19 @@ impl ModelLoader {
     /// A new engine is running (main thread): later models are offered to it.
     pub fn engine_started(&self, inbox: ModelInbox) {
         *locked(&self.inbox) = Some(inbox);
-        *locked(&self.swapped) = None;
     }
 
-    /// The engine stopped (main thread): returns the file of the model it ran if one was
-    /// swapped in, so the instance knows what the engine handed back.
-    pub fn engine_stopped(&self) -> Option<PathBuf> {
+    /// The engine stopped (main thread): models loaded from now on wait for the next one.
+    pub fn engine_stopped(&self) {
         *locked(&self.inbox) = None;
-        locked(&self.swapped).take()
     }
 
     /// The model waiting for a new engine, if any (main thread, at activation).
-    pub fn take_parked(&self) -> Option<(PathBuf, Box<dyn MaskModel>)> {
+    pub fn take_parked(&self) -> Option<Box<dyn MaskModel>> {
         self.restart_wanted.store(false, Ordering::Release);
         let parked = locked(&self.parked).take();
-        if let Some((path, _)) = &parked {
-            *locked(&self.state) = LoadState::Playing(path.clone());
+        if let Some(path) = parked.as_ref().and_then(|model| model.spec().origin.clone()) {
+            *locked(&self.state) = LoadState::Playing(path);
         }
         parked
     }

@@ -41,7 +41,7 @@ impl Ramp {
 /// Applies role gains and mixes. Owns only fixed-size state.
 pub struct Mixer {
     ramp_samples: u32,
-    roles: [Ramp; 5],
+    roles: [Ramp; Role::COUNT],
     output: Ramp,
     /// 1 while processing, 0 while bypassed (crossfades to the delayed dry signal).
     wet: Ramp,
@@ -50,7 +50,7 @@ pub struct Mixer {
 /// What one block's mixing needs to know.
 pub struct MixTargets {
     /// Linear gain per role, mute and solo applied.
-    pub roles: [f32; 5],
+    pub roles: [f32; Role::COUNT],
     /// Linear gain of the main output.
     pub output: f32,
     /// Sift's own bypass.
@@ -62,7 +62,7 @@ impl Mixer {
     pub fn new(sample_rate: f32) -> Self {
         Self {
             ramp_samples: (RAMP_SECONDS * sample_rate).round() as u32,
-            roles: [Ramp::at(1.0); 5],
+            roles: [Ramp::at(1.0); Role::COUNT],
             output: Ramp::at(1.0),
             wet: Ramp::at(1.0),
         }
@@ -82,7 +82,8 @@ impl Mixer {
     /// `stems[s * channels + ch]` are the model's stems; their sum is the input delayed by the
     /// latency, which bypass crossfades to. Writes each role's stem, post gain, to `buses[role * channels + ch]`
     /// (silence for roles the model lacks) and the remix, times the output gain, to `main`.
-    /// With every gain at unity the buses sum to the main output.
+    /// With every gain at unity the buses sum to the main output. What leaves is always a
+    /// normal float or zero ([`audible`]): no NaN, infinity or subnormal reaches the host.
     pub fn mix(
         &mut self,
         map: &RoleMap,
@@ -99,7 +100,7 @@ impl Mixer {
         self.output.set_target(targets.output, self.ramp_samples);
         self.wet.set_target(if targets.bypassed { 0.0 } else { 1.0 }, self.ramp_samples);
         for i in 0..len {
-            let gains: [f32; 5] = std::array::from_fn(|r| self.roles[r].next());
+            let gains: [f32; Role::COUNT] = std::array::from_fn(|r| self.roles[r].next());
             let output = self.output.next();
             let wet = self.wet.next();
             for ch in 0..channels {
@@ -107,22 +108,43 @@ impl Mixer {
                 let mut remix = 0.0;
                 for role in Role::ALL {
                     let signal: f32 = map.stems(role).map(|s| stems[s * channels + ch][i]).sum();
-                    let value = signal * gains[role as usize] * wet;
+                    let value = audible(signal * gains[role as usize] * wet);
                     if let Some(bus) = buses.get_mut(role as usize * channels + ch) {
                         bus[i] = value;
                     }
                     remix += value;
                 }
                 // Bypass is the plain delayed input: no stem or output gain.
-                main[ch][i] = output * remix + (1.0 - wet) * dry;
+                main[ch][i] = audible(output * remix + (1.0 - wet) * dry);
             }
         }
+    }
+}
+
+/// `x` if it is a normal float, else silence. Subnormals (a fading ramp's tail) cost some CPUs
+/// a hundred times a normal multiply in every plugin after this one; NaN and infinity must never
+/// reach a host's mix bus.
+fn audible(x: f32) -> f32 {
+    if x.is_normal() {
+        x
+    } else {
+        0.0
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_normal_floats_leave() {
+        for x in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, f32::MIN_POSITIVE / 2.0, -1e-42, 0.0, -0.0] {
+            assert_eq!(audible(x), 0.0, "{x}");
+        }
+        for x in [1.0, -0.5, f32::MIN_POSITIVE, 1e30] {
+            assert_eq!(audible(x), x);
+        }
+    }
 
     #[test]
     fn ramps_reach_their_target_exactly() {

@@ -16,7 +16,7 @@ use super::roles::{Role, RoleMap};
 /// The audio thread raises each value to the block's peak ([`Meters::record`]); the editor takes
 /// them with [`Meters::take`], which resets them, so no peak between two frames is lost.
 pub struct Meters {
-    roles: [AtomicF32; 5],
+    roles: [AtomicF32; Role::COUNT],
     output: AtomicF32,
 }
 
@@ -28,7 +28,7 @@ impl Default for Meters {
 
 impl Meters {
     /// Records one block's peaks (audio thread: wait-free).
-    pub fn record(&self, roles: &[f32; 5], output: f32) {
+    pub fn record(&self, roles: &[f32; Role::COUNT], output: f32) {
         for (meter, &peak) in self.roles.iter().zip(roles) {
             meter.fetch_max(peak, Ordering::Relaxed);
         }
@@ -36,7 +36,7 @@ impl Meters {
     }
 
     /// The peaks since the last call, per role and for the output (editor).
-    pub fn take(&self) -> ([f32; 5], f32) {
+    pub fn take(&self) -> ([f32; Role::COUNT], f32) {
         (std::array::from_fn(|i| self.roles[i].swap(0.0, Ordering::Relaxed)), self.output.swap(0.0, Ordering::Relaxed))
     }
 }
@@ -64,15 +64,15 @@ pub struct ModelInfo {
 }
 
 impl ModelInfo {
-    /// What to show for `spec`, loaded from `path` and run by `provider`.
-    pub fn of(spec: &sift_engine::ModelSpec, provider: &str, path: &std::path::Path) -> Self {
+    /// What to show for `spec` (and the file it came from), run by `provider`.
+    pub fn of(spec: &sift_engine::ModelSpec, provider: &str) -> Self {
         ModelInfo {
             name: spec.name.clone(),
             stems: spec.stems.clone(),
             licence: spec.licence.clone(),
             provider: provider.to_owned(),
             problem: None,
-            detail: path.display().to_string(),
+            detail: spec.origin.as_ref().map(|path| path.display().to_string()).unwrap_or_default(),
         }
     }
 }
@@ -196,7 +196,7 @@ mod tests {
         let (roles, output) = meters.take();
         assert_eq!(roles, [0.5, 0.1, 0.0, 0.0, 0.25]);
         assert_eq!(output, 0.75);
-        assert_eq!(meters.take(), ([0.0; 5], 0.0));
+        assert_eq!(meters.take(), ([0.0; Role::COUNT], 0.0));
     }
 
     #[test]

@@ -3,11 +3,15 @@
 use std::sync::{Arc, Mutex};
 
 use nice_plug::prelude::*;
+use nice_plug::editor::dpi::LogicalSize;
 use nice_plug_egui::EguiEditorState;
 
 use sift_engine::Mode;
 
 use super::roles::Role;
+
+/// The editor's size at 100 %, logical pixels, until the user resizes it.
+pub const EDITOR_SIZE: (f32, f32) = (720.0, 420.0);
 
 /// Gain, mute and solo of one stem role.
 #[derive(Params)]
@@ -120,7 +124,7 @@ impl StemChoice {
 pub struct SiftParams {
     /// Per-role gain, mute and solo (ids `gain_1` … `solo_5`, in [`Role::ALL`] order).
     #[nested(array, group = "Stem")]
-    pub roles: [RoleParams; 5],
+    pub roles: [RoleParams; Role::COUNT],
     /// Latency mode; a change reports the new latency to the host.
     #[id = "mode"]
     pub mode: EnumParam<ModeChoice>,
@@ -150,14 +154,14 @@ impl Default for SiftParams {
             output_gain: gain_param("Output Gain".to_owned()),
             bypass: BoolParam::new("Bypass", false).make_bypass(),
             model_path: Arc::new(Mutex::new(String::new())),
-            editor_state: super::editor::default_state(),
+            editor_state: EguiEditorState::from_size(LogicalSize::new(EDITOR_SIZE.0, EDITOR_SIZE.1), 1.0),
         }
     }
 }
 
 impl SiftParams {
     /// The gain each role should have now, mute and solo applied (linear; audio thread).
-    pub fn role_targets(&self) -> [f32; 5] {
+    pub fn role_targets(&self) -> [f32; Role::COUNT] {
         let any_solo = self.roles.iter().any(|r| r.solo.value());
         std::array::from_fn(|i| {
             let r = &self.roles[i];

@@ -1,6 +1,7 @@
 //! The fixed stem roles of Sift's buses, and how a model's stems map onto them.
 
 use nice_plug::prelude::Enum;
+use sift_engine::MAX_STEMS;
 
 /// A stem bus. Roles are fixed so that a DAW's routing survives a change of model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
@@ -18,18 +19,18 @@ pub enum Role {
 }
 
 impl Role {
+    /// How many roles (stem buses) there are.
+    pub const COUNT: usize = 5;
+
     /// All roles in bus order.
-    pub const ALL: [Role; 5] = [Role::Vocals, Role::Drums, Role::Bass, Role::Other, Role::Extra];
+    pub const ALL: [Role; Role::COUNT] = [Role::Vocals, Role::Drums, Role::Bass, Role::Other, Role::Extra];
+
+    /// The bus names the host shows, in [`Role::ALL`] order.
+    pub const NAMES: [&'static str; Role::COUNT] = ["Vocals", "Drums", "Bass", "Other", "Extra"];
 
     /// The bus name the host shows.
     pub fn name(self) -> &'static str {
-        match self {
-            Role::Vocals => "Vocals",
-            Role::Drums => "Drums",
-            Role::Bass => "Bass",
-            Role::Other => "Other",
-            Role::Extra => "Extra",
-        }
+        Self::NAMES[self as usize]
     }
 
     /// The role a model stem plays on, by its name; `None` for a stem Sift has no bus for
@@ -49,16 +50,20 @@ impl Role {
 /// and shown as inactive).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RoleMap {
-    stems: [u8; 5],
+    stems: [StemSet; Role::COUNT],
 }
 
+/// A set of stem indices, one bit each.
+type StemSet = u8;
+const _: () = assert!(MAX_STEMS <= StemSet::BITS as usize, "a StemSet must hold every stem index");
+
 impl RoleMap {
-    /// Maps `stems` (a model's stem names in order, at most 8) to roles. A stem with no role of
+    /// Maps `stems` (a model's stem names in order, at most [`MAX_STEMS`]) to roles. A stem with no role of
     /// its own plays on Extra if Extra is still free; any further ones join Other, so nothing a
     /// model separates is ever dropped.
     pub fn new(stems: &[String]) -> Self {
-        let mut map = RoleMap { stems: [0; 5] };
-        for (i, stem) in stems.iter().enumerate().take(8) {
+        let mut map = RoleMap { stems: [0; Role::COUNT] };
+        for (i, stem) in stems.iter().enumerate().take(MAX_STEMS) {
             let role = match Role::of_stem(stem) {
                 Some(role) if map.stems[role as usize] == 0 => role,
                 _ if map.stems[Role::Extra as usize] == 0 => Role::Extra,
@@ -77,7 +82,7 @@ impl RoleMap {
     /// The model stems that feed `role`, in order.
     pub fn stems(&self, role: Role) -> impl Iterator<Item = usize> + '_ {
         let bits = self.stems[role as usize];
-        (0..8).filter(move |i| bits & (1 << i) != 0)
+        (0..MAX_STEMS).filter(move |i| bits & (1 << i) != 0)
     }
 }
 

@@ -57,6 +57,32 @@ fn picked_models_load_in_the_background_and_swap_in() {
     loader.request(three.clone());
     settle(|s| matches!(s, LoadState::WaitingForRestart(_)));
     assert!(loader.restart_wanted.load(Ordering::Acquire), "the host is not asked to restart");
-    let (path, model) = loader.take_parked().expect("the model waits for the next activation");
-    assert_eq!((path, model.spec().stem_count()), (three, 3));
+    let model = loader.take_parked().expect("the model waits for the next activation");
+    assert_eq!((model.spec().origin.clone(), model.spec().stem_count()), (Some(three), 3));
+}
+
+/// Picks made faster than models load: the last pick wins, whichever load finishes last.
+#[test]
+fn the_last_of_two_quick_picks_wins() {
+    let models = test_models();
+    let params = Arc::new(SiftParams::default());
+    let loader = Arc::new(ModelLoader::new(params.clone(), Arc::new(Status::default())));
+    // The first pick is the larger, slower file; the second is small and loads first.
+    let (slow, quick) = (models.join("tiny-three-stems.onnx"), models.join("tiny-valid.onnx"));
+    for _ in 0..5 {
+        loader.request(slow.clone());
+        loader.request(quick.clone());
+        for _ in 0..200 {
+            if !matches!(loader.state(), LoadState::Loading(_)) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        // Let the first load finish too, then check it changed nothing.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert_eq!(loader.state(), LoadState::WaitingForRestart(quick.clone()));
+        assert_eq!(*params.model_path.lock().unwrap(), quick.display().to_string());
+        let parked = loader.take_parked().expect("the last pick waits for an engine");
+        assert_eq!(parked.spec().origin.as_deref(), Some(quick.as_path()));
+    }
 }

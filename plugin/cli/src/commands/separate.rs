@@ -21,7 +21,7 @@ pub fn run(args: &SeparateArgs) -> anyhow::Result<()> {
         bail!("{}: {channels} channels; Sift separates mono or stereo audio (downmix it first)", args.input.display());
     }
     if !HOST_RATES.contains(&input.sample_rate) {
-        bail!("{}: sample rate {} Hz; Sift runs at 22.05 to 192 kHz", args.input.display(), input.sample_rate);
+        bail!("{}: sample rate {} Hz; Sift runs at 1 to 768 kHz", args.input.display(), input.sample_rate);
     }
     let path = catalogue::resolve(args.model.as_deref(), sift_inference::binary_location::binary_dir().as_deref())?;
     let model = OnnxModel::load(&path, &SessionOptions::default().intra_threads(args.threads))?;

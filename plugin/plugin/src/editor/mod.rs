@@ -17,7 +17,7 @@ use egui::{Align, Color32, Layout, RichText, Stroke, Ui, Vec2};
 use nice_plug::editor::dpi::LogicalSize;
 use nice_plug::context::gui::GuiContext;
 use nice_plug::prelude::*;
-use nice_plug_egui::{create_egui_editor, EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp, RepaintNotifier};
+use nice_plug_egui::{create_egui_editor, EguiEditor, EguiNiceSettings, NiceEguiApp, RepaintNotifier};
 use nice_plug_egui::widgets::ParamSlider;
 
 use super::loader::{LoadState, ModelLoader};
@@ -29,8 +29,6 @@ use sift_engine::Mode;
 
 pub use scenes::Scene;
 
-/// The editor's size at 100 %, logical pixels.
-pub const DEFAULT_SIZE: (f32, f32) = (720.0, 420.0);
 /// The smallest size the layout still works at.
 const MIN_SIZE: (f32, f32) = (600.0, 360.0);
 
@@ -39,12 +37,6 @@ const PICKER_OFFSET: Vec2 = Vec2::new(64.0, 44.0);
 
 /// How fast a meter falls back, dB per second.
 const METER_FALL_DB_PER_S: f32 = 24.0;
-
-/// The editor's state that outlives one open window: its size and zoom, saved with the project
-/// ([`SiftParams::editor_state`]).
-pub fn default_state() -> Arc<EguiEditorState> {
-    EguiEditorState::from_size(LogicalSize::new(DEFAULT_SIZE.0, DEFAULT_SIZE.1), 1.0)
-}
 
 /// The editor of either plugin; `single` holds `Sift Single`'s own parameters (`None` for `Sift`).
 pub fn create(
@@ -58,7 +50,7 @@ pub fn create(
     let settings = EguiNiceSettings::new().with_tile(title).with_resize_hint(
         nice_plug::editor::ResizeHint::RESIZABLE.with_min_logical_size(LogicalSize::new(MIN_SIZE.0, MIN_SIZE.1)),
     );
-    let app = SiftEditor { params, single, meters, status, loader, picker: None, gui: None, levels: [0.0; 5], output_level: 0.0 };
+    let app = SiftEditor { params, single, meters, status, loader, picker: None, gui: None, levels: [0.0; Role::COUNT], output_level: 0.0 };
     create_egui_editor(app.params.editor_state.clone(), RepaintNotifier::new(), settings, app)
 }
 
@@ -73,7 +65,7 @@ pub struct SiftEditor {
     picker: Option<Picker>,
     gui: Option<GuiContext>,
     /// Displayed meter levels (linear), falling back at [`METER_FALL_DB_PER_S`].
-    levels: [f32; 5],
+    levels: [f32; Role::COUNT],
     output_level: f32,
 }
 
@@ -227,7 +219,7 @@ impl SiftEditor {
 
     fn strips(&self, ui: &mut Ui, setter: &ParamSetter, width: f32, height: f32) {
         let spacing = ui.spacing().item_spacing.x;
-        let strip_width = ((width - spacing * 4.0) / 5.0).max(60.0);
+        let strip_width = ((width - spacing * (Role::COUNT - 1) as f32) / Role::COUNT as f32).max(60.0);
         let known = self.status.active.load(Ordering::Acquire);
         for role in Role::ALL {
             let active = !known || self.status.role_active(role);

@@ -1,0 +1,142 @@
+//! The system packages the test suite needs beyond Rust and Python, in one list.
+//!
+//! `cargo xtask test` checks each requirement before anything runs and, where it can (root on a
+//! machine with `apt-get`), installs the Debian packages that are missing, saying what it does;
+//! otherwise it stops at once with the one command to run. `.ci/run` goes through the same
+//! step, so CI and a newcomer's first run need the same things. `cargo xtask system-packages`
+//! runs the step alone.
+
+use crate::process::run;
+use anyhow::{bail, Result};
+use std::path::Path;
+use std::process::Command;
+
+/// How to tell whether something the tests use is present.
+enum Probe {
+    /// A program on `PATH`.
+    Command(&'static str),
+    /// A shared library the dynamic loader knows (`ldconfig -p`).
+    Library(&'static str),
+    /// A Mesa DRI driver (`/usr/lib/<triplet>/dri/<name>`), which `ldconfig` does not list.
+    DriDriver(&'static str),
+}
+
+/// One thing the tests need and the Debian package that provides it.
+struct Requirement {
+    probe: Probe,
+    package: &'static str,
+    /// Which tests need it, for the message.
+    used_by: &'static str,
+}
+
+const DISPLAY: &str = "VST3 host and editor tests (tests/hosts, tests/clap-host editor)";
+
+const REQUIREMENTS: &[Requirement] = &[
+    Requirement { probe: Probe::Command("Xvfb"), package: "xvfb", used_by: DISPLAY },
+    Requirement { probe: Probe::Command("openbox"), package: "openbox", used_by: DISPLAY },
+    Requirement { probe: Probe::Command("xdotool"), package: "xdotool", used_by: DISPLAY },
+    Requirement { probe: Probe::Command("import"), package: "imagemagick", used_by: DISPLAY },
+    Requirement { probe: Probe::Command("xset"), package: "x11-xserver-utils", used_by: DISPLAY },
+    Requirement { probe: Probe::Library("libGL.so.1"), package: "libgl1", used_by: DISPLAY },
+    Requirement { probe: Probe::Library("libEGL.so.1"), package: "libegl1", used_by: DISPLAY },
+    Requirement { probe: Probe::Library("libEGL_mesa.so.0"), package: "libegl-mesa0", used_by: DISPLAY },
+    Requirement { probe: Probe::DriDriver("swrast_dri.so"), package: "libgl1-mesa-dri", used_by: DISPLAY },
+    Requirement { probe: Probe::Library("libglib-2.0.so.0"), package: "libglib2.0-0", used_by: DISPLAY },
+    Requirement { probe: Probe::Library("libX11.so.6"), package: "libx11-6", used_by: DISPLAY },
+    Requirement { probe: Probe::Library("libX11-xcb.so.1"), package: "libx11-xcb1", used_by: DISPLAY },
+    Requirement { probe: Probe::Library("libxcb.so.1"), package: "libxcb1", used_by: DISPLAY },
+    Requirement { probe: Probe::Library("libxcb-xkb.so.1"), package: "libxcb-xkb1", used_by: DISPLAY },
+    Requirement { probe: Probe::Library("libXcursor.so.1"), package: "libxcursor1", used_by: DISPLAY },
+    Requirement { probe: Probe::Library("libxkbcommon.so.0"), package: "libxkbcommon0", used_by: DISPLAY },
+    Requirement { probe: Probe::Library("libxkbcommon-x11.so.0"), package: "libxkbcommon-x11-0", used_by: DISPLAY },
+];
+
+/// Checks every requirement; installs the missing packages when this process may, else fails
+/// with the command to run.
+pub fn ensure() -> Result<()> {
+    println!("==> system packages the tests need");
+    let libraries = known_libraries();
+    let missing: Vec<&Requirement> = REQUIREMENTS.iter().filter(|r| !present(&r.probe, &libraries)).collect();
+    if missing.is_empty() {
+        println!("    all {} present", REQUIREMENTS.len());
+        return Ok(());
+    }
+    let mut packages: Vec<&str> = missing.iter().map(|r| r.package).collect();
+    packages.dedup();
+    for requirement in &missing {
+        println!("    missing {} (package {}, for the {})", requirement.probe, requirement.package, requirement.used_by);
+    }
+    let command = format!("apt-get install -y --no-install-recommends {}", packages.join(" "));
+    if !is_root() || !on_path("apt-get") {
+        bail!(
+            "the tests need system packages that are missing; install them with\n\n    sudo apt-get update && sudo {command}\n\n(or your \
+             distribution's equivalents), then run the command again"
+        );
+    }
+    println!("    installing them: apt-get update && {command}");
+    run(Command::new("apt-get").arg("update"), "apt-get could not read the package lists: is the network up?")?;
+    run(
+        Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(&packages)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+        "apt-get could not install the packages above",
+    )?;
+    let libraries = known_libraries();
+    let still: Vec<String> = missing.iter().filter(|r| !present(&r.probe, &libraries)).map(|r| r.probe.to_string()).collect();
+    if !still.is_empty() {
+        bail!("still missing after installing: {}", still.join(", "));
+    }
+    Ok(())
+}
+
+impl std::fmt::Display for Probe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Probe::Command(name) => write!(f, "command `{name}`"),
+            Probe::Library(name) | Probe::DriDriver(name) => write!(f, "library {name}"),
+        }
+    }
+}
+
+fn present(probe: &Probe, libraries: &str) -> bool {
+    match probe {
+        Probe::Command(name) => on_path(name),
+        Probe::Library(name) => libraries.lines().any(|line| line.trim_start().starts_with(&format!("{name} "))),
+        Probe::DriDriver(name) => std::fs::read_dir("/usr/lib")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|entry| entry.path().join("dri").join(name).is_file()),
+    }
+}
+
+/// `ldconfig -p`'s listing (empty if it cannot run: then every library counts as missing).
+fn known_libraries() -> String {
+    ["ldconfig", "/sbin/ldconfig", "/usr/sbin/ldconfig"]
+        .iter()
+        .find_map(|program| Command::new(program).arg("-p").output().ok())
+        .map(|output| String::from_utf8_lossy(&output.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).any(|dir| is_executable(&dir.join(program))))
+        .unwrap_or(false)
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+}
+
+#[cfg(not(unix))]
+fn is_executable(path: &Path) -> bool {
+    path.is_file()
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+}
