@@ -29,9 +29,9 @@
 //! crash's stack still names functions.
 
 use crate::paths::{ort_library_name, Paths};
+use crate::process;
 use crate::setup;
 use anyhow::{bail, Context, Result};
-use crate::process;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -52,10 +52,7 @@ pub fn command(paths: &Paths, args: &[String]) -> Result<()> {
 /// Sets up, builds and bundles `sift` with the given `cargo build` options, then stages the
 /// runtime library and the default model into the bundles.
 pub fn run(paths: &Paths, cargo_args: &[String]) -> Result<()> {
-    if cargo_args
-        .iter()
-        .any(|arg| arg == "--target" || arg.starts_with("--target="))
-    {
+    if cargo_args.iter().any(|arg| arg == "--target" || arg.starts_with("--target=")) {
         bail!(
             "cross-compiling bundles is not supported: the ONNX Runtime library from \
              `cargo xtask setup` is for this machine only"
@@ -69,8 +66,7 @@ pub fn run(paths: &Paths, cargo_args: &[String]) -> Result<()> {
 pub fn bundle_after_setup(paths: &Paths, cargo_args: &[String]) -> Result<()> {
     println!("==> building and bundling the {PACKAGE} plugins (nice-plug-xtask)");
     // nice-plug-xtask runs `cargo build` in the current folder and reads `bundler.toml` from it.
-    std::env::set_current_dir(&paths.root)
-        .with_context(|| format!("entering {}", paths.root.display()))?;
+    std::env::set_current_dir(&paths.root).with_context(|| format!("entering {}", paths.root.display()))?;
     let packages = [PACKAGE.to_string()];
     nice_plug_xtask::build(&packages, cargo_args)
         .context("the sift package does not build: fix the compile errors above")?;
@@ -111,14 +107,9 @@ pub fn bundle_after_setup(paths: &Paths, cargo_args: &[String]) -> Result<()> {
     println!("==> adding the ONNX Runtime library and the default model");
     let mut written = Vec::new();
     for layout in layouts {
-        written.push(copy_file(
-            &paths.ort_library(),
-            &layout.library_dir.join(ort_library_name()),
-        )?);
+        written.push(copy_file(&paths.ort_library(), &layout.library_dir.join(ort_library_name()))?);
         let model = paths.default_model();
-        let model_name = model
-            .file_name()
-            .context("the default model has no file name")?;
+        let model_name = model.file_name().context("the default model has no file name")?;
         written.push(copy_file(&model, &layout.models_dir.join(model_name))?);
     }
 
@@ -143,7 +134,13 @@ fn split_debug_info(library: &Path, symbols: &Path) -> Result<()> {
     let debug = symbols.join(format!("{name}.debug"));
     let hint = "objcopy (GNU binutils, which the Rust linker setup needs anyway) must be installed:                 `apt-get install binutils`";
     process::run(Command::new("objcopy").arg("--only-keep-debug").arg(library).arg(&debug), hint)?;
-    process::run(Command::new("objcopy").arg("--strip-debug").arg(format!("--add-gnu-debuglink={}", debug.display())).arg(library), hint)
+    process::run(
+        Command::new("objcopy")
+            .arg("--strip-debug")
+            .arg(format!("--add-gnu-debuglink={}", debug.display()))
+            .arg(library),
+        hint,
+    )
 }
 
 /// Replaces the file `clap` by a relative link to `library`.
@@ -165,9 +162,12 @@ pub fn symlink(_target: &Path, _link: &Path) -> std::io::Result<()> {
 }
 
 fn remove_if_present(path: &Path) -> Result<()> {
-    let result = if path.is_dir() && !path.is_symlink() { std::fs::remove_dir_all(path) } else { std::fs::remove_file(path) };
+    let result =
+        if path.is_dir() && !path.is_symlink() { std::fs::remove_dir_all(path) } else { std::fs::remove_file(path) };
     match result {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).with_context(|| format!("removing {}", path.display())),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("removing {}", path.display()))
+        }
         _ => Ok(()),
     }
 }
@@ -201,11 +201,7 @@ fn vst3_layout(bundle: &Path) -> Layout {
     Layout {
         // The plugin looks in its own folder and in `../Resources`; a macOS bundle keeps
         // everything that is not the executable in Resources.
-        library_dir: if cfg!(target_os = "macos") {
-            resources.clone()
-        } else {
-            vst3_binary_dir(bundle)
-        },
+        library_dir: if cfg!(target_os = "macos") { resources.clone() } else { vst3_binary_dir(bundle) },
         models_dir: resources.join("models"),
     }
 }
@@ -213,16 +209,10 @@ fn vst3_layout(bundle: &Path) -> Layout {
 fn clap_layout(bundled: &Path, clap: &Path) -> Layout {
     if cfg!(target_os = "macos") {
         let resources = clap.join("Contents").join("Resources");
-        Layout {
-            library_dir: resources.clone(),
-            models_dir: resources.join("models"),
-        }
+        Layout { library_dir: resources.clone(), models_dir: resources.join("models") }
     } else {
         // A single file: what it needs lies beside it.
-        Layout {
-            library_dir: bundled.to_path_buf(),
-            models_dir: bundled.join("models"),
-        }
+        Layout { library_dir: bundled.to_path_buf(), models_dir: bundled.join("models") }
     }
 }
 
@@ -235,11 +225,8 @@ fn plugin_binaries(vst3: &Path, clap: &Path) -> Vec<PathBuf> {
     } else {
         "sift.so"
     };
-    let clap_binary = if cfg!(target_os = "macos") {
-        clap.join("Contents").join("MacOS").join("sift")
-    } else {
-        clap.to_path_buf()
-    };
+    let clap_binary =
+        if cfg!(target_os = "macos") { clap.join("Contents").join("MacOS").join("sift") } else { clap.to_path_buf() };
     vec![vst3_binary_dir(vst3).join(vst3_binary), clap_binary]
 }
 
@@ -247,17 +234,13 @@ fn plugin_binaries(vst3: &Path, clap: &Path) -> Vec<PathBuf> {
 /// same size and is not older (the runtime and the model are tens of megabytes).
 pub fn copy_file(from: &Path, to: &Path) -> Result<PathBuf> {
     if !from.is_file() {
-        bail!(
-            "{} is missing: run `cargo xtask setup` to fetch it",
-            from.display()
-        );
+        bail!("{} is missing: run `cargo xtask setup` to fetch it", from.display());
     }
     if let Some(dir) = to.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     if !up_to_date(from, to) {
-        std::fs::copy(from, to)
-            .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+        std::fs::copy(from, to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
     }
     Ok(to.to_path_buf())
 }
@@ -283,8 +266,7 @@ pub fn size(path: &Path) -> Result<String> {
 }
 
 fn total_size(path: &Path) -> Result<u64> {
-    let metadata =
-        std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    let metadata = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
     if !metadata.is_dir() {
         return Ok(metadata.len());
     }
@@ -297,8 +279,5 @@ fn total_size(path: &Path) -> Result<u64> {
 
 /// Paths under the repository shown relative to it.
 pub fn shown(paths: &Paths, path: &Path) -> String {
-    path.strip_prefix(&paths.root)
-        .unwrap_or(path)
-        .display()
-        .to_string()
+    path.strip_prefix(&paths.root).unwrap_or(path).display().to_string()
 }

@@ -26,11 +26,7 @@ pub fn run(paths: &Paths) -> Result<()> {
 
     println!("==> scoring the stems against demo/falcon69 (SDR, dB)");
     process::run(
-        command(paths, &sift)
-            .arg("eval")
-            .arg("--reference")
-            .arg(&reference)
-            .arg(&out),
+        command(paths, &sift).arg("eval").arg("--reference").arg(&reference).arg(&out),
         "`sift eval` failed: see its message above",
     )?;
 

@@ -21,9 +21,8 @@ pub fn run(paths: &Paths) -> Result<()> {
     }
     bundle::run(paths, &["--release".to_string()])?;
 
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .context("HOME is not set: cannot find ~/.vst3 and ~/.clap")?;
+    let home =
+        std::env::var_os("HOME").map(PathBuf::from).context("HOME is not set: cannot find ~/.vst3 and ~/.clap")?;
 
     let vst3_to = home.join(".vst3").join("sift.vst3");
     println!("==> installing the VST3 plugin");
@@ -35,7 +34,8 @@ pub fn run(paths: &Paths) -> Result<()> {
     let clap_to = home.join(".clap").join("sift.clap");
     let library = std::fs::canonicalize(paths.clap_bundle())
         .with_context(|| format!("resolving {}", paths.clap_bundle().display()))?;
-    let installed_library = vst3_to.join(library.strip_prefix(paths.vst3_bundle()).context("sift.clap does not link into sift.vst3")?);
+    let installed_library =
+        vst3_to.join(library.strip_prefix(paths.vst3_bundle()).context("sift.clap does not link into sift.vst3")?);
     std::fs::create_dir_all(home.join(".clap")).context("creating ~/.clap")?;
     if clap_to.is_symlink() || clap_to.exists() {
         std::fs::remove_file(&clap_to).with_context(|| format!("removing {}", clap_to.display()))?;

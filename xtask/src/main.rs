@@ -46,12 +46,7 @@ fn main() {
 fn run() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let paths = Paths::discover();
-    match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["setup"] => setup::run(&paths),
         ["demo"] => demo::run(&paths),
         ["bundle", ..] => bundle::command(&paths, &args[1..]),

@@ -27,10 +27,8 @@ impl Paths {
     /// `CARGO_TARGET_DIR` like cargo itself, so that `target/release/sift` is found wherever
     /// cargo put it.
     pub fn discover() -> Self {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("xtask lives inside the repository")
-            .to_path_buf();
+        let root =
+            Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives inside the repository").to_path_buf();
         let target = match std::env::var_os("CARGO_TARGET_DIR") {
             Some(dir) => root.join(dir),
             None => root.join("target"),
@@ -82,11 +80,7 @@ impl Paths {
 
     /// Shared evaluation material lies beside the repository, in `../shared/eval`.
     pub fn eval_data(&self) -> PathBuf {
-        self.root
-            .parent()
-            .unwrap_or(&self.root)
-            .join("shared")
-            .join("eval")
+        self.root.parent().unwrap_or(&self.root).join("shared").join("eval")
     }
 
     /// Where `cargo xtask bundle` (nice-plug-xtask) writes the plugin bundles.
@@ -105,8 +99,6 @@ impl Paths {
     }
 
     pub fn sift_binary(&self) -> PathBuf {
-        self.target
-            .join("release")
-            .join(format!("sift{}", std::env::consts::EXE_SUFFIX))
+        self.target.join("release").join(format!("sift{}", std::env::consts::EXE_SUFFIX))
     }
 }

@@ -11,27 +11,20 @@ use std::process::Command;
 /// `sift` binary, the tests and the model scripts all use the files that `setup` prepared.
 pub fn command(paths: &Paths, program: impl AsRef<OsStr>) -> Command {
     let mut cmd = Command::new(program);
-    cmd.current_dir(&paths.root)
-        .env("SIFT_ORT_DYLIB", paths.ort_library())
-        .env("SIFT_MODEL_DIR", paths.models());
+    cmd.current_dir(&paths.root).env("SIFT_ORT_DYLIB", paths.ort_library()).env("SIFT_MODEL_DIR", paths.models());
     cmd
 }
 
 /// `cargo` as the one that runs xtask (cargo sets `CARGO`), so the same toolchain builds Sift.
 pub fn cargo(paths: &Paths) -> Command {
-    command(
-        paths,
-        std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),
-    )
+    command(paths, std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
 /// Runs `cmd` to completion; `hint` says what to check when it fails.
 pub fn run(cmd: &mut Command, hint: &str) -> Result<()> {
     let shown = display(cmd);
     println!("    $ {shown}");
-    let status = cmd
-        .status()
-        .map_err(|err| anyhow!("{}\n{hint}", spawn_failure(cmd, &shown, err)))?;
+    let status = cmd.status().map_err(|err| anyhow!("{}\n{hint}", spawn_failure(cmd, &shown, err)))?;
     if !status.success() {
         bail!("`{shown}` failed ({status})\n{hint}");
     }
@@ -42,17 +35,12 @@ pub fn run(cmd: &mut Command, hint: &str) -> Result<()> {
 pub fn run_for_status(cmd: &mut Command) -> Result<i32> {
     let shown = display(cmd);
     println!("    $ {shown}");
-    let status = cmd
-        .status()
-        .map_err(|err| anyhow!(spawn_failure(cmd, &shown, err)))?;
+    let status = cmd.status().map_err(|err| anyhow!(spawn_failure(cmd, &shown, err)))?;
     Ok(status.code().unwrap_or(1))
 }
 
 fn spawn_failure(cmd: &Command, shown: &str, err: std::io::Error) -> String {
-    format!(
-        "could not start `{shown}` ({err}): is `{}` installed and on PATH?",
-        cmd.get_program().to_string_lossy()
-    )
+    format!("could not start `{shown}` ({err}): is `{}` installed and on PATH?", cmd.get_program().to_string_lossy())
 }
 
 /// The command line as a shell would take it, with paths under the repository shown relative and
@@ -89,8 +77,7 @@ mod tests {
     #[test]
     fn shows_repository_paths_relative_and_quotes_spaces() {
         let mut cmd = Command::new("/opt/tools/bin/pip");
-        cmd.current_dir("/repo")
-            .args(["download", "-d", "/repo/target/wheels", "a b"]);
+        cmd.current_dir("/repo").args(["download", "-d", "/repo/target/wheels", "a b"]);
         assert_eq!(display(&cmd), "pip download -d target/wheels 'a b'");
     }
 }

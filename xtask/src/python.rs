@@ -18,11 +18,7 @@ fn venv_pip(paths: &Paths) -> PathBuf {
 }
 
 fn venv_bin(paths: &Paths, tool: &str) -> PathBuf {
-    let (dir, suffix) = if cfg!(windows) {
-        ("Scripts", ".exe")
-    } else {
-        ("bin", "")
-    };
+    let (dir, suffix) = if cfg!(windows) { ("Scripts", ".exe") } else { ("bin", "") };
     paths.venv().join(dir).join(format!("{tool}{suffix}"))
 }
 
@@ -33,19 +29,14 @@ pub fn ensure_venv(paths: &Paths) -> Result<()> {
     }
     let python = if cfg!(windows) { "python" } else { "python3" };
     run(
-        command(paths, python)
-            .args(["-m", "venv"])
-            .arg(paths.venv()),
+        command(paths, python).args(["-m", "venv"]).arg(paths.venv()),
         "Python 3 with its venv module is needed: on Debian/Ubuntu `apt-get install python3-venv`",
     )
 }
 
 /// `pip install -r <requirements>` in the venv.
 pub fn install_requirements(paths: &Paths, requirements: &Path) -> Result<()> {
-    run(
-        pip(paths).arg("install").arg("-r").arg(requirements),
-        PYPI_HINT,
-    )
+    run(pip(paths).arg("install").arg("-r").arg(requirements), PYPI_HINT)
 }
 
 /// The wheel of `name==version` in the wheel cache, downloaded with the venv's pip unless a wheel
@@ -63,12 +54,8 @@ pub fn wheel(paths: &Paths, name: &str, version: &str, binary: bool) -> Result<P
     }
     cmd.arg(format!("{name}=={version}")).arg("-d").arg(&cache);
     run(&mut cmd, PYPI_HINT)?;
-    cached_wheel(&cache, name, version)?.with_context(|| {
-        format!(
-            "pip reported success but no {name}-{version}-*.whl is in {}",
-            cache.display()
-        )
-    })
+    cached_wheel(&cache, name, version)?
+        .with_context(|| format!("pip reported success but no {name}-{version}-*.whl is in {}", cache.display()))
 }
 
 fn pip(paths: &Paths) -> std::process::Command {
@@ -101,19 +88,13 @@ mod tests {
     fn finds_only_the_wheel_of_the_asked_release() {
         let cache = std::env::temp_dir().join(format!("xtask-wheels-{}", std::process::id()));
         std::fs::create_dir_all(&cache).unwrap();
-        for name in [
-            "onnxruntime-1.30.0-cp311-cp311-linux.whl",
-            "torch_spleeter-0.1.5-py3-none-any.whl",
-        ] {
+        for name in ["onnxruntime-1.30.0-cp311-cp311-linux.whl", "torch_spleeter-0.1.5-py3-none-any.whl"] {
             std::fs::write(cache.join(name), b"").unwrap();
         }
         let hyphenated = cached_wheel(&cache, "torch-spleeter", "0.1.5").unwrap();
         let other_version = cached_wheel(&cache, "onnxruntime", "1.31.1").unwrap();
         std::fs::remove_dir_all(&cache).unwrap();
-        assert_eq!(
-            hyphenated.unwrap().file_name().unwrap(),
-            "torch_spleeter-0.1.5-py3-none-any.whl"
-        );
+        assert_eq!(hyphenated.unwrap().file_name().unwrap(), "torch_spleeter-0.1.5-py3-none-any.whl");
         assert_eq!(other_version, None);
     }
 }

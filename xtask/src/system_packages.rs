@@ -64,7 +64,10 @@ pub fn ensure() -> Result<()> {
     let mut packages: Vec<&str> = missing.iter().map(|r| r.package).collect();
     packages.dedup();
     for requirement in &missing {
-        println!("    missing {} (package {}, for the {})", requirement.probe, requirement.package, requirement.used_by);
+        println!(
+            "    missing {} (package {}, for the {})",
+            requirement.probe, requirement.package, requirement.used_by
+        );
     }
     let command = format!("apt-get install -y --no-install-recommends {}", packages.join(" "));
     if !is_root() || !on_path("apt-get") {
@@ -83,7 +86,8 @@ pub fn ensure() -> Result<()> {
         "apt-get could not install the packages above",
     )?;
     let libraries = known_libraries();
-    let still: Vec<String> = missing.iter().filter(|r| !present(&r.probe, &libraries)).map(|r| r.probe.to_string()).collect();
+    let still: Vec<String> =
+        missing.iter().filter(|r| !present(&r.probe, &libraries)).map(|r| r.probe.to_string()).collect();
     if !still.is_empty() {
         bail!("still missing after installing: {}", still.join(", "));
     }

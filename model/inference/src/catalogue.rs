@@ -70,6 +70,10 @@ pub fn resolve(model: Option<&str>, binary_dir: Option<&Path>) -> Result<PathBuf
     let models = installed(binary_dir);
     models.iter().find(|(name, _)| name == wanted).map(|(_, p)| p.clone()).ok_or_else(|| InferenceError::UnknownModel {
         name: wanted.to_owned(),
-        installed: if models.is_empty() { "none".to_owned() } else { models.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ") },
+        installed: if models.is_empty() {
+            "none".to_owned()
+        } else {
+            models.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+        },
     })
 }

@@ -12,7 +12,6 @@ use super::InferenceError;
 /// The contract version this build reads.
 pub const CONTRACT_VERSION: &str = "1";
 
-
 /// What the network's output tensor holds, and so how it becomes masks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutputKind {
@@ -45,10 +44,9 @@ impl Contract {
         };
         let number = |key: &str| -> Result<usize, InferenceError> {
             let text = get(key)?;
-            text.parse::<usize>()
-                .ok()
-                .filter(|&n| n > 0)
-                .ok_or_else(|| InferenceError::Contract(format!("`{key}` must be a positive whole number, found `{text}`")))
+            text.parse::<usize>().ok().filter(|&n| n > 0).ok_or_else(|| {
+                InferenceError::Contract(format!("`{key}` must be a positive whole number, found `{text}`"))
+            })
         };
         let version = get("sift.contract")?;
         if version != CONTRACT_VERSION {
@@ -56,15 +54,20 @@ impl Contract {
                 "`sift.contract` is `{version}`, this version of Sift reads contract {CONTRACT_VERSION}"
             )));
         }
-        let stems: Vec<String> = get("sift.stems")?.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+        let stems: Vec<String> =
+            get("sift.stems")?.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
         if !(2..=MAX_STEMS).contains(&stems.len()) {
-            return Err(InferenceError::Contract(format!("`sift.stems` must name 2 to {MAX_STEMS} stems, found {}", stems.len())));
+            return Err(InferenceError::Contract(format!(
+                "`sift.stems` must name 2 to {MAX_STEMS} stems, found {}",
+                stems.len()
+            )));
         }
         let residual_name = get("sift.residual_stem")?;
-        let residual = stems
-            .iter()
-            .position(|s| *s == residual_name)
-            .ok_or_else(|| InferenceError::Contract(format!("`sift.residual_stem` `{residual_name}` is not one of the stems {stems:?}")))?;
+        let residual = stems.iter().position(|s| *s == residual_name).ok_or_else(|| {
+            InferenceError::Contract(format!(
+                "`sift.residual_stem` `{residual_name}` is not one of the stems {stems:?}"
+            ))
+        })?;
         let output_kind = match get("sift.output_kind")?.as_str() {
             "mask" => OutputKind::Mask,
             "magnitude" => OutputKind::Magnitude,
@@ -76,24 +79,35 @@ impl Contract {
         };
         let window = get("sift.window")?;
         if window != "hann-periodic" {
-            return Err(InferenceError::Contract(format!("`sift.window` `{window}` is not supported: use `hann-periodic`")));
+            return Err(InferenceError::Contract(format!(
+                "`sift.window` `{window}` is not supported: use `hann-periodic`"
+            )));
         }
         let channels = number("sift.channels")?;
         if channels != 2 {
-            return Err(InferenceError::Contract(format!("`sift.channels` is {channels}: Sift's models take stereo (2)")));
+            return Err(InferenceError::Contract(format!(
+                "`sift.channels` is {channels}: Sift's models take stereo (2)"
+            )));
         }
         let (n_fft, hop, bins) = (number("sift.n_fft")?, number("sift.hop")?, number("sift.bins")?);
         if !n_fft.is_multiple_of(hop) || n_fft / hop < 2 {
-            return Err(InferenceError::Contract(format!("`sift.hop` {hop} must divide `sift.n_fft` {n_fft} at least twice")));
+            return Err(InferenceError::Contract(format!(
+                "`sift.hop` {hop} must divide `sift.n_fft` {n_fft} at least twice"
+            )));
         }
         if bins > n_fft / 2 + 1 {
-            return Err(InferenceError::Contract(format!("`sift.bins` {bins} exceeds the {} bins of a {n_fft}-point STFT", n_fft / 2 + 1)));
+            return Err(InferenceError::Contract(format!(
+                "`sift.bins` {bins} exceeds the {} bins of a {n_fft}-point STFT",
+                n_fft / 2 + 1
+            )));
         }
         let sample_rate = number("sift.sample_rate")?;
         if !(8_000..=192_000).contains(&sample_rate) {
             return Err(InferenceError::Contract(format!("`sift.sample_rate` {sample_rate} is outside 8 to 192 kHz")));
         }
-        for (key, expected) in [("sift.input_layout", "batch,channel,frame,bin"), ("sift.output_layout", "batch,stem,channel,frame,bin")] {
+        for (key, expected) in
+            [("sift.input_layout", "batch,channel,frame,bin"), ("sift.output_layout", "batch,stem,channel,frame,bin")]
+        {
             let layout = get(key)?.replace(' ', "");
             if layout != expected {
                 return Err(InferenceError::Contract(format!("`{key}` is `{layout}`, Sift reads `{expected}`")));
@@ -117,7 +131,11 @@ impl Contract {
 
     /// Checks the session's tensors against the contract: names, element type and the fixed
     /// dimensions (frames may be dynamic).
-    pub fn check_tensors(&self, inputs: &[(String, Vec<i64>)], outputs: &[(String, Vec<i64>)]) -> Result<(), InferenceError> {
+    pub fn check_tensors(
+        &self,
+        inputs: &[(String, Vec<i64>)],
+        outputs: &[(String, Vec<i64>)],
+    ) -> Result<(), InferenceError> {
         let spec = &self.spec;
         let find = |list: &[(String, Vec<i64>)], name: &str, what: &str| {
             list.iter().find(|(n, _)| n == name).map(|(_, s)| s.clone()).ok_or_else(|| {

@@ -82,7 +82,8 @@ impl OnnxModel {
         if !path.is_file() {
             return Err(InferenceError::ModelMissing(path.to_owned()));
         }
-        let key = (std::path::absolute(path).unwrap_or_else(|_| path.to_owned()), options.intra_threads, options.spinning);
+        let key =
+            (std::path::absolute(path).unwrap_or_else(|_| path.to_owned()), options.intra_threads, options.spinning);
         let mut cache = LOADED.get_or_init(Cache::default).lock().unwrap_or_else(PoisonError::into_inner);
         cache.retain(|_, weak| weak.strong_count() > 0);
         if let Some(loaded) = cache.get(&key).and_then(Weak::upgrade) {
@@ -102,7 +103,10 @@ impl OnnxModel {
         let mut contract = Contract::from_metadata(&metadata).map_err(|e| e.in_file(path))?;
         contract.spec.origin = Some(path.to_owned());
         contract
-            .check_tensors(&shapes(session.inputs().iter().map(|o| (o.name(), o.dtype()))), &shapes(session.outputs().iter().map(|o| (o.name(), o.dtype()))))
+            .check_tensors(
+                &shapes(session.inputs().iter().map(|o| (o.name(), o.dtype()))),
+                &shapes(session.outputs().iter().map(|o| (o.name(), o.dtype()))),
+            )
             .map_err(|e| e.in_file(path))?;
         Ok(Loaded { session: Mutex::new(session), contract })
     }
@@ -142,9 +146,8 @@ impl MaskModel for OnnxModel {
         let shape = [1usize, 2, frames, contract.spec.bins];
         let input = TensorRef::from_array_view((shape, magnitude)).map_err(|e| InferenceFailure(e.to_string()))?;
         let mut session = self.loaded.session.lock().unwrap_or_else(PoisonError::into_inner);
-        let outputs = session
-            .run(ort::inputs![contract.input.as_str() => input])
-            .map_err(|e| InferenceFailure(e.to_string()))?;
+        let outputs =
+            session.run(ort::inputs![contract.input.as_str() => input]).map_err(|e| InferenceFailure(e.to_string()))?;
         let (_, values) = outputs[contract.output.as_str()]
             .try_extract_tensor::<f32>()
             .map_err(|e| InferenceFailure(e.to_string()))?;
@@ -189,7 +192,9 @@ fn shapes<'a>(outlets: impl Iterator<Item = (&'a str, &'a ValueType)>) -> Vec<(S
     outlets
         .map(|(name, ty)| {
             let shape = match ty {
-                ValueType::Tensor { ty: ort::value::TensorElementType::Float32, shape, .. } => shape.iter().copied().collect(),
+                ValueType::Tensor { ty: ort::value::TensorElementType::Float32, shape, .. } => {
+                    shape.iter().copied().collect()
+                }
                 _ => Vec::new(),
             };
             (name.to_owned(), shape)

@@ -81,7 +81,12 @@ impl Runtime {
         let builder = match loaded {
             Ok(Ok(builder)) => builder,
             Ok(Err(e)) => return Err(InferenceError::RuntimeBroken { path: library, reason: e.to_string() }),
-            Err(_) => return Err(InferenceError::RuntimeBroken { path: library, reason: "the library crashed while loading".into() }),
+            Err(_) => {
+                return Err(InferenceError::RuntimeBroken {
+                    path: library,
+                    reason: "the library crashed while loading".into(),
+                })
+            }
         };
         let environment = builder
             .with_name("sift")

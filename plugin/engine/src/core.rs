@@ -7,8 +7,8 @@
 use realfft::num_complex::Complex32;
 
 use super::masks::{self, Extension};
-use super::model::{InferenceFailure, MaskModel, ModelSpec, MAX_STEMS};
 use super::mode::Schedule;
+use super::model::{InferenceFailure, MaskModel, ModelSpec, MAX_STEMS};
 use super::stft::{Analysis, Synthesis};
 
 /// Audio channels the engine separates (mono input is carried as two equal channels).
@@ -139,7 +139,8 @@ impl SeparationCore {
         self.gather_magnitudes();
         // A model that panics is treated like one that fails: the worker must outlive it.
         let run = std::panic::AssertUnwindSafe(|| model.infer(&self.magnitude, self.schedule.window, &mut self.masks));
-        let result = std::panic::catch_unwind(run).unwrap_or_else(|_| Err(InferenceFailure("the model panicked".into())));
+        let result =
+            std::panic::catch_unwind(run).unwrap_or_else(|_| Err(InferenceFailure("the model panicked".into())));
         if result.is_err() {
             self.masks.fill(0.0);
         }

@@ -1,8 +1,8 @@
 //! The engine's latency: how long the input takes to come back out as stems.
 
 use super::core::SeparationCore;
-use super::model::ModelSpec;
 use super::mode::Schedule;
+use super::model::ModelSpec;
 use super::resample::BridgeTiming;
 
 /// The latency of an engine at the host's rate, and what it is made of.
@@ -32,7 +32,9 @@ impl Latency {
         let core_lag = SeparationCore::max_lag(spec, schedule);
         // Samples convert at the ratio the resamplers use.
         let ratio_rate = bridge.map_or(host_rate, |b| b.host_rate);
-        let to_host = |model_samples: usize| (model_samples as u64 * ratio_rate as u64).div_ceil(spec.sample_rate as u64) as usize;
+        let to_host = |model_samples: usize| {
+            (model_samples as u64 * ratio_rate as u64).div_ceil(spec.sample_rate as u64) as usize
+        };
         let algorithmic = match bridge {
             None => core_lag,
             Some(b) => b.down_chunk - 1 + to_host(core_lag + b.up_chunk - 1) + b.delay,

@@ -84,7 +84,8 @@ pub struct ModelInbox {
 impl ModelInbox {
     /// Whether `spec` can replace the running model without a new engine: same grid, same stems.
     pub fn accepts(&self, spec: &ModelSpec) -> bool {
-        let key = |s: &ModelSpec| (s.sample_rate, s.n_fft, s.hop, s.bins, s.frame_multiple, s.residual, s.stems.clone());
+        let key =
+            |s: &ModelSpec| (s.sample_rate, s.n_fft, s.hop, s.bins, s.frame_multiple, s.residual, s.stems.clone());
         key(spec) == key(&self.spec)
     }
 
@@ -160,7 +161,9 @@ pub enum EngineError {
     #[error("{0}")]
     Resampling(String),
     /// The model has too few or too many stems, or its residual stem is not one of them.
-    #[error("a model needs 2 to {MAX_STEMS} stems with the residual among them; this one has {stems} (residual {residual})")]
+    #[error(
+        "a model needs 2 to {MAX_STEMS} stems with the residual among them; this one has {stems} (residual {residual})"
+    )]
     Stems {
         /// The model's stem count.
         stems: usize,
@@ -204,7 +207,8 @@ impl Engine {
         let provider = model.provider().to_owned();
         let schedule = config.mode.schedule(spec.frame_multiple);
         let stem_channels = (spec.stem_count() - 1) * CHANNELS;
-        let bridge = RateBridge::new(config.sample_rate, spec.sample_rate, stem_channels).map_err(EngineError::Resampling)?;
+        let bridge =
+            RateBridge::new(config.sample_rate, spec.sample_rate, stem_channels).map_err(EngineError::Resampling)?;
         let bridge_timing = bridge.as_ref().map(RateBridge::timing);
         let latency = Latency::new(&spec, &schedule, config.sample_rate, bridge_timing);
 
@@ -254,7 +258,8 @@ impl Engine {
             consumed: 0,
             resetting: false,
         };
-        let engine = Engine { shared, worker: Some(handle), latency, bridge_timing, spec, provider, schedule, incoming };
+        let engine =
+            Engine { shared, worker: Some(handle), latency, bridge_timing, spec, provider, schedule, incoming };
         Ok((engine, processor))
     }
 
@@ -308,7 +313,6 @@ impl Engine {
     pub fn shared(&self) -> &Shared {
         &self.shared
     }
-
 
     /// Stops the worker and returns the model, so it can run again in a new engine (`None` if
     /// the worker panicked).

@@ -84,9 +84,7 @@ impl Stage {
             .expect("input buffers are sized at construction");
         let mut output = SequentialSliceOfVecs::new_mut(&mut self.output, channels, frames_out)
             .expect("output buffers are sized at construction");
-        self.resampler
-            .process_into_buffer(&input, &mut output, None)
-            .expect("chunk sizes are fixed at construction");
+        self.resampler.process_into_buffer(&input, &mut output, None).expect("chunk sizes are fixed at construction");
         self.filled = 0;
         &self.output
     }
@@ -111,7 +109,7 @@ pub struct RateBridge {
 pub fn ratio_rate(host_rate: u32, model_rate: u32) -> u32 {
     const LONGEST_BLOCK: u32 = 1024;
     let smallest_block = host_rate / gcd(host_rate as usize, model_rate as usize) as u32;
-    if host_rate % 100 == 0 || smallest_block <= LONGEST_BLOCK {
+    if host_rate.is_multiple_of(100) || smallest_block <= LONGEST_BLOCK {
         host_rate
     } else {
         (host_rate.saturating_add(50) / 100 * 100).max(100)

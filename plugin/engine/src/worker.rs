@@ -106,7 +106,14 @@ impl Worker {
                     if self.core.run_due() {
                         Self::run_model(&mut self.core, &mut self.model, &self.shared, &self.incoming);
                         let produced = self.core.output_len();
-                        Self::emit(&mut self.output, &mut self.interleaved, &mut self.lead_in, &self.shared, self.core.output(), produced);
+                        Self::emit(
+                            &mut self.output,
+                            &mut self.interleaved,
+                            &mut self.lead_in,
+                            &self.shared,
+                            self.core.output(),
+                            produced,
+                        );
                     }
                 }
                 Some(bridge) => {
@@ -139,7 +146,14 @@ impl Worker {
                 if bridge.up.ready() {
                     let up = bridge.up.process();
                     let len = up[0].len();
-                    Self::emit(&mut self.output, &mut self.interleaved, &mut self.lead_in, &self.shared, up.iter().map(|v| v.as_slice()), len);
+                    Self::emit(
+                        &mut self.output,
+                        &mut self.interleaved,
+                        &mut self.lead_in,
+                        &self.shared,
+                        up.iter().map(|v| v.as_slice()),
+                        len,
+                    );
                 }
             }
         }
@@ -148,7 +162,12 @@ impl Worker {
     /// Runs the model once and records how long it took. A model waiting in `incoming` takes
     /// over first: between two runs, so the switch lands on a frame boundary and the overlap-add
     /// blends it in without a gap or a click.
-    fn run_model(core: &mut SeparationCore, model: &mut Box<dyn MaskModel>, shared: &Shared, incoming: &Mutex<Option<Box<dyn MaskModel>>>) {
+    fn run_model(
+        core: &mut SeparationCore,
+        model: &mut Box<dyn MaskModel>,
+        shared: &Shared,
+        incoming: &Mutex<Option<Box<dyn MaskModel>>>,
+    ) {
         // `try_lock`: the worker never waits for the main thread.
         if let Some(next) = incoming.try_lock().ok().and_then(|mut slot| slot.take()) {
             // The old model is dropped here, on the worker: never on the audio thread.
@@ -182,7 +201,8 @@ impl Worker {
         debug_assert_eq!(interleaved.len(), frames * width);
         let mut pushed = 0;
         while pushed < interleaved.len() {
-            let reset_pending = shared.reset_requested.load(Ordering::Acquire) != shared.reset_done.load(Ordering::Relaxed);
+            let reset_pending =
+                shared.reset_requested.load(Ordering::Acquire) != shared.reset_done.load(Ordering::Relaxed);
             if shared.shutdown.load(Ordering::Acquire) || reset_pending {
                 return;
             }

@@ -4,9 +4,9 @@ use sift_test_support as support;
 
 use std::time::Duration;
 
-use support::{peak_difference_db, sum_stems, test_signal, Behaviour, StandIn};
-use sift_engine::{Engine, EngineConfig, Extension, Mode};
 use sift_engine::render::{render, Blocks};
+use sift_engine::{Engine, EngineConfig, Extension, Mode};
+use support::{peak_difference_db, sum_stems, test_signal, Behaviour, StandIn};
 
 const RATE: u32 = 44_100;
 
@@ -68,7 +68,13 @@ fn stems_sum_to_the_input_under_deadline_misses() {
 fn output_does_not_depend_on_the_host_block_size() {
     let input = test_signal(RATE as usize * 3 / 2, 5);
     let reference = separate(StandIn::new(Behaviour::Scrambled), RATE, Mode::Live, &Blocks::Fixed(512), &input);
-    let plans = [Blocks::Fixed(1), Blocks::Fixed(32), Blocks::Fixed(441), Blocks::Fixed(4096), Blocks::Random { max: 3000, seed: 9 }];
+    let plans = [
+        Blocks::Fixed(1),
+        Blocks::Fixed(32),
+        Blocks::Fixed(441),
+        Blocks::Fixed(4096),
+        Blocks::Random { max: 3000, seed: 9 },
+    ];
     for blocks in plans {
         let stems = separate(StandIn::new(Behaviour::Scrambled), RATE, Mode::Live, &blocks, &input);
         assert!(stems == reference, "blocks {blocks:?} changed the output");
@@ -125,7 +131,12 @@ fn assert_impulse_lands_at_latency(rate: u32, mode: Mode) {
         assert!((sum[at + latency] - impulse[ch][at]).abs() < 1e-5, "{rate} Hz {mode}: impulse height changed");
         let stem = &raw[ch];
         let stem_peak = stem.iter().enumerate().max_by(|a, b| a.1.abs().total_cmp(&b.1.abs())).unwrap().0;
-        assert_eq!(stem_peak, at + latency, "{rate} Hz {mode}: separated stem peaks at {stem_peak}, expected {}", at + latency);
+        assert_eq!(
+            stem_peak,
+            at + latency,
+            "{rate} Hz {mode}: separated stem peaks at {stem_peak}, expected {}",
+            at + latency
+        );
     }
 }
 
@@ -215,7 +226,9 @@ fn modes_trade_latency_for_context() {
     let latencies: Vec<usize> = Mode::ALL
         .iter()
         .map(|&mode| {
-            let (engine, _) = Engine::start(Box::new(StandIn::new(Behaviour::Scrambled)), EngineConfig::new(RATE, 512).mode(mode)).unwrap();
+            let (engine, _) =
+                Engine::start(Box::new(StandIn::new(Behaviour::Scrambled)), EngineConfig::new(RATE, 512).mode(mode))
+                    .unwrap();
             engine.latency().samples
         })
         .collect();
@@ -225,7 +238,6 @@ fn modes_trade_latency_for_context() {
     let s = Mode::Live.schedule(64);
     assert_eq!(latencies[0], (s.new + s.lookahead) * 1024 + 4096 - 1024 - 1 + s.new * 1024);
 }
-
 
 /// A model swapped into a running engine takes over between two runs: the stems keep summing to
 /// the input throughout, the new model's separation follows, and a model on another grid is
@@ -249,7 +261,8 @@ fn models_swap_while_running() {
             assert!(engine.swap_model(Box::new(StandIn::new(Behaviour::AllToFirst))).is_ok());
             swapped = true;
         }
-        let block: Vec<Vec<f32>> = input.iter().map(|c| (start..end).map(|i| c.get(i).copied().unwrap_or(0.0)).collect()).collect();
+        let block: Vec<Vec<f32>> =
+            input.iter().map(|c| (start..end).map(|i| c.get(i).copied().unwrap_or(0.0)).collect()).collect();
         let ins: Vec<&[f32]> = block.iter().map(Vec::as_slice).collect();
         let mut outs: Vec<&mut [f32]> = out.iter_mut().map(|c| &mut c[start..end]).collect();
         processor.process(&ins, &mut outs);
@@ -258,9 +271,14 @@ fn models_swap_while_running() {
     let aligned = |c: &Vec<f32>| c[latency..].to_vec();
     let stems = vec![vec![aligned(&out[0]), aligned(&out[1])], vec![aligned(&out[2]), aligned(&out[3])]];
     assert!(peak_difference_db(&sum_stems(&stems), &input) <= -80.0, "the sum broke across the swap");
-    let second = |signal: &[Vec<f32>], from: usize| -> Vec<Vec<f32>> { signal.iter().map(|c| c[from..from + RATE as usize].to_vec()).collect() };
+    let second = |signal: &[Vec<f32>], from: usize| -> Vec<Vec<f32>> {
+        signal.iter().map(|c| c[from..from + RATE as usize].to_vec()).collect()
+    };
     // Before the swap the scrambled split; in the last second everything is in the first stem.
     assert!(peak_difference_db(&second(&stems[0], 0), &second(&input, 0)) > -20.0);
     let last = input[0].len() - RATE as usize;
-    assert!(peak_difference_db(&second(&stems[0], last), &second(&input, last)) <= -80.0, "the new model did not take over");
+    assert!(
+        peak_difference_db(&second(&stems[0], last), &second(&input, last)) <= -80.0,
+        "the new model did not take over"
+    );
 }

@@ -5,8 +5,8 @@
 use sift_test_support as support;
 
 use assert_no_alloc::{assert_no_alloc, AllocDisabler};
-use support::{test_signal, Behaviour, StandIn};
 use sift_engine::{Engine, EngineConfig, Mode};
+use support::{test_signal, Behaviour, StandIn};
 
 #[global_allocator]
 static ALLOCATOR: AllocDisabler = AllocDisabler;
@@ -15,7 +15,10 @@ static ALLOCATOR: AllocDisabler = AllocDisabler;
 #[allow(clippy::assertions_on_constants)]
 fn process_never_allocates() {
     // The guard is compiled out without debug assertions; refuse to pass vacuously.
-    assert!(cfg!(debug_assertions), "the allocation guard is only armed with debug assertions (run `cargo xtask test`)");
+    assert!(
+        cfg!(debug_assertions),
+        "the allocation guard is only armed with debug assertions (run `cargo xtask test`)"
+    );
     for (rate, realtime) in [(44_100, true), (48_000, true), (44_100, false)] {
         let input = test_signal(rate as usize * 3, 23);
         let mut model = StandIn::new(Behaviour::Scrambled);

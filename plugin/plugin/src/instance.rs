@@ -33,9 +33,10 @@ pub struct Instance {
     mixer: Mixer,
     channels: usize,
     /// The mode the running engine was built for, and the latency each mode has at the current
-    /// rate (so a mode change can report its latency from the audio thread).
+    /// rate (so a mode change can be handled from the audio thread without computing anything).
     mode: Mode,
     latencies: [u32; 3],
+    /// The latency last reported to the host, or asked for through a restart (CLAP).
     latency_reported: u32,
     input: Vec<Vec<f32>>,
     stems: Vec<Vec<f32>>,
@@ -90,14 +91,20 @@ impl Instance {
     /// was told, and the reason is logged. An engine that cannot start with the model (a rate
     /// it cannot resample) falls back to a pass-through at the host's own rate, with the
     /// reason in the editor's status. Only a rate outside [`sift_engine::HOST_RATES`] fails.
-    pub fn activate<P: Plugin>(&mut self, layout: &AudioIOLayout, config: &BufferConfig, context: &mut impl ActivateContext<P>) -> bool {
+    pub fn activate<P: Plugin>(
+        &mut self,
+        layout: &AudioIOLayout,
+        config: &BufferConfig,
+        context: &mut impl ActivateContext<P>,
+    ) -> bool {
         self.stop();
         self.channels = layout.main_input_channels.map_or(2, |c| c.get() as usize).clamp(1, 2);
         let rate = config.sample_rate.round() as u32;
         let max_block = config.max_buffer_size.max(1) as usize;
         self.mode = self.params.mode.value().into();
         let model = self.model();
-        let engine_config = EngineConfig::new(rate, max_block).mode(self.mode).realtime(config.process_mode == ProcessMode::Realtime);
+        let engine_config =
+            EngineConfig::new(rate, max_block).mode(self.mode).realtime(config.process_mode == ProcessMode::Realtime);
         let (engine, processor) = match Engine::start(model, engine_config) {
             Ok(started) => started,
             Err(e) => {
@@ -134,7 +141,8 @@ impl Instance {
         self.stems = block(spec.stem_count() * self.channels);
         self.buses = block(Role::COUNT * self.channels);
         let mut info = self.model_info.clone();
-        info.provider = if info.problem.is_some() { "none (pass-through)".to_owned() } else { engine.provider().to_owned() };
+        info.provider =
+            if info.problem.is_some() { "none (pass-through)".to_owned() } else { engine.provider().to_owned() };
         let budget_micros = (engine.schedule().new * spec.hop) as f64 / spec.sample_rate.max(1) as f64 * 1e6;
         self.status.activated(info, &self.roles, self.mode, latency_ms, budget_micros.round() as u32);
         self.loader.engine_started(engine.model_inbox());
@@ -182,7 +190,11 @@ impl Instance {
             }
             Err(e) => {
                 nice_error!("Sift passes audio through unseparated: {e}");
-                self.model_info = ModelInfo { problem: Some(format!("{}; passing audio through unprocessed", monitor::problem_in_words(&e))), detail: e.to_string(), ..ModelInfo::default() };
+                self.model_info = ModelInfo {
+                    problem: Some(format!("{}; passing audio through unprocessed", monitor::problem_in_words(&e))),
+                    detail: e.to_string(),
+                    ..ModelInfo::default()
+                };
                 Box::new(PassThrough::new(ModelSpec::default_grid()))
             }
         }
@@ -190,7 +202,11 @@ impl Instance {
 
     /// The mix targets the parameters ask for now.
     fn targets(&self) -> MixTargets {
-        MixTargets { roles: self.params.role_targets(), output: self.params.output_gain.value(), bypassed: self.params.bypass.value() }
+        MixTargets {
+            roles: self.params.role_targets(),
+            output: self.params.output_gain.value(),
+            bypassed: self.params.bypass.value(),
+        }
     }
 
     /// Separates and remixes one block: the remix goes to `main` (which holds the input on
@@ -200,12 +216,18 @@ impl Instance {
         let channels = self.channels.min(main.len());
         let targets = self.targets();
         let Some(processor) = self.processor.as_mut() else { return };
-        // A mode change needs a new engine: report the new latency; the host re-activates.
+        // A mode change needs a new engine, with another latency. CLAP allows a latency change
+        // only inside `activate()`: ask for a restart, and the next activation reports it. VST3
+        // hosts re-read the latency when told it changed (nice-plug's restartComponent from the
+        // GUI thread) and then restart processing themselves.
         let wanted: Mode = self.params.mode.value().into();
         let latency = self.latencies[wanted as usize];
         if latency != 0 && latency != self.latency_reported {
             self.latency_reported = latency;
-            context.set_latency_samples(latency);
+            match context.plugin_api() {
+                PluginApi::Clap => context.request_restart(),
+                _ => context.set_latency_samples(latency),
+            }
         }
         // A model picked in the editor that needs a new engine: ask the host for one.
         if self.loader.restart_wanted.swap(false, Ordering::AcqRel) {
@@ -218,15 +240,26 @@ impl Instance {
         let mut inputs = self.input.iter().map(|c| &c[..len]);
         let inputs: [&[f32]; 2] = std::array::from_fn(|_| inputs.next().unwrap_or_default());
         let mut stems = self.stems.iter_mut().map(|c| &mut c[..len]);
-        let mut stem_slices: [&mut [f32]; MAX_STEM_CHANNELS] = std::array::from_fn(|_| stems.next().unwrap_or_default());
+        let mut stem_slices: [&mut [f32]; MAX_STEM_CHANNELS] =
+            std::array::from_fn(|_| stems.next().unwrap_or_default());
         processor.process(&inputs[..channels], &mut stem_slices[..stem_count]);
         let stems = stem_slices.each_ref().map(|s| &**s);
         let mut buses = self.buses.iter_mut().map(|c| &mut c[..len]);
-        let mut bus_slices: [&mut [f32]; Role::COUNT * CHANNELS] = std::array::from_fn(|_| buses.next().unwrap_or_default());
-        self.mixer.mix(&self.roles, &targets, &stems[..stem_count], channels, &mut bus_slices[..Role::COUNT * channels], main);
+        let mut bus_slices: [&mut [f32]; Role::COUNT * CHANNELS] =
+            std::array::from_fn(|_| buses.next().unwrap_or_default());
+        self.mixer.mix(
+            &self.roles,
+            &targets,
+            &stems[..stem_count],
+            channels,
+            &mut bus_slices[..Role::COUNT * channels],
+            main,
+        );
 
         // Meters and status for the editor: atomics only.
-        let role_peaks: [f32; Role::COUNT] = std::array::from_fn(|r| bus_slices[r * channels..(r + 1) * channels].iter().fold(0.0f32, |p, c| p.max(monitor::peak(c))));
+        let role_peaks: [f32; Role::COUNT] = std::array::from_fn(|r| {
+            bus_slices[r * channels..(r + 1) * channels].iter().fold(0.0f32, |p, c| p.max(monitor::peak(c)))
+        });
         let output_peak = main.iter().fold(0.0f32, |p, c| p.max(monitor::peak(c)));
         self.meters.record(&role_peaks, output_peak);
         if let Some(engine) = self.engine.as_ref() {

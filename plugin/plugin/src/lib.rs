@@ -21,8 +21,8 @@ use std::sync::Arc;
 use nice_plug::prelude::*;
 use nice_plug_egui::EguiEditor;
 
-use self::instance::Instance;
 use self::editor::SiftEditor;
+use self::instance::Instance;
 use self::params::SingleParams;
 use self::roles::Role;
 
@@ -38,7 +38,6 @@ pub struct Sift {
     instance: Instance,
 }
 
-
 impl Plugin for Sift {
     const NAME: &'static str = "Sift";
     const VENDOR: &'static str = "Sift";
@@ -51,14 +50,26 @@ impl Plugin for Sift {
             main_output_channels: STEREO,
             aux_input_ports: &[],
             aux_output_ports: STEREO_STEM_BUSES,
-            names: PortNames { layout: Some("Stereo"), main_input: Some("Input"), main_output: Some("Remix"), aux_inputs: &[], aux_outputs: STEM_BUS_NAMES },
+            names: PortNames {
+                layout: Some("Stereo"),
+                main_input: Some("Input"),
+                main_output: Some("Remix"),
+                aux_inputs: &[],
+                aux_outputs: STEM_BUS_NAMES,
+            },
         },
         AudioIOLayout {
             main_input_channels: MONO,
             main_output_channels: MONO,
             aux_input_ports: &[],
             aux_output_ports: MONO_STEM_BUSES,
-            names: PortNames { layout: Some("Mono"), main_input: Some("Input"), main_output: Some("Remix"), aux_inputs: &[], aux_outputs: STEM_BUS_NAMES },
+            names: PortNames {
+                layout: Some("Mono"),
+                main_input: Some("Input"),
+                main_output: Some("Remix"),
+                aux_inputs: &[],
+                aux_outputs: STEM_BUS_NAMES,
+            },
         },
     ];
     const SAMPLE_ACCURATE_AUTOMATION: bool = true;
@@ -72,10 +83,22 @@ impl Plugin for Sift {
 
     fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
         let instance = &self.instance;
-        editor::create(instance.params.clone(), None, instance.meters.clone(), instance.status.clone(), instance.loader.clone(), Self::NAME)
+        editor::create(
+            instance.params.clone(),
+            None,
+            instance.meters.clone(),
+            instance.status.clone(),
+            instance.loader.clone(),
+            Self::NAME,
+        )
     }
 
-    fn activate(&mut self, layout: &AudioIOLayout, config: &BufferConfig, context: &mut impl ActivateContext<Self>) -> bool {
+    fn activate(
+        &mut self,
+        layout: &AudioIOLayout,
+        config: &BufferConfig,
+        context: &mut impl ActivateContext<Self>,
+    ) -> bool {
         self.instance.activate(layout, config, context)
     }
 
@@ -83,7 +106,12 @@ impl Plugin for Sift {
         self.instance.stop();
     }
 
-    fn process(&mut self, buffer: &mut Buffer, aux: &mut AuxiliaryBuffers, context: &mut impl ProcessContext<Self>) -> ProcessStatus {
+    fn process(
+        &mut self,
+        buffer: &mut Buffer,
+        aux: &mut AuxiliaryBuffers,
+        context: &mut impl ProcessContext<Self>,
+    ) -> ProcessStatus {
         let main = buffer.as_slice();
         self.instance.process(main, context);
         let channels = main.len();
@@ -122,14 +150,26 @@ impl Plugin for SiftSingle {
             main_output_channels: STEREO,
             aux_input_ports: &[],
             aux_output_ports: &[],
-            names: PortNames { layout: Some("Stereo"), main_input: Some("Input"), main_output: Some("Output"), aux_inputs: &[], aux_outputs: &[] },
+            names: PortNames {
+                layout: Some("Stereo"),
+                main_input: Some("Input"),
+                main_output: Some("Output"),
+                aux_inputs: &[],
+                aux_outputs: &[],
+            },
         },
         AudioIOLayout {
             main_input_channels: MONO,
             main_output_channels: MONO,
             aux_input_ports: &[],
             aux_output_ports: &[],
-            names: PortNames { layout: Some("Mono"), main_input: Some("Input"), main_output: Some("Output"), aux_inputs: &[], aux_outputs: &[] },
+            names: PortNames {
+                layout: Some("Mono"),
+                main_input: Some("Input"),
+                main_output: Some("Output"),
+                aux_inputs: &[],
+                aux_outputs: &[],
+            },
         },
     ];
     const SAMPLE_ACCURATE_AUTOMATION: bool = true;
@@ -143,10 +183,22 @@ impl Plugin for SiftSingle {
 
     fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
         let instance = &self.instance;
-        editor::create(instance.params.clone(), Some(self.params.clone()), instance.meters.clone(), instance.status.clone(), instance.loader.clone(), Self::NAME)
+        editor::create(
+            instance.params.clone(),
+            Some(self.params.clone()),
+            instance.meters.clone(),
+            instance.status.clone(),
+            instance.loader.clone(),
+            Self::NAME,
+        )
     }
 
-    fn activate(&mut self, layout: &AudioIOLayout, config: &BufferConfig, context: &mut impl ActivateContext<Self>) -> bool {
+    fn activate(
+        &mut self,
+        layout: &AudioIOLayout,
+        config: &BufferConfig,
+        context: &mut impl ActivateContext<Self>,
+    ) -> bool {
         self.instance.activate(layout, config, context)
     }
 
@@ -154,7 +206,12 @@ impl Plugin for SiftSingle {
         self.instance.stop();
     }
 
-    fn process(&mut self, buffer: &mut Buffer, _aux: &mut AuxiliaryBuffers, context: &mut impl ProcessContext<Self>) -> ProcessStatus {
+    fn process(
+        &mut self,
+        buffer: &mut Buffer,
+        _aux: &mut AuxiliaryBuffers,
+        context: &mut impl ProcessContext<Self>,
+    ) -> ProcessStatus {
         let main = buffer.as_slice();
         self.instance.process(main, context);
         if let Some(role) = self.params.stem.value().role() {
@@ -173,7 +230,8 @@ impl ClapPlugin for Sift {
     const CLAP_DESCRIPTION: Option<&'static str> = Some("Real-time AI stem separation: five stem buses and a remix");
     const CLAP_MANUAL_URL: Option<&'static str> = None;
     const CLAP_SUPPORT_URL: Option<&'static str> = None;
-    const CLAP_FEATURES: &'static [ClapFeature] = &[ClapFeature::AudioEffect, ClapFeature::Stereo, ClapFeature::Mono, ClapFeature::Utility];
+    const CLAP_FEATURES: &'static [ClapFeature] =
+        &[ClapFeature::AudioEffect, ClapFeature::Stereo, ClapFeature::Mono, ClapFeature::Utility];
 }
 
 impl ClapPlugin for SiftSingle {
@@ -181,7 +239,8 @@ impl ClapPlugin for SiftSingle {
     const CLAP_DESCRIPTION: Option<&'static str> = Some("Real-time AI stem separation: one stem or the remix");
     const CLAP_MANUAL_URL: Option<&'static str> = None;
     const CLAP_SUPPORT_URL: Option<&'static str> = None;
-    const CLAP_FEATURES: &'static [ClapFeature] = &[ClapFeature::AudioEffect, ClapFeature::Stereo, ClapFeature::Mono, ClapFeature::Utility];
+    const CLAP_FEATURES: &'static [ClapFeature] =
+        &[ClapFeature::AudioEffect, ClapFeature::Stereo, ClapFeature::Mono, ClapFeature::Utility];
 }
 
 impl Vst3Plugin for Sift {

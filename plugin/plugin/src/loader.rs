@@ -84,7 +84,8 @@ impl ModelLoader {
             self.latest_request.fetch_add(1, Ordering::AcqRel) + 1
         };
         let loader = self.clone();
-        let spawned = std::thread::Builder::new().name("sift-model-loader".into()).spawn(move || loader.load(&path, request));
+        let spawned =
+            std::thread::Builder::new().name("sift-model-loader".into()).spawn(move || loader.load(&path, request));
         if let Err(e) = spawned {
             *locked(&self.state) = LoadState::Refused(format!("Could not start loading: {e}"));
         }

@@ -179,7 +179,9 @@ pub fn problem_in_words(error: &InferenceError) -> String {
         InferenceError::RuntimeBroken { .. } => "The AI runtime (ONNX Runtime) could not be started".to_owned(),
         InferenceError::ModelMissing(path) => format!("Model file not found: {}", path.display()),
         InferenceError::UnknownModel { name, .. } => format!("No installed model is called “{name}”"),
-        InferenceError::ModelUnreadable { path, .. } => format!("The model file is damaged or not a model: {}", path.display()),
+        InferenceError::ModelUnreadable { path, .. } => {
+            format!("The model file is damaged or not a model: {}", path.display())
+        }
         InferenceError::Contract(_) => "The model file is not a Sift model".to_owned(),
     }
 }

@@ -2,8 +2,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use nice_plug::prelude::*;
 use nice_plug::editor::dpi::LogicalSize;
+use nice_plug::prelude::*;
 use nice_plug_egui::EguiEditorState;
 
 use sift_engine::Mode;

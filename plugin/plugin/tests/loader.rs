@@ -17,10 +17,10 @@ use sift_test_support::{test_models, test_signal};
 /// waits for the host to restart processing.
 #[test]
 fn picked_models_load_in_the_background_and_swap_in() {
-
     let models = test_models();
     let first = OnnxModel::load(&models.join("tiny-valid.onnx"), &SessionOptions::default()).unwrap();
-    let (engine, mut processor) = Engine::start(Box::new(first), EngineConfig::new(44_100, 512).mode(Mode::Live).realtime(false)).unwrap();
+    let (engine, mut processor) =
+        Engine::start(Box::new(first), EngineConfig::new(44_100, 512).mode(Mode::Live).realtime(false)).unwrap();
     let params = Arc::new(SiftParams::default());
     let loader = Arc::new(ModelLoader::new(params.clone(), Arc::new(Status::default())));
     loader.engine_started(engine.model_inbox());
@@ -43,7 +43,11 @@ fn picked_models_load_in_the_background_and_swap_in() {
     settle(|s| matches!(s, LoadState::Playing(_)));
     run(2);
     assert_eq!(engine.shared().model_swaps.load(Ordering::Relaxed), 1, "the picked model did not swap in");
-    assert_eq!(*params.model_path.lock().unwrap(), magnitude.display().to_string(), "the project does not remember the pick");
+    assert_eq!(
+        *params.model_path.lock().unwrap(),
+        magnitude.display().to_string(),
+        "the project does not remember the pick"
+    );
 
     loader.request(models.join("garbage.onnx"));
     settle(|s| matches!(s, LoadState::Refused(_)));

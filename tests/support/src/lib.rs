@@ -39,7 +39,15 @@ pub struct StandIn {
 
 impl StandIn {
     pub fn new(behaviour: Behaviour) -> Self {
-        Self { spec: spleeter_spec(), behaviour, slow_every: 0, slow_for: Duration::ZERO, fail_every: 0, panic_every: 0, runs: 0 }
+        Self {
+            spec: spleeter_spec(),
+            behaviour,
+            slow_every: 0,
+            slow_for: Duration::ZERO,
+            fail_every: 0,
+            panic_every: 0,
+            runs: 0,
+        }
     }
 }
 
@@ -157,11 +165,7 @@ impl Rng {
 
 /// Peak of `a - b` over all channels, in dB relative to full scale.
 pub fn peak_difference_db(a: &[Vec<f32>], b: &[Vec<f32>]) -> f64 {
-    let peak = a
-        .iter()
-        .zip(b)
-        .flat_map(|(x, y)| x.iter().zip(y).map(|(p, q)| (p - q).abs()))
-        .fold(0.0f32, f32::max);
+    let peak = a.iter().zip(b).flat_map(|(x, y)| x.iter().zip(y).map(|(p, q)| (p - q).abs())).fold(0.0f32, f32::max);
     20.0 * (peak.max(1e-30) as f64).log10()
 }
 

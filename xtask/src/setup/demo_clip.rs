@@ -23,19 +23,15 @@ pub fn ensure(paths: &Paths) -> Result<Outcome> {
     }
     let reference = paths.demo_reference();
     let clip_at = modified(&clip);
-    let unpacked = UNPACKED.iter().all(|stem| {
-        modified(&reference.join(format!("{stem}.wav"))).is_some_and(|at| Some(at) >= clip_at)
-    });
+    let unpacked = UNPACKED
+        .iter()
+        .all(|stem| modified(&reference.join(format!("{stem}.wav"))).is_some_and(|at| Some(at) >= clip_at));
     if unpacked {
         return Ok(Outcome::UpToDate);
     }
     let sift = product::build_sift(paths)?;
     run(
-        command(paths, sift)
-            .arg("unpack-stems")
-            .arg(&clip)
-            .arg("-o")
-            .arg(&reference),
+        command(paths, sift).arg("unpack-stems").arg(&clip).arg("-o").arg(&reference),
         "`sift unpack-stems` failed: see its message above",
     )?;
     Ok(Outcome::Done)

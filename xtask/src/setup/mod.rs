@@ -12,12 +12,8 @@ use anyhow::{Context, Result};
 
 pub fn run(paths: &Paths) -> Result<()> {
     step(1, "Python environment (.venv)", || venv::ensure(paths))?;
-    step(2, "ONNX Runtime shared library (runtime/)", || {
-        runtime::ensure(paths)
-    })?;
-    step(3, "default model (models/spleeter-2stems.onnx)", || {
-        model::ensure(paths)
-    })?;
+    step(2, "ONNX Runtime shared library (runtime/)", || runtime::ensure(paths))?;
+    step(3, "default model (models/spleeter-2stems.onnx)", || model::ensure(paths))?;
     step(4, "demo clip (demo/falcon69)", || demo_clip::ensure(paths))?;
     println!("==> setup done");
     Ok(())

@@ -35,11 +35,7 @@ pub fn ensure(paths: &Paths) -> Result<Outcome> {
         let _ = std::fs::remove_file(&building);
         return Err(err);
     }
-    anyhow::ensure!(
-        building.is_file(),
-        "the script did not write {}",
-        building.display()
-    );
+    anyhow::ensure!(building.is_file(), "the script did not write {}", building.display());
     std::fs::rename(&building, &model)
         .with_context(|| format!("moving {} to {}", building.display(), model.display()))?;
     Ok(Outcome::Done)
@@ -54,7 +50,5 @@ fn is_newer_than_scripts(paths: &Paths, model: &std::path::Path) -> Result<bool>
         .with_context(|| format!("reading {}", dir.display()))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|path| path.extension().is_some_and(|ext| ext == "py"));
-    Ok(scripts
-        .filter_map(|path| modified(&path))
-        .all(|changed| built > changed))
+    Ok(scripts.filter_map(|path| modified(&path)).all(|changed| built > changed))
 }

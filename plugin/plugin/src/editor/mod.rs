@@ -9,23 +9,23 @@ mod scenes;
 pub mod theme;
 mod widgets;
 
-use std::sync::atomic::Ordering;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use egui::{Align, Color32, Layout, RichText, Stroke, Ui, Vec2};
-use nice_plug::editor::dpi::LogicalSize;
 use nice_plug::context::gui::GuiContext;
+use nice_plug::editor::dpi::LogicalSize;
 use nice_plug::prelude::*;
-use nice_plug_egui::{create_egui_editor, EguiEditor, EguiNiceSettings, NiceEguiApp, RepaintNotifier};
 use nice_plug_egui::widgets::ParamSlider;
+use nice_plug_egui::{create_egui_editor, EguiEditor, EguiNiceSettings, NiceEguiApp, RepaintNotifier};
 
 use super::loader::{LoadState, ModelLoader};
 use super::monitor::{Meters, Status};
-use sift_inference::catalogue;
 use super::params::{ModeChoice, SiftParams, SingleParams, StemChoice};
 use super::roles::Role;
 use sift_engine::Mode;
+use sift_inference::catalogue;
 
 pub use scenes::Scene;
 
@@ -50,7 +50,17 @@ pub fn create(
     let settings = EguiNiceSettings::new().with_tile(title).with_resize_hint(
         nice_plug::editor::ResizeHint::RESIZABLE.with_min_logical_size(LogicalSize::new(MIN_SIZE.0, MIN_SIZE.1)),
     );
-    let app = SiftEditor { params, single, meters, status, loader, picker: None, gui: None, levels: [0.0; Role::COUNT], output_level: 0.0 };
+    let app = SiftEditor {
+        params,
+        single,
+        meters,
+        status,
+        loader,
+        picker: None,
+        gui: None,
+        levels: [0.0; Role::COUNT],
+        output_level: 0.0,
+    };
     create_egui_editor(app.params.editor_state.clone(), RepaintNotifier::new(), settings, app)
 }
 
@@ -70,7 +80,12 @@ pub struct SiftEditor {
 }
 
 impl NiceEguiApp for SiftEditor {
-    fn build(&mut self, egui_ctx: egui::Context, gui: GuiContext, _frame: &mut nice_plug_egui::Frame) -> Result<(), nice_plug_egui::baseview::HandlerError> {
+    fn build(
+        &mut self,
+        egui_ctx: egui::Context,
+        gui: GuiContext,
+        _frame: &mut nice_plug_egui::Frame,
+    ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
         return_freed_memory();
         theme::install(&egui_ctx);
         self.gui = Some(gui);
@@ -132,7 +147,11 @@ impl SiftEditor {
         window.anchor(egui::Align2::LEFT_TOP, PICKER_OFFSET).show(ctx, |ui| {
             ui.label(RichText::new("Installed models").color(theme::TEXT_DIM));
             if picker.installed.is_empty() {
-                ui.label(RichText::new("none found: put .onnx files in ~/.local/share/sift/models").small().color(theme::TEXT_DIM));
+                ui.label(
+                    RichText::new("none found: put .onnx files in ~/.local/share/sift/models")
+                        .small()
+                        .color(theme::TEXT_DIM),
+                );
             }
             for (name, path) in &picker.installed {
                 if ui.button(name).on_hover_text(path.display().to_string()).clicked() {
@@ -150,10 +169,17 @@ impl SiftEditor {
             ui.add_space(4.0);
             let (text, colour) = match loader.state() {
                 LoadState::Idle => (String::new(), theme::TEXT_DIM),
-                LoadState::Loading(path) => (format!("Loading {} … the current model keeps playing", file_name(&path)), theme::TEXT_DIM),
+                LoadState::Loading(path) => {
+                    (format!("Loading {} … the current model keeps playing", file_name(&path)), theme::TEXT_DIM)
+                }
                 LoadState::Playing(path) => (format!("Playing {}", file_name(&path)), theme::TEXT),
-                LoadState::WaitingForRestart(path) => (format!("{} is loaded; it starts when the host restarts processing", file_name(&path)), theme::WARNING),
-                LoadState::Refused(why) => (format!("Not loaded: {why}. The current model keeps playing."), theme::WARNING),
+                LoadState::WaitingForRestart(path) => (
+                    format!("{} is loaded; it starts when the host restarts processing", file_name(&path)),
+                    theme::WARNING,
+                ),
+                LoadState::Refused(why) => {
+                    (format!("Not loaded: {why}. The current model keeps playing."), theme::WARNING)
+                }
             };
             ui.add(egui::Label::new(RichText::new(text).color(colour)).wrap());
         });
@@ -177,10 +203,17 @@ impl SiftEditor {
             if !self.status.active.load(Ordering::Acquire) {
                 ui.label(RichText::new("Not processing yet: the host has not started audio").color(theme::TEXT_DIM));
             } else if info.problem.is_some() {
-                model_button(ui, RichText::new("No model: passing audio through").strong().color(theme::WARNING), &info.detail);
+                model_button(
+                    ui,
+                    RichText::new("No model: passing audio through").strong().color(theme::WARNING),
+                    &info.detail,
+                );
             } else {
                 model_button(ui, RichText::new(&info.name).strong().color(theme::TEXT).underline(), &info.detail);
-                ui.label(RichText::new(format!("{} stems: {}", info.stems.len(), info.stems.join(", "))).color(theme::TEXT_DIM));
+                ui.label(
+                    RichText::new(format!("{} stems: {}", info.stems.len(), info.stems.join(", ")))
+                        .color(theme::TEXT_DIM),
+                );
                 if !info.licence.is_empty() {
                     ui.label(RichText::new(format!("· {}", info.licence)).color(theme::TEXT_DIM));
                 }
@@ -198,10 +231,14 @@ impl SiftEditor {
         // Why Sift is not separating, in full, on its own line.
         let problem = self.status.model.lock().ok().and_then(|m| m.problem.clone().map(|p| (p, m.detail.clone())));
         if let (Some((problem, detail)), true) = (problem, self.status.active.load(Ordering::Acquire)) {
-            egui::Frame::new().fill(theme::WARNING.gamma_multiply(0.18)).corner_radius(4.0).inner_margin(egui::Margin::symmetric(8, 4)).show(ui, |ui| {
-                ui.set_width(ui.available_width());
-                ui.add(egui::Label::new(RichText::new(problem).color(theme::WARNING)).wrap()).on_hover_text(detail);
-            });
+            egui::Frame::new()
+                .fill(theme::WARNING.gamma_multiply(0.18))
+                .corner_radius(4.0)
+                .inner_margin(egui::Margin::symmetric(8, 4))
+                .show(ui, |ui| {
+                    ui.set_width(ui.available_width());
+                    ui.add(egui::Label::new(RichText::new(problem).color(theme::WARNING)).wrap()).on_hover_text(detail);
+                });
         }
     }
 
@@ -210,7 +247,10 @@ impl SiftEditor {
             ui.label(RichText::new("Scenes").color(theme::TEXT_DIM));
             for scene in Scene::ALL {
                 let current = scene.matches(&self.params);
-                if widgets::choice_button(ui, scene.name(), current, Vec2::new(92.0, 30.0)).on_hover_text(scene.description()).clicked() {
+                if widgets::choice_button(ui, scene.name(), current, Vec2::new(92.0, 30.0))
+                    .on_hover_text(scene.description())
+                    .clicked()
+                {
                     scene.apply(&self.params, setter);
                 }
             }
@@ -233,12 +273,22 @@ impl SiftEditor {
         let params = &self.params.roles[role as usize];
         let rect = ui.max_rect();
         let rect = egui::Rect::from_min_size(rect.min, Vec2::new(width, height));
-        ui.painter().rect(rect, 6.0, if active { theme::STRIP } else { theme::STRIP_INACTIVE }, Stroke::new(1.0, theme::OUTLINE), egui::StrokeKind::Inside);
+        ui.painter().rect(
+            rect,
+            6.0,
+            if active { theme::STRIP } else { theme::STRIP_INACTIVE },
+            Stroke::new(1.0, theme::OUTLINE),
+            egui::StrokeKind::Inside,
+        );
         if !active {
             ui.multiply_opacity(0.45);
         }
         ui.add_space(6.0);
-        ui.label(RichText::new(role.name()).font(egui::FontId::new(16.0, theme::bold())).color(if active { theme::role_colour(role) } else { theme::DIM }));
+        ui.label(RichText::new(role.name()).font(egui::FontId::new(16.0, theme::bold())).color(if active {
+            theme::role_colour(role)
+        } else {
+            theme::DIM
+        }));
         // Same height either way, so every fader lines up.
         ui.allocate_ui_with_layout(Vec2::new(width, 16.0), Layout::top_down(Align::Center), |ui| {
             ui.set_min_height(16.0);
@@ -252,7 +302,8 @@ impl SiftEditor {
             ui.spacing_mut().item_spacing.x = 4.0;
             let inner = 12.0 + 4.0 + 36.0;
             ui.add_space(((width - inner) / 2.0).max(0.0));
-            widgets::meter(ui, self.levels[role as usize], Vec2::new(12.0, fader_height)).on_hover_text(format!("{} level", role.name()));
+            widgets::meter(ui, self.levels[role as usize], Vec2::new(12.0, fader_height))
+                .on_hover_text(format!("{} level", role.name()));
             widgets::vertical_fader(ui, &params.gain, setter, Vec2::new(36.0, fader_height), active);
         });
         ui.label(RichText::new(params.gain.to_string()).color(theme::TEXT));
@@ -263,94 +314,156 @@ impl SiftEditor {
 
     fn status_panel(&self, ui: &mut Ui, setter: &ParamSetter, width: f32) {
         let status = &self.status;
-        egui::Frame::new().fill(theme::STRIP).corner_radius(6.0).stroke(Stroke::new(1.0, theme::OUTLINE)).inner_margin(8.0).show(ui, |ui| {
-            let inner = width - 18.0;
-            ui.set_width(inner);
-            ui.set_max_width(inner);
-            ui.set_min_height(ui.available_height());
+        egui::Frame::new()
+            .fill(theme::STRIP)
+            .corner_radius(6.0)
+            .stroke(Stroke::new(1.0, theme::OUTLINE))
+            .inner_margin(8.0)
+            .show(ui, |ui| {
+                let inner = width - 18.0;
+                ui.set_width(inner);
+                ui.set_max_width(inner);
+                ui.set_min_height(ui.available_height());
 
-            if let Some(single) = &self.single {
-                section(ui, "Output carries");
-                let current = single.stem.value();
-                ui.horizontal_wrapped(|ui| {
-                    for choice in [StemChoice::Remix, StemChoice::Vocals, StemChoice::Drums, StemChoice::Bass, StemChoice::Other, StemChoice::Extra] {
-                        let name = StemChoice::variants()[choice.to_index()];
-                        if widgets::choice_button(ui, name, current == choice, Vec2::new(0.0, 24.0)).clicked() && current != choice {
-                            setter.begin_set_parameter(&single.stem);
-                            setter.set_parameter(&single.stem, choice);
-                            setter.end_set_parameter(&single.stem);
+                if let Some(single) = &self.single {
+                    section(ui, "Output carries");
+                    let current = single.stem.value();
+                    ui.horizontal_wrapped(|ui| {
+                        for choice in [
+                            StemChoice::Remix,
+                            StemChoice::Vocals,
+                            StemChoice::Drums,
+                            StemChoice::Bass,
+                            StemChoice::Other,
+                            StemChoice::Extra,
+                        ] {
+                            let name = StemChoice::variants()[choice.to_index()];
+                            if widgets::choice_button(ui, name, current == choice, Vec2::new(0.0, 24.0)).clicked()
+                                && current != choice
+                            {
+                                setter.begin_set_parameter(&single.stem);
+                                setter.set_parameter(&single.stem, choice);
+                                setter.end_set_parameter(&single.stem);
+                            }
+                        }
+                    });
+                    ui.add_space(4.0);
+                }
+
+                section(ui, "Mode");
+                let running = Mode::ALL[status.running_mode.load(Ordering::Relaxed) as usize % 3];
+                let wanted = self.params.mode.value();
+                ui.horizontal(|ui| {
+                    ui.spacing_mut().item_spacing.x = 4.0;
+                    ui.spacing_mut().button_padding.x = 4.0;
+                    for (choice, mode) in [
+                        (ModeChoice::Live, Mode::Live),
+                        (ModeChoice::Balanced, Mode::Balanced),
+                        (ModeChoice::Studio, Mode::Studio),
+                    ] {
+                        let ms = status.latency_ms[mode as usize].load(Ordering::Relaxed);
+                        let label = if ms > 0.0 {
+                            format!("{}\n{:.0} ms", mode_name(choice), ms)
+                        } else {
+                            mode_name(choice).to_owned()
+                        };
+                        if widgets::choice_button(
+                            ui,
+                            label,
+                            wanted == choice,
+                            Vec2::new((inner - 8.0) / 3.0 - 1.0, 36.0),
+                        )
+                        .clicked()
+                            && wanted != choice
+                        {
+                            setter.begin_set_parameter(&self.params.mode);
+                            setter.set_parameter(&self.params.mode, choice);
+                            setter.end_set_parameter(&self.params.mode);
                         }
                     }
                 });
+                if status.active.load(Ordering::Acquire) && Mode::from(wanted) != running {
+                    ui.label(
+                        RichText::new(format!("Running {} until the host restarts processing", running.name()))
+                            .small()
+                            .color(theme::WARNING),
+                    );
+                }
+
                 ui.add_space(4.0);
-            }
-
-            section(ui, "Mode");
-            let running = Mode::ALL[status.running_mode.load(Ordering::Relaxed) as usize % 3];
-            let wanted = self.params.mode.value();
-            ui.horizontal(|ui| {
-                ui.spacing_mut().item_spacing.x = 4.0;
-                ui.spacing_mut().button_padding.x = 4.0;
-                for (choice, mode) in [(ModeChoice::Live, Mode::Live), (ModeChoice::Balanced, Mode::Balanced), (ModeChoice::Studio, Mode::Studio)] {
-                    let ms = status.latency_ms[mode as usize].load(Ordering::Relaxed);
-                    let label = if ms > 0.0 { format!("{}\n{:.0} ms", mode_name(choice), ms) } else { mode_name(choice).to_owned() };
-                    if widgets::choice_button(ui, label, wanted == choice, Vec2::new((inner - 8.0) / 3.0 - 1.0, 36.0)).clicked() && wanted != choice {
-                        setter.begin_set_parameter(&self.params.mode);
-                        setter.set_parameter(&self.params.mode, choice);
-                        setter.end_set_parameter(&self.params.mode);
+                section(ui, "Engine");
+                let provider = status.model.lock().map(|m| m.provider.clone()).unwrap_or_default();
+                key_value(ui, "Runs on", if provider.is_empty() { "—" } else { &provider });
+                let load = status.load();
+                ui.horizontal(|ui| {
+                    ui.label(RichText::new("Load").color(theme::TEXT_DIM));
+                    let fraction = load.unwrap_or(0.0);
+                    let colour = if fraction > 0.9 {
+                        theme::METER_HIGH
+                    } else if fraction > 0.6 {
+                        theme::METER_MID
+                    } else {
+                        theme::METER_LOW
+                    };
+                    let passing_through = status.model.lock().map(|m| m.problem.is_some()).unwrap_or(false);
+                    let text = match load {
+                        _ if passing_through => "no model running".to_owned(),
+                        Some(l) => format!("{:.0}% of deadline", l * 100.0),
+                        None => "no model runs yet".to_owned(),
+                    };
+                    let fraction = if passing_through { 0.0 } else { fraction };
+                    // An empty bar, not egui's minimum-width blob, when nothing has run yet.
+                    let colour = if fraction > 0.0 { colour } else { theme::TRACK };
+                    ui.add(
+                        egui::ProgressBar::new(fraction.min(1.0))
+                            .fill(colour)
+                            .text(text)
+                            .desired_width(ui.available_width().min(inner)),
+                    )
+                    .on_hover_text(format!(
+                        "The last model run as a share of its time budget.\nPeak since start: {}",
+                        status.peak_load().map_or("—".to_owned(), |p| format!("{:.0}%", p * 100.0))
+                    ));
+                });
+                ui.horizontal(|ui| {
+                    let misses = status.misses();
+                    ui.label(RichText::new("Deadline misses").color(theme::TEXT_DIM));
+                    ui.label(RichText::new(misses.to_string()).strong().color(if misses > 0 {
+                        theme::WARNING
+                    } else {
+                        theme::TEXT
+                    }))
+                    .on_hover_text(
+                        "Blocks in which the model was late: those samples played unseparated (dry on Other)",
+                    );
+                    if ui.small_button("Reset").clicked() {
+                        status.reset_misses();
                     }
-                }
-            });
-            if status.active.load(Ordering::Acquire) && Mode::from(wanted) != running {
-                ui.label(RichText::new(format!("Running {} until the host restarts processing", running.name())).small().color(theme::WARNING));
-            }
+                });
 
-            ui.add_space(4.0);
-            section(ui, "Engine");
-            let provider = status.model.lock().map(|m| m.provider.clone()).unwrap_or_default();
-            key_value(ui, "Runs on", if provider.is_empty() { "—" } else { &provider });
-            let load = status.load();
-            ui.horizontal(|ui| {
-                ui.label(RichText::new("Load").color(theme::TEXT_DIM));
-                let fraction = load.unwrap_or(0.0);
-                let colour = if fraction > 0.9 { theme::METER_HIGH } else if fraction > 0.6 { theme::METER_MID } else { theme::METER_LOW };
-                let passing_through = status.model.lock().map(|m| m.problem.is_some()).unwrap_or(false);
-                let text = match load {
-                    _ if passing_through => "no model running".to_owned(),
-                    Some(l) => format!("{:.0}% of deadline", l * 100.0),
-                    None => "no model runs yet".to_owned(),
-                };
-                let fraction = if passing_through { 0.0 } else { fraction };
-                // An empty bar, not egui's minimum-width blob, when nothing has run yet.
-                let colour = if fraction > 0.0 { colour } else { theme::TRACK };
-                ui.add(egui::ProgressBar::new(fraction.min(1.0)).fill(colour).text(text).desired_width(ui.available_width().min(inner)))
-                    .on_hover_text(format!("The last model run as a share of its time budget.\nPeak since start: {}", status.peak_load().map_or("—".to_owned(), |p| format!("{:.0}%", p * 100.0))));
+                ui.add_space(4.0);
+                section(ui, "Output");
+                ui.horizontal(|ui| {
+                    ui.add(
+                        ParamSlider::for_param(&self.params.output_gain, setter).with_width((inner - 70.0).max(60.0)),
+                    );
+                });
+                ui.horizontal(|ui| {
+                    let (rect, _) = ui.allocate_exact_size(Vec2::new(inner, 8.0), egui::Sense::hover());
+                    let fraction = ((widgets::gain_to_db(self.output_level) - widgets::METER_FLOOR_DB)
+                        / (widgets::METER_CEIL_DB - widgets::METER_FLOOR_DB))
+                        .clamp(0.0, 1.0);
+                    ui.painter().rect_filled(rect, 2.0, theme::TRACK);
+                    let colour = if self.output_level >= 1.0 { theme::METER_HIGH } else { theme::METER_LOW };
+                    ui.painter().rect_filled(
+                        egui::Rect::from_min_size(rect.min, Vec2::new(rect.width() * fraction, rect.height())),
+                        2.0,
+                        colour,
+                    );
+                });
+                ui.add_space(2.0);
+                widgets::toggle(ui, &self.params.bypass, setter, "BYPASS", theme::WARNING, Vec2::new(96.0, 26.0));
             });
-            ui.horizontal(|ui| {
-                let misses = status.misses();
-                ui.label(RichText::new("Deadline misses").color(theme::TEXT_DIM));
-                ui.label(RichText::new(misses.to_string()).strong().color(if misses > 0 { theme::WARNING } else { theme::TEXT }))
-                    .on_hover_text("Blocks in which the model was late: those samples played unseparated (dry on Other)");
-                if ui.small_button("Reset").clicked() {
-                    status.reset_misses();
-                }
-            });
-
-            ui.add_space(4.0);
-            section(ui, "Output");
-            ui.horizontal(|ui| {
-                ui.add(ParamSlider::for_param(&self.params.output_gain, setter).with_width((inner - 70.0).max(60.0)));
-            });
-            ui.horizontal(|ui| {
-                let (rect, _) = ui.allocate_exact_size(Vec2::new(inner, 8.0), egui::Sense::hover());
-                let fraction = ((widgets::gain_to_db(self.output_level) - widgets::METER_FLOOR_DB) / (widgets::METER_CEIL_DB - widgets::METER_FLOOR_DB)).clamp(0.0, 1.0);
-                ui.painter().rect_filled(rect, 2.0, theme::TRACK);
-                let colour = if self.output_level >= 1.0 { theme::METER_HIGH } else { theme::METER_LOW };
-                ui.painter().rect_filled(egui::Rect::from_min_size(rect.min, Vec2::new(rect.width() * fraction, rect.height())), 2.0, colour);
-            });
-            ui.add_space(2.0);
-            widgets::toggle(ui, &self.params.bypass, setter, "BYPASS", theme::WARNING, Vec2::new(96.0, 26.0));
-        });
     }
 }
 

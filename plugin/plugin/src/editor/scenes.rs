@@ -24,7 +24,8 @@ pub enum Scene {
 
 impl Scene {
     /// All scenes in the order the editor shows them.
-    pub const ALL: [Scene; 5] = [Scene::Instrumental, Scene::ACappella, Scene::NoDrums, Scene::DrumsAndBass, Scene::Reset];
+    pub const ALL: [Scene; 5] =
+        [Scene::Instrumental, Scene::ACappella, Scene::NoDrums, Scene::DrumsAndBass, Scene::Reset];
 
     /// The button's label.
     pub fn name(self) -> &'static str {
@@ -64,8 +65,14 @@ impl Scene {
 
     /// Whether the parameters are in this scene now.
     pub fn matches(self, params: &SiftParams) -> bool {
-        let states_match = self.states().iter().zip(&params.roles).all(|(&(mute, solo), r)| r.mute.value() == mute && r.solo.value() == solo);
-        states_match && (self != Scene::Reset || params.roles.iter().all(|r| r.gain.unmodulated_plain_value() == r.gain.default_plain_value()))
+        let states_match = self
+            .states()
+            .iter()
+            .zip(&params.roles)
+            .all(|(&(mute, solo), r)| r.mute.value() == mute && r.solo.value() == solo);
+        states_match
+            && (self != Scene::Reset
+                || params.roles.iter().all(|r| r.gain.unmodulated_plain_value() == r.gain.default_plain_value()))
     }
 
     /// Applies the scene, one gesture per parameter that changes.

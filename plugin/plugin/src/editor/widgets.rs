@@ -13,7 +13,13 @@ pub const METER_CEIL_DB: f32 = 6.0;
 
 /// A vertical fader for any parameter, positioned by its normalized value (so a gain parameter's
 /// skew is what the fader follows). Drag to set, double-click for the default.
-pub fn vertical_fader<P: Param>(ui: &mut Ui, param: &P, setter: &ParamSetter, size: Vec2, enabled_look: bool) -> Response {
+pub fn vertical_fader<P: Param>(
+    ui: &mut Ui,
+    param: &P,
+    setter: &ParamSetter,
+    size: Vec2,
+    enabled_look: bool,
+) -> Response {
     let (rect, response) = ui.allocate_exact_size(size, Sense::click_and_drag());
     let track = Rect::from_center_size(rect.center(), Vec2::new(8.0, rect.height() - 16.0));
     let to_normalized = |y: f32| (1.0 - (y - track.top()) / track.height()).clamp(0.0, 1.0);
@@ -54,11 +60,19 @@ pub fn vertical_fader<P: Param>(ui: &mut Ui, param: &P, setter: &ParamSetter, si
     painter.rect_filled(track, 4.0, theme::TRACK);
     let normalized = param.unmodulated_normalized_value();
     let y = track.bottom() - normalized * track.height();
-    painter.rect_filled(Rect::from_min_max(egui::pos2(track.left(), y), track.right_bottom()), 4.0, accent.gamma_multiply(0.6));
+    painter.rect_filled(
+        Rect::from_min_max(egui::pos2(track.left(), y), track.right_bottom()),
+        4.0,
+        accent.gamma_multiply(0.6),
+    );
     // Unity (default) mark.
     let unity_y = track.bottom() - param.default_normalized_value() * track.height();
-    painter.line_segment([egui::pos2(rect.left() + 4.0, unity_y), egui::pos2(rect.right() - 4.0, unity_y)], Stroke::new(1.0, theme::TEXT_DIM));
-    let handle = Rect::from_center_size(egui::pos2(rect.center().x, y), Vec2::new((rect.width() - 4.0).min(44.0), 14.0));
+    painter.line_segment(
+        [egui::pos2(rect.left() + 4.0, unity_y), egui::pos2(rect.right() - 4.0, unity_y)],
+        Stroke::new(1.0, theme::TEXT_DIM),
+    );
+    let handle =
+        Rect::from_center_size(egui::pos2(rect.center().x, y), Vec2::new((rect.width() - 4.0).min(44.0), 14.0));
     let handle_fill = if response.dragged() || response.hovered() { theme::HANDLE_HOT } else { theme::HANDLE };
     painter.rect_filled(handle, 3.0, handle_fill);
     painter.line_segment([handle.left_center(), handle.right_center()], Stroke::new(2.0, accent));
@@ -75,7 +89,11 @@ pub fn meter(ui: &mut Ui, level: f32, size: Vec2) -> Response {
     if fraction > 0.0 {
         let top = rect.bottom() - fraction * rect.height();
         // Three zones, each drawn up to the level.
-        for (from_db, to_db, colour) in [(METER_FLOOR_DB, -12.0, theme::METER_LOW), (-12.0, 0.0, theme::METER_MID), (0.0, METER_CEIL_DB, theme::METER_HIGH)] {
+        for (from_db, to_db, colour) in [
+            (METER_FLOOR_DB, -12.0, theme::METER_LOW),
+            (-12.0, 0.0, theme::METER_MID),
+            (0.0, METER_CEIL_DB, theme::METER_HIGH),
+        ] {
             let zone_bottom = rect.bottom() - db_fraction(from_db) * rect.height();
             let zone_top = (rect.bottom() - db_fraction(to_db) * rect.height()).max(top);
             if zone_top < zone_bottom {
@@ -84,7 +102,10 @@ pub fn meter(ui: &mut Ui, level: f32, size: Vec2) -> Response {
         }
     }
     let zero = rect.bottom() - db_fraction(0.0) * rect.height();
-    painter.line_segment([egui::pos2(rect.left(), zero), egui::pos2(rect.right(), zero)], Stroke::new(1.0, theme::TEXT_DIM));
+    painter.line_segment(
+        [egui::pos2(rect.left(), zero), egui::pos2(rect.right(), zero)],
+        Stroke::new(1.0, theme::TEXT_DIM),
+    );
     response
 }
 
@@ -103,7 +124,14 @@ fn db_fraction(db: f32) -> f32 {
 }
 
 /// A big toggle button for a boolean parameter, lit in `on_colour` while on.
-pub fn toggle(ui: &mut Ui, param: &BoolParam, setter: &ParamSetter, label: &str, on_colour: Color32, size: Vec2) -> Response {
+pub fn toggle(
+    ui: &mut Ui,
+    param: &BoolParam,
+    setter: &ParamSetter,
+    label: &str,
+    on_colour: Color32,
+    size: Vec2,
+) -> Response {
     let (rect, response) = ui.allocate_exact_size(size, Sense::click());
     let on = param.value();
     if response.clicked() {
@@ -118,7 +146,13 @@ pub fn toggle(ui: &mut Ui, param: &BoolParam, setter: &ParamSetter, label: &str,
     painter.rect_filled(rect, 5.0, fill);
     painter.rect_stroke(rect, 5.0, Stroke::new(1.0, if on { on_colour } else { theme::OUTLINE }), StrokeKind::Inside);
     let text = if on { theme::TEXT_ON } else { theme::TEXT };
-    painter.text(rect.center(), Align2::CENTER_CENTER, label, FontId::new((size.y * 0.45).clamp(12.0, 20.0), theme::bold()), text);
+    painter.text(
+        rect.center(),
+        Align2::CENTER_CENTER,
+        label,
+        FontId::new((size.y * 0.45).clamp(12.0, 20.0), theme::bold()),
+        text,
+    );
     response.on_hover_text(param.name())
 }
 
@@ -134,7 +168,8 @@ pub fn set_bool(setter: &ParamSetter, param: &BoolParam, value: bool) {
 /// A button that looks selected while `selected`; returns whether it was clicked.
 pub fn choice_button(ui: &mut Ui, text: impl Into<egui::WidgetText>, selected: bool, size: Vec2) -> Response {
     let button = egui::Button::new(text).min_size(size).corner_radius(5.0);
-    let button = if selected { button.fill(theme::ACCENT_DARK).stroke(Stroke::new(1.0, theme::ACCENT)) } else { button };
+    let button =
+        if selected { button.fill(theme::ACCENT_DARK).stroke(Stroke::new(1.0, theme::ACCENT)) } else { button };
     ui.add(button)
 }
 

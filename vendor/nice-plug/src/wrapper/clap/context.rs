@@ -80,7 +80,10 @@ pub(crate) struct RemoteControlPages<'a> {
 impl<P: ClapPlugin> Drop for WrapperActivateContext<'_, P> {
     fn drop(&mut self) {
         if let Some(samples) = self.pending_requests.latency_changed.take() {
-            self.wrapper.set_latency_samples(samples)
+            // Sift patch: this runs at the end of `clap_plugin::activate()`, where the latency
+            // extension allows `changed()`; going through `set_latency_samples` would treat it as
+            // a change while active and ask the host for a needless restart.
+            self.wrapper.set_latency_samples_while_activating(samples)
         }
     }
 }

@@ -1551,6 +1551,17 @@ impl<P: ClapPlugin> Wrapper<P> {
         }
     }
 
+    /// Sift patch: the latency set by `Plugin::initialize()`, inside `clap_plugin::activate()`
+    /// on the main thread, where the latency extension allows `clap_host_latency::changed()`.
+    pub fn set_latency_samples_while_activating(&self, samples: u32) {
+        let old_latency = self.current_latency.swap(samples, Ordering::SeqCst);
+        if old_latency != samples
+            && let Some(host_latency) = &*self.host_latency.borrow()
+        {
+            unsafe_clap_call! { host_latency=>changed(&*self.host_callback) };
+        }
+    }
+
     pub fn set_current_voice_capacity(&self, capacity: u32) {
         match P::CLAP_POLY_MODULATION_CONFIG {
             Some(config) => {
