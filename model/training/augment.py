@@ -77,7 +77,7 @@ def eq(x, rng):
 def reverb(x, rng):
     """A synthetic room: stereo exponentially decaying noise with a pre-delay, mixed wet/dry."""
     rt60 = rng.uniform(0.2, 2.5)
-    n = int(min(rt60, 1.5) * SR)
+    n = int(min(rt60, 1.0) * SR)
     t = np.arange(n) / SR
     decay = np.exp(-6.9 * t / rt60)
     ir = rng.standard_normal((2, n)) * decay
@@ -130,9 +130,9 @@ def saturate(x, rng):
 def speed(x, ratio):
     """Varispeed (pitch and tempo together, as tape): `ratio` 1.06 is a semitone up and 6 %
     faster. Not part of `StemChain`: stems of one song must share the ratio."""
-    n_out = int(round(x.shape[1] / ratio))
-    return signal.resample_poly(x, 1000, int(round(1000 * ratio)), axis=-1)[:, :n_out] \
-        .astype(np.float32)
+    down = int(round(64 * ratio))  # ratio on a 1/64 grid (~27 cent steps): short filters
+    n_out = int(x.shape[1] * 64 // down)
+    return signal.resample_poly(x, 64, down, axis=-1)[:, :n_out].astype(np.float32)
 
 
 class StemChain:

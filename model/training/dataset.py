@@ -61,7 +61,7 @@ class MixDataset(torch.utils.data.IterableDataset):
         cfg = self.cfg
         n = int(cfg["segment_seconds"] * self.sr)
         max_ratio = 2 ** (cfg["max_speed_semitones"] / 12)
-        n_read = int(n * max_ratio) + 16
+        n_read = int(n * max_ratio * 1.02) + 64  # speed() rounds the ratio up to 1/64
         coherent = rng.random() < cfg["coherent"]
         song_ratio = 2 ** (rng.uniform(-1, 1) * cfg["max_speed_semitones"] / 12)
         if rng.random() >= cfg["speed_probability"]:
@@ -81,6 +81,9 @@ class MixDataset(torch.utils.data.IterableDataset):
             total = int(example["seconds"] * self.sr)
             start = int(rng.integers(0, max(1, total - n_read)))
             x = read_stem(self.root, self.split, example, stem, start, n_read)
+            # every stem starts from the same loudness (renders differ by 20 dB and more:
+            # quiet drums would teach little), then gets its random gain
+            x *= np.float32(10 ** ((cfg["stem_rms_db"] - example["rms_db"][stem]) / 20))
             if ratio != 1.0:
                 x = augment.speed(x, ratio)
             x = x[:, :n]

@@ -65,6 +65,8 @@ class MinGRU(nn.Module):
         k, u = self.gates(x).chunk(2, dim=-1)
         log_a = torch.clamp(-nn.functional.softplus(k), min=-10.0)
         b = torch.sigmoid(k) * _g(u)
+        if x.shape[1] == 1:  # one frame (streaming): the recurrence itself
+            return torch.exp(log_a) * h0.unsqueeze(1) + b
         return self.scan(log_a, b, h0)
 
     @classmethod
