@@ -7,7 +7,7 @@ frames. Each note of the phrase takes one voiced stretch of the speech (a syllab
 its frames are stretched to the note's length, the consonants before it are placed just before
 the note's onset, and the pitch is replaced by the note's, with portamento, vibrato and drift.
 The envelope can be shifted in frequency (another singer's formants), and is extended above the
-TTS engine's Nyquist frequency with a falling slope and noise, so the voice has air up to 22 kHz.
+TTS engine's band with a falling slope and noise, so the voice has air up to 22 kHz.
 """
 import os
 import subprocess
@@ -173,10 +173,13 @@ class Singer:
 
     def _to_output_grid(self, sp, ap):
         """Spectral envelope and aperiodicity from the TTS rate's bins to the output rate's,
-        with the formant shift; above the TTS Nyquist a falling slope and mostly noise."""
+        with the formant shift. TTS voices are band-limited (and roll off well before their
+        Nyquist frequency), so above 70 % of it the envelope continues from the level of the
+        band just below (55-70 %), falling by `air_slope_db_oct`, and is mostly noise."""
         f_out = np.arange(self.out_fft // 2 + 1) * self.sr / self.out_fft
         f_src = np.arange(sp.shape[1]) * self.src_sr / self.src_fft
-        edge = 0.93 * self.src_sr / 2
+        nyquist = self.src_sr / 2
+        edge = 0.70 * nyquist
         f_look = np.minimum(f_out / self.formant_shift, edge)
         idx = np.interp(f_look, f_src, np.arange(len(f_src)))
         lo = np.floor(idx).astype(int)
@@ -184,8 +187,10 @@ class Singer:
         w = idx - lo
         out_sp = sp[:, lo] * (1 - w) + sp[:, hi] * w
         out_ap = ap[:, lo] * (1 - w) + ap[:, hi] * w
+        ref_band = (f_src >= 0.55 * nyquist) & (f_src < edge)
+        ref = sp[:, ref_band].mean(axis=1, keepdims=True)
         above = f_out / self.formant_shift > edge
-        octaves = np.log2(np.maximum(f_out / self.formant_shift, edge) / edge)
-        out_sp[:, above] *= 10 ** (-self.air_slope_db_oct * octaves[above] / 10)
+        octaves = np.log2(f_out[above] / self.formant_shift / edge)
+        out_sp[:, above] = ref * 10 ** (-self.air_slope_db_oct * octaves / 10)
         out_ap[:, above] = np.maximum(out_ap[:, above], 0.6)
         return np.ascontiguousarray(out_sp), np.ascontiguousarray(out_ap)
