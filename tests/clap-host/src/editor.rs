@@ -4,6 +4,7 @@
 use clack_extensions::gui::{GuiApiType, GuiConfiguration, GuiSize, Window};
 
 use crate::display::HostWindow;
+use crate::rules::HostCall;
 use crate::TestPlugin;
 
 /// What the plugin said when its editor opened.
@@ -25,9 +26,14 @@ impl TestPlugin {
     /// window takes that size → `set_parent` → `show`), as a host does.
     pub fn open_editor(&mut self, parent: &HostWindow, scale: Option<f64>) -> Result<EditorOpen, String> {
         let gui = self.gui();
+        let call = self.rules.call(HostCall::main_thread("clap_plugin_gui.create()/set_scale()/get_size()/set_parent()/show()"));
         let handle = self.instance.plugin_handle();
         let x11 = GuiConfiguration { api_type: GuiApiType::X11, is_floating: false };
-        gui.create(&handle, x11).map_err(|e| format!("gui.create(x11, embedded) failed: {e:?}"))?;
+        self.rules.set_gui(Some(false));
+        gui.create(&handle, x11).map_err(|e| {
+            self.rules.set_gui(None);
+            format!("gui.create(x11, embedded) failed: {e:?}")
+        })?;
         if let Some(scale) = scale {
             gui.set_scale(&handle, scale).map_err(|e| format!("gui.set_scale({scale}) failed: {e:?}"))?;
         }
@@ -37,6 +43,7 @@ impl TestPlugin {
         // SAFETY: the parent window exists (it lives in `parent`) until the editor is closed.
         unsafe { gui.set_parent(&handle, Window::from_x11_handle(parent.window as _)) }.map_err(|e| format!("gui.set_parent failed: {e:?}"))?;
         gui.show(&handle).map_err(|e| format!("gui.show failed: {e:?}"))?;
+        drop(call);
         self.pump();
         Ok(EditorOpen { width, height, resizable })
     }
@@ -44,15 +51,20 @@ impl TestPlugin {
     /// Hides and destroys the editor.
     pub fn close_editor(&mut self) {
         let gui = self.gui();
-        let handle = self.instance.plugin_handle();
-        let _ = gui.hide(&handle);
-        gui.destroy(&handle);
+        {
+            let _call = self.rules.call(HostCall::main_thread("clap_plugin_gui.hide()/destroy()"));
+            let handle = self.instance.plugin_handle();
+            let _ = gui.hide(&handle);
+            gui.destroy(&handle);
+        }
+        self.rules.set_gui(None);
         self.pump();
     }
 
     /// The editor's size now (`gui.get_size`), also while it is closed: what it will open at.
     pub fn editor_size(&mut self) -> Option<(u32, u32)> {
         let gui = self.gui();
+        let _call = self.rules.call(HostCall::main_thread("clap_plugin_gui.get_size()"));
         gui.get_size(&self.instance.plugin_handle()).map(|s| (s.width, s.height))
     }
 
@@ -60,10 +72,14 @@ impl TestPlugin {
     /// `adjust_size` to the nearest size the editor accepts, then `set_size`. Returns the size.
     pub fn resize_editor(&mut self, parent: &HostWindow, width: u32, height: u32) -> Result<(u32, u32), String> {
         let gui = self.gui();
-        let handle = self.instance.plugin_handle();
-        let GuiSize { width, height } = gui.adjust_size(&handle, GuiSize { width, height }).unwrap_or(GuiSize { width, height });
-        parent.resize(width, height);
-        gui.set_size(&handle, GuiSize { width, height }).map_err(|e| format!("gui.set_size({width}, {height}) failed: {e:?}"))?;
+        let (width, height) = {
+            let _call = self.rules.call(HostCall::main_thread("clap_plugin_gui.adjust_size()/set_size()"));
+            let handle = self.instance.plugin_handle();
+            let GuiSize { width, height } = gui.adjust_size(&handle, GuiSize { width, height }).unwrap_or(GuiSize { width, height });
+            parent.resize(width, height);
+            gui.set_size(&handle, GuiSize { width, height }).map_err(|e| format!("gui.set_size({width}, {height}) failed: {e:?}"))?;
+            (width, height)
+        };
         self.pump();
         Ok((width, height))
     }

@@ -7,16 +7,22 @@
 //! - [`TestPlugin::render`]: runs a whole signal through in blocks of given sizes and collects
 //!   every output port.
 //! - [`read_wav`], [`eval_mixture`]: real audio.
+//! - [`rules`]: the CLAP thread and lifecycle rules the host enforces. Every violation is
+//!   recorded, and a [`TestPlugin`] dropped with one recorded fails the test.
 //!
-//! Processing happens on the thread that created the instance (a single-threaded host), so the
-//! plugin's main-thread tasks run inline; `request_callback` is still honoured by
-//! [`TestPlugin::pump`].
+//! The main thread is the thread that created the instance. Processing happens there too unless
+//! a test moves the audio side to a thread of its own ([`TestPlugin::take_audio`]); either way
+//! the thread inside `process()` is the audio thread for that call and not the main thread (the
+//! thread-check extension says so), so the plugin's main-thread work goes through
+//! `request_callback`, which [`TestPlugin::pump`] honours between blocks, as does
+//! `request_restart` (the host deactivates and re-activates the plugin and reads its latency).
 
 use std::ffi::CString;
 use std::io::Cursor;
+use std::mem::ManuallyDrop;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use clack_extensions::audio_ports::{AudioPortFlags, AudioPortInfoBuffer, PluginAudioPorts};
 use clack_extensions::gui::{GuiSize, HostGui, HostGuiImpl, PluginGui};
@@ -28,6 +34,7 @@ use clack_extensions::params::{
 };
 use clack_extensions::render::{PluginRender, RenderMode};
 use clack_extensions::state::{HostState, HostStateImpl, PluginState};
+use clack_extensions::thread_check::{HostThreadCheck, HostThreadCheckImpl};
 use clack_host::events::event_types::ParamValueEvent;
 use clack_host::events::spaces::CoreEventSpace;
 use clack_host::prelude::*;
@@ -37,10 +44,14 @@ pub use clack_host::prelude::ClapId;
 mod display;
 mod editor;
 mod process;
+pub mod rules;
 
 pub use display::{virtual_display, HostWindow, Screenshot};
 pub use editor::EditorOpen;
 pub use process::{live_heap_mib, resident_mib, thread_count};
+pub use rules::{Lifecycle, Party, Violation};
+
+use rules::{HostCall, Rules};
 
 /// The CLAP id of the plugin with the five stem buses.
 pub const SIFT_ID: &str = "audio.sift.stems";
@@ -102,29 +113,57 @@ pub struct PluginExtensions {
     pub gui: Option<PluginGui>,
 }
 
-/// Thread-safe host state: requests from the plugin and its log.
-#[derive(Default)]
+/// Thread-safe host state: requests from the plugin, its log, and the rules it is held to.
 pub struct Shared {
+    /// Pending `request_restart` (cleared by the next activation).
     pub restart_requested: AtomicBool,
+    /// Every `request_restart` call so far.
+    pub restart_requests: AtomicU32,
     pub process_requested: AtomicBool,
     pub callback_requested: AtomicBool,
     pub flush_requested: AtomicBool,
+    /// Every `latency.changed()` call so far.
     pub latency_changed: AtomicU32,
     pub params_rescanned: AtomicU32,
     pub state_dirty: AtomicBool,
     /// The last size the editor asked the host for (`gui.request_resize`), `(width, height)`.
     pub resize_requested: Mutex<Option<(u32, u32)>>,
     pub log: Mutex<Vec<(String, String)>>,
+    rules: Arc<Rules>,
     extensions: OnceLock<PluginExtensions>,
 }
 
 impl Shared {
+    fn new(rules: Arc<Rules>) -> Self {
+        Self {
+            restart_requested: AtomicBool::new(false),
+            restart_requests: AtomicU32::new(0),
+            process_requested: AtomicBool::new(false),
+            callback_requested: AtomicBool::new(false),
+            flush_requested: AtomicBool::new(false),
+            latency_changed: AtomicU32::new(0),
+            params_rescanned: AtomicU32::new(0),
+            state_dirty: AtomicBool::new(false),
+            resize_requested: Mutex::new(None),
+            log: Mutex::new(Vec::new()),
+            rules,
+            extensions: OnceLock::new(),
+        }
+    }
+
     /// Every message the plugin logged so far, as `(severity, message)`.
     pub fn log_lines(&self) -> Vec<(String, String)> {
         self.log.lock().unwrap().clone()
     }
+
+    /// The rules the plugin is held to, and what it broke.
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
 }
 
+// `request_restart`, `request_process` and `request_callback` are [thread-safe]: fine from any
+// thread in any state.
 impl<'a> SharedHandler<'a> for Shared {
     fn initializing(&self, instance: InitializingPluginHandle<'a>) {
         let _ = self.extensions.set(PluginExtensions {
@@ -137,6 +176,7 @@ impl<'a> SharedHandler<'a> for Shared {
         });
     }
     fn request_restart(&self) {
+        self.restart_requests.fetch_add(1, Ordering::SeqCst);
         self.restart_requested.store(true, Ordering::SeqCst);
     }
     fn request_process(&self) {
@@ -144,6 +184,15 @@ impl<'a> SharedHandler<'a> for Shared {
     }
     fn request_callback(&self) {
         self.callback_requested.store(true, Ordering::SeqCst);
+    }
+}
+
+impl HostThreadCheckImpl for Shared {
+    fn is_main_thread(&self) -> bool {
+        self.rules.is_main_thread()
+    }
+    fn is_audio_thread(&self) -> bool {
+        self.rules.is_audio_thread()
     }
 }
 
@@ -158,8 +207,11 @@ impl HostLogImpl for Shared {
 }
 
 impl HostGuiImpl for Shared {
-    fn resize_hints_changed(&self) {}
+    fn resize_hints_changed(&self) {
+        self.rules.gui_not_floating("clap_host_gui.resize_hints_changed()");
+    }
     fn request_resize(&self, new_size: GuiSize) -> Result<(), HostError> {
+        self.rules.gui_not_floating("clap_host_gui.request_resize()");
         *self.resize_requested.lock().unwrap() = Some((new_size.width, new_size.height));
         Ok(())
     }
@@ -174,11 +226,13 @@ impl HostGuiImpl for Shared {
 
 impl HostParamsImplShared for Shared {
     fn request_flush(&self) {
+        self.rules.params_request_flush();
         self.flush_requested.store(true, Ordering::SeqCst);
     }
 }
 
-/// Main-thread host state.
+/// Main-thread host state. clack calls these callbacks on whatever thread the plugin calls
+/// them from: each checks it is the main thread.
 pub struct MainThread<'a> {
     shared: &'a Shared,
 }
@@ -187,19 +241,24 @@ impl<'a> MainThreadHandler<'a> for MainThread<'a> {}
 
 impl HostLatencyImpl for MainThread<'_> {
     fn changed(&self) {
+        self.shared.rules.latency_changed();
         self.shared.latency_changed.fetch_add(1, Ordering::SeqCst);
     }
 }
 
 impl HostParamsImplMainThread for MainThread<'_> {
-    fn rescan(&self, _flags: ParamRescanFlags) {
+    fn rescan(&self, flags: ParamRescanFlags) {
+        self.shared.rules.params_rescan(flags.contains(ParamRescanFlags::ALL));
         self.shared.params_rescanned.fetch_add(1, Ordering::SeqCst);
     }
-    fn clear(&self, _param_id: ClapId, _flags: ParamClearFlags) {}
+    fn clear(&self, _param_id: ClapId, _flags: ParamClearFlags) {
+        self.shared.rules.plugin_on_main_thread("clap_host_params.clear()");
+    }
 }
 
 impl HostStateImpl for MainThread<'_> {
     fn mark_dirty(&self) {
+        self.shared.rules.plugin_on_main_thread("clap_host_state.mark_dirty()");
         self.shared.state_dirty.store(true, Ordering::SeqCst);
     }
 }
@@ -210,7 +269,13 @@ impl HostHandlers for TestHost {
     type AudioProcessor<'a> = ();
 
     fn declare_extensions(builder: &mut HostExtensions<Self>, _shared: &Self::Shared<'_>) {
-        builder.register::<HostLog>().register::<HostLatency>().register::<HostParams>().register::<HostState>().register::<HostGui>();
+        builder
+            .register::<HostLog>()
+            .register::<HostThreadCheck>()
+            .register::<HostLatency>()
+            .register::<HostParams>()
+            .register::<HostState>()
+            .register::<HostGui>();
     }
 }
 
@@ -272,26 +337,60 @@ pub struct Activation {
     pub max_block: u32,
 }
 
+/// What the host saw when it restarted the plugin on the plugin's request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Restart {
+    /// The latency the plugin reported after the new activation.
+    pub latency: Option<u32>,
+    /// The plugin asked while being activated (from inside `activate()` or the `on_main_thread`
+    /// right after it), and the host restarted it at once, before processing started; else it
+    /// asked while processing and the host restarted it between blocks.
+    pub before_processing: bool,
+}
+
 /// One plugin instance and, while active, its audio processor.
+///
+/// Dropping it deactivates and destroys the instance, then fails the test (panics) if the
+/// plugin or the host broke a CLAP rule on the way ([`rules`]).
 pub struct TestPlugin {
-    // Field order matters: the processor must go before the instance.
+    // The processor must go before the instance (see `Drop`).
     audio: Option<AudioSide>,
-    instance: PluginInstance<TestHost>,
+    instance: ManuallyDrop<PluginInstance<TestHost>>,
+    rules: Arc<Rules>,
+    id: String,
     activation: Option<Activation>,
+    /// The latency the host read after the last activation.
+    host_latency: Option<u32>,
+    restarts: Vec<Restart>,
+    /// Why the last restart the host attempted failed, if it did.
+    restart_error: Option<String>,
     /// Output channel counts per port, and input channels of the main port, from audio-ports.
     out_channels: Vec<u32>,
     in_channels: Vec<u32>,
 }
 
 impl TestPlugin {
-    /// Creates an instance of plugin `id` from the bundle.
+    /// Creates an instance of plugin `id` from the bundle. The calling thread is its main thread.
     pub fn new(id: &str) -> Result<Self, String> {
         let entry = load_bundle();
         let host_info = HostInfo::new("Sift CLAP test host", "Sift", "https://example.invalid", "0.1.0").unwrap();
         let id_c = CString::new(id).unwrap();
-        let instance = PluginInstance::<TestHost>::new(|_| Shared::default(), |shared| MainThread { shared }, entry, &id_c, &host_info)
+        let rules = Arc::new(Rules::new());
+        let shared_rules = rules.clone();
+        let instance = PluginInstance::<TestHost>::new(|_| Shared::new(shared_rules), |shared| MainThread { shared }, entry, &id_c, &host_info)
             .map_err(|e| format!("cannot create plugin {id}: {e:?}"))?;
-        let mut plugin = Self { audio: None, instance, activation: None, out_channels: Vec::new(), in_channels: Vec::new() };
+        let mut plugin = Self {
+            audio: None,
+            instance: ManuallyDrop::new(instance),
+            rules,
+            id: id.to_owned(),
+            activation: None,
+            host_latency: None,
+            restarts: Vec::new(),
+            restart_error: None,
+            out_channels: Vec::new(),
+            in_channels: Vec::new(),
+        };
         let (inputs, outputs) = plugin.audio_ports();
         plugin.in_channels = inputs.iter().map(|p| p.channels).collect();
         plugin.out_channels = outputs.iter().map(|p| p.channels).collect();
@@ -303,6 +402,11 @@ impl TestPlugin {
         Self::new(SIFT_ID).unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// The plugin's CLAP id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
     fn ext(&self) -> PluginExtensions {
         self.instance.access_shared_handler(|s| s.extensions.get().copied().unwrap_or_default())
     }
@@ -312,21 +416,93 @@ impl TestPlugin {
         self.instance.access_shared_handler(f)
     }
 
-    /// Honours a pending `request_callback` by calling the plugin's `on_main_thread`.
-    pub fn pump(&mut self) {
-        pump(&mut self.instance);
+    // --- rules ---------------------------------------------------------------------------
+
+    /// Every CLAP rule broken so far (see [`rules`]).
+    pub fn violations(&self) -> Vec<Violation> {
+        self.rules.violations()
     }
 
-    /// Whether the plugin asked for a restart since the last call (clears the flag).
-    pub fn take_restart_request(&self) -> bool {
-        self.shared(|s| s.restart_requested.swap(false, Ordering::SeqCst))
+    /// Every CLAP rule broken so far, forgetting them: for a test that reports them itself
+    /// rather than when the instance is dropped.
+    pub fn take_violations(&self) -> Vec<Violation> {
+        self.rules.take_violations()
+    }
+
+    /// Panics, listing them, if any CLAP rule was broken so far. (Dropping the instance checks
+    /// too; this says so earlier, at the point of the test that matters.)
+    #[track_caller]
+    pub fn assert_no_violations(&self) {
+        let violations = self.rules.violations();
+        assert!(violations.is_empty(), "{}", self.violations_message(&violations));
+    }
+
+    fn violations_message(&self, violations: &[Violation]) -> String {
+        format!("{} broke {} CLAP rule(s):\n{}", self.id, violations.len(), rules::list(violations))
+    }
+
+    /// The instance's lifecycle state, as the host drove it.
+    pub fn lifecycle(&self) -> Lifecycle {
+        self.rules.state()
+    }
+
+    // --- the host's main-thread loop -----------------------------------------------------
+
+    /// What a host's main thread does between blocks: honours a pending `request_callback` by
+    /// calling the plugin's `on_main_thread`, then a pending `request_restart` by deactivating
+    /// and re-activating the plugin with the same configuration and reading its latency (only
+    /// while the audio side is here, not moved to another thread by [`TestPlugin::take_audio`]).
+    ///
+    /// While active it also reads the latency (as hosts that poll it do), which must not have
+    /// changed since the activation.
+    pub fn pump(&mut self) {
+        self.main_thread_callback();
+        if self.audio.is_some() && self.ext().latency.is_some() {
+            self.latency();
+        }
+        self.honour_restart_request();
+    }
+
+    fn main_thread_callback(&mut self) {
+        if self.shared(|s| s.callback_requested.swap(false, Ordering::SeqCst)) {
+            let _call = self.rules.call(HostCall::ON_MAIN_THREAD);
+            self.instance.call_on_main_thread_callback();
+        }
+    }
+
+    fn honour_restart_request(&mut self) {
+        let Some(a) = self.activation else { return };
+        if self.audio.is_none() || !self.shared(|s| s.restart_requested.load(Ordering::SeqCst)) {
+            return;
+        }
+        let at = self.restarts.len();
+        match self.activate(a.sample_rate, a.min_block, a.max_block) {
+            Ok(()) => self.restarts.insert(at, Restart { latency: self.host_latency, before_processing: false }),
+            Err(e) => self.restart_error = Some(format!("the host's restart on the plugin's request failed: {e}")),
+        }
+    }
+
+    /// Every `request_restart` the plugin made so far.
+    pub fn restart_requests(&self) -> u32 {
+        self.shared(|s| s.restart_requests.load(Ordering::SeqCst))
+    }
+
+    /// The restarts the host made on the plugin's request ([`TestPlugin::pump`]), oldest first.
+    pub fn restarts(&self) -> &[Restart] {
+        &self.restarts
+    }
+
+    /// Every `clap_host_latency.changed()` call so far.
+    pub fn latency_changed_calls(&self) -> u32 {
+        self.shared(|s| s.latency_changed.load(Ordering::SeqCst))
     }
 
     // --- audio ports ---------------------------------------------------------------------
 
-    /// `(inputs, outputs)` as the audio-ports extension lists them.
+    /// `(inputs, outputs)` as the audio-ports extension lists them (scanned while inactive).
     pub fn audio_ports(&mut self) -> (Vec<PortInfo>, Vec<PortInfo>) {
         let ext = self.ext().audio_ports.expect("plugin has no audio-ports extension");
+        let _call = self.rules.call(HostCall::AUDIO_PORTS);
         let handle = self.instance.plugin_handle();
         let list = |is_input: bool| {
             (0..ext.count(&handle, is_input))
@@ -349,10 +525,24 @@ impl TestPlugin {
 
     // --- latency -------------------------------------------------------------------------
 
-    /// The latency the plugin reports now.
+    /// The latency the plugin reports now (asked while active). It must be what it reported
+    /// right after the activation: the latency may change only inside `activate()`.
     pub fn latency(&mut self) -> u32 {
         let ext = self.ext().latency.expect("plugin has no latency extension");
-        ext.get(&self.instance.plugin_handle())
+        let latency = {
+            let _call = self.rules.call(HostCall::LATENCY_GET);
+            ext.get(&self.instance.plugin_handle())
+        };
+        if let Some(at_activation) = self.host_latency {
+            self.rules.latency_read(at_activation, latency);
+        }
+        latency
+    }
+
+    /// The latency the host read right after the last activation (as a host does to set up its
+    /// delay compensation); `None` while inactive.
+    pub fn host_latency(&self) -> Option<u32> {
+        self.host_latency
     }
 
     // --- render mode ---------------------------------------------------------------------
@@ -361,6 +551,7 @@ impl TestPlugin {
     pub fn set_offline(&mut self, offline: bool) -> Result<(), String> {
         let ext = self.ext().render.ok_or("plugin has no render extension")?;
         let mode = if offline { RenderMode::Offline } else { RenderMode::Realtime };
+        let _call = self.rules.call(HostCall::main_thread("clap_plugin_render.set()"));
         ext.set(&self.instance.plugin_handle(), mode).map_err(|e| e.to_string())
     }
 
@@ -369,6 +560,7 @@ impl TestPlugin {
     /// Every parameter.
     pub fn params(&mut self) -> Vec<ParamDesc> {
         let ext = self.ext().params.expect("plugin has no params extension");
+        let _call = self.rules.call(HostCall::main_thread("clap_plugin_params.get_info()"));
         let handle = self.instance.plugin_handle();
         (0..ext.count(&handle))
             .map(|i| {
@@ -405,6 +597,7 @@ impl TestPlugin {
     /// A parameter's current value (CLAP units).
     pub fn get_param(&mut self, id: ClapId) -> f64 {
         let ext = self.ext().params.expect("plugin has no params extension");
+        let _call = self.rules.call(HostCall::main_thread("clap_plugin_params.get_value()"));
         ext.get_value(&self.instance.plugin_handle(), id).unwrap_or_else(|| panic!("get_value({id:?}) failed"))
     }
 
@@ -412,6 +605,7 @@ impl TestPlugin {
     pub fn text_to_value(&mut self, id: ClapId, text: &str) -> Option<f64> {
         let ext = self.ext().params.expect("plugin has no params extension");
         let text = CString::new(text).unwrap();
+        let _call = self.rules.call(HostCall::main_thread("clap_plugin_params.text_to_value()"));
         ext.text_to_value(&self.instance.plugin_handle(), id, &text)
     }
 
@@ -419,11 +613,13 @@ impl TestPlugin {
     pub fn value_to_text(&mut self, id: ClapId, value: f64) -> Option<String> {
         let ext = self.ext().params.expect("plugin has no params extension");
         let mut buffer = [0u8; 256];
+        let _call = self.rules.call(HostCall::main_thread("clap_plugin_params.value_to_text()"));
         ext.value_to_text(&self.instance.plugin_handle(), id, value, &mut buffer).ok().map(|b| String::from_utf8_lossy(b).into_owned())
     }
 
     /// Sets parameters through `params.flush`: on the main thread while inactive, through the
-    /// audio-processor handle while active (between process calls).
+    /// audio-processor handle while active (between process calls; this thread is the audio
+    /// thread for the call).
     pub fn set_params(&mut self, changes: &[(ClapId, f64)]) {
         let ext = self.ext().params.expect("plugin has no params extension");
         let mut input = EventBuffer::new();
@@ -432,8 +628,10 @@ impl TestPlugin {
         }
         let mut output = EventBuffer::new();
         if let Some(audio) = self.audio.as_mut() {
+            let _call = self.rules.call(HostCall::PARAMS_FLUSH_ACTIVE);
             ext.flush_active(&mut audio.processor.plugin_handle(), &input.as_input(), &mut output.as_output());
         } else {
+            let _call = self.rules.call(HostCall::PARAMS_FLUSH);
             let mut handle = self.instance.inactive_plugin_handle().expect("inactive handle");
             ext.flush(&mut handle, &input.as_input(), &mut output.as_output());
         }
@@ -446,6 +644,7 @@ impl TestPlugin {
     pub fn save_state(&mut self) -> Result<Vec<u8>, String> {
         let ext = self.ext().state.ok_or("plugin has no state extension")?;
         let mut bytes = Vec::new();
+        let _call = self.rules.call(HostCall::main_thread("clap_plugin_state.save()"));
         ext.save(&self.instance.plugin_handle(), &mut bytes).map_err(|e| e.to_string())?;
         Ok(bytes)
     }
@@ -453,28 +652,77 @@ impl TestPlugin {
     /// Loads a saved state.
     pub fn load_state(&mut self, bytes: &[u8]) -> Result<(), String> {
         let ext = self.ext().state.ok_or("plugin has no state extension")?;
-        let result = ext.load(&self.instance.plugin_handle(), &mut Cursor::new(bytes)).map_err(|e| e.to_string());
+        let result = {
+            let _call = self.rules.call(HostCall::main_thread("clap_plugin_state.load()"));
+            ext.load(&self.instance.plugin_handle(), &mut Cursor::new(bytes)).map_err(|e| e.to_string())
+        };
         self.pump();
         result
     }
 
     // --- activation ----------------------------------------------------------------------
 
-    /// Activates (deactivating first if needed) and starts processing.
+    /// Activates (deactivating first if needed), reads the latency, and starts processing.
+    ///
+    /// A restart the plugin asks for while being activated is done at once, before processing
+    /// starts (see [`Restart::before_processing`]); one asked for from every activation fails.
     pub fn activate(&mut self, sample_rate: f64, min_block: u32, max_block: u32) -> Result<(), String> {
+        // Across a restart the host's sample clock runs on.
+        let steady_time = self.audio.as_ref().map_or(0, |a| a.steady_time);
         self.deactivate();
         let config = PluginAudioConfiguration { sample_rate, min_frames_count: min_block, max_frames_count: max_block };
-        let stopped = self.instance.activate(|_, _| (), config).map_err(|e| format!("activate({sample_rate}, {min_block}, {max_block}) failed: {e:?}"))?;
-        self.pump();
-        let started = stopped.start_processing().map_err(|e| format!("start_processing failed: {e:?}"))?;
+        const MAX_RESTARTS_IN_A_ROW: usize = 3;
+        let mut restarted = 0;
+        let stopped = loop {
+            // This activation is the restart any pending request asked for.
+            self.shared(|s| s.restart_requested.store(false, Ordering::SeqCst));
+            let call = self.rules.call(HostCall::ACTIVATE);
+            let activated = self.instance.activate(|_, _| (), config);
+            call.ends_in(if activated.is_ok() { Lifecycle::Active } else { Lifecycle::Inactive });
+            let stopped = activated.map_err(|e| format!("activate({sample_rate}, {min_block}, {max_block}) failed: {e:?}"))?;
+            self.activation = Some(Activation { sample_rate, min_block, max_block });
+            // A host reads the latency after every activation, for its delay compensation.
+            let latency = if self.ext().latency.is_some() { Some(self.latency()) } else { None };
+            self.host_latency = latency;
+            if restarted > 0 {
+                self.restarts.push(Restart { latency, before_processing: true });
+            }
+            self.main_thread_callback();
+            if !self.shared(|s| s.restart_requested.load(Ordering::SeqCst)) {
+                break stopped;
+            }
+            let call = self.rules.call(HostCall::DEACTIVATE);
+            self.instance.deactivate(stopped);
+            call.ends_in(Lifecycle::Inactive);
+            self.activation = None;
+            self.host_latency = None;
+            if restarted == MAX_RESTARTS_IN_A_ROW {
+                return Err(format!("the plugin asked for a restart from {} activations in a row (a restart loop)", restarted + 1));
+            }
+            restarted += 1;
+        };
+        let call = self.rules.call(HostCall::START_PROCESSING);
+        let started = stopped.start_processing();
+        call.ends_in(if started.is_ok() { Lifecycle::Processing } else { Lifecycle::Active });
+        let started = match started {
+            Ok(started) => started,
+            Err(e) => {
+                let call = self.rules.call(HostCall::DEACTIVATE);
+                self.instance.deactivate(e.into_stopped_processor());
+                call.ends_in(Lifecycle::Inactive);
+                self.activation = None;
+                self.host_latency = None;
+                return Err("start_processing failed".to_owned());
+            }
+        };
         self.audio = Some(AudioSide {
             processor: started,
-            steady_time: 0,
+            rules: self.rules.clone(),
+            steady_time,
             out_channels: self.out_channels.clone(),
             max_block: max_block as usize,
             params_out: Vec::new(),
         });
-        self.activation = Some(Activation { sample_rate, min_block, max_block });
         Ok(())
     }
 
@@ -487,11 +735,16 @@ impl TestPlugin {
     /// Stops processing and deactivates, if active.
     pub fn deactivate(&mut self) {
         if let Some(audio) = self.audio.take() {
+            let call = self.rules.call(HostCall::STOP_PROCESSING);
             let stopped = audio.processor.stop_processing();
+            call.ends_in(Lifecycle::Active);
+            let call = self.rules.call(HostCall::DEACTIVATE);
             self.instance.deactivate(stopped);
+            call.ends_in(Lifecycle::Inactive);
         }
         self.activation = None;
-        self.pump();
+        self.host_latency = None;
+        self.main_thread_callback();
     }
 
     /// The current activation, if any.
@@ -504,8 +757,8 @@ impl TestPlugin {
         self.audio.is_some()
     }
 
-    /// Deactivates and activates again with the same configuration (what a host does on
-    /// `request_restart`).
+    /// Deactivates and activates again with the same configuration (what the host does on
+    /// `request_restart`, see [`TestPlugin::pump`]).
     pub fn restart(&mut self) -> Result<(), String> {
         let a = self.activation.ok_or("restart of an inactive plugin")?;
         self.activate(a.sample_rate, a.min_block, a.max_block)
@@ -513,20 +766,29 @@ impl TestPlugin {
 
     // --- processing ----------------------------------------------------------------------
 
-    /// Processes one block (see [`AudioSide::process_block`]), then honours the plugin's
-    /// main-thread requests.
+    fn audio_mut(&mut self, what: &str) -> Result<&mut AudioSide, String> {
+        match (self.audio.as_mut(), &self.restart_error) {
+            (Some(audio), _) => Ok(audio),
+            (None, Some(e)) => Err(format!("{what} on an inactive plugin: {e}")),
+            (None, None) => Err(format!("{what} on an inactive plugin")),
+        }
+    }
+
+    /// Processes one block (see [`AudioSide::process_block`]), then does what the host's main
+    /// thread does between blocks ([`TestPlugin::pump`]: callbacks, restarts).
     pub fn process_block(&mut self, input: &[&[f32]], outputs: &mut [Vec<Vec<f32>>], events: &[ParamChange]) -> Result<ProcessStatus, String> {
-        let status = self.audio.as_mut().ok_or("process on an inactive plugin")?.process_block(input, outputs, events)?;
+        let status = self.audio_mut("process")?.process_block(input, outputs, events)?;
         self.pump();
         Ok(status)
     }
 
-    /// Runs a whole signal through (see [`AudioSide::render`]), honouring the plugin's
-    /// main-thread requests between blocks.
+    /// Runs a whole signal through (see [`AudioSide::render`]), doing what the host's main
+    /// thread does between blocks ([`TestPlugin::pump`]: callbacks, and restarts, after which
+    /// the blocks go to the re-activated plugin).
     pub fn render(&mut self, input: &[Vec<f32>], block_size: impl FnMut(usize) -> usize, changes: &[ParamChange]) -> Result<Rendered, String> {
-        let audio = self.audio.as_mut().ok_or("render on an inactive plugin")?;
-        let instance = &mut self.instance;
-        audio.render(input, block_size, changes, || pump(instance))
+        let max_block = self.audio_mut("render")?.max_block;
+        let out_channels = self.out_channels.clone();
+        render_blocks(input, block_size, changes, max_block, &out_channels, |block, outputs, events| self.process_block(block, outputs, events).map(drop))
     }
 
     /// Takes the audio-thread half of the active instance, to process on another thread while
@@ -554,24 +816,31 @@ impl TestPlugin {
 impl Drop for TestPlugin {
     fn drop(&mut self) {
         self.deactivate();
+        // SAFETY: not used again; the audio side (if it is here) went with `deactivate`.
+        unsafe { ManuallyDrop::drop(&mut self.instance) };
+        // Destroyed: nothing can break a rule any more. A test that panicked already says why
+        // it failed; the violations go to stderr then.
+        let violations = self.rules.take_violations();
+        if !violations.is_empty() {
+            let message = self.violations_message(&violations);
+            if std::thread::panicking() {
+                eprintln!("{message}");
+            } else {
+                panic!("{message}");
+            }
+        }
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // The audio thread
 
-/// Honours a pending `request_callback` by calling the plugin's `on_main_thread`.
-fn pump(instance: &mut PluginInstance<TestHost>) {
-    if instance.access_shared_handler(|s| s.callback_requested.swap(false, Ordering::SeqCst)) {
-        instance.call_on_main_thread_callback();
-    }
-}
-
 /// The audio-thread half of an active instance: its started processor and the sample clock.
 /// It can move to another thread ([`TestPlugin::take_audio`]), as in a host whose audio thread
 /// processes while the main thread opens and closes the editor.
 pub struct AudioSide {
     processor: StartedPluginAudioProcessor<TestHost>,
+    rules: Arc<Rules>,
     steady_time: u64,
     out_channels: Vec<u32>,
     max_block: usize,
@@ -607,10 +876,11 @@ impl AudioSide {
             }
             AudioPortBuffer { latency: 0, channels: AudioPortBufferType::f32_output_only(port.iter_mut().map(|c| c.as_mut_slice())) }
         }));
-        let status = self
-            .processor
-            .process(&inputs, &mut outs, &event_buffer.as_input(), &mut output_events.as_output(), Some(self.steady_time), None)
-            .map_err(|e| format!("process failed: {e:?}"))?;
+        let status = {
+            let _call = self.rules.call(HostCall::PROCESS);
+            self.processor.process(&inputs, &mut outs, &event_buffer.as_input(), &mut output_events.as_output(), Some(self.steady_time), None)
+        }
+        .map_err(|e| format!("process failed: {e:?}"))?;
         self.steady_time += len as u64;
         for event in output_events.iter() {
             if let Some(CoreEventSpace::ParamValue(change)) = event.as_core_event() {
@@ -632,36 +902,45 @@ impl AudioSide {
     /// gives (called once per block with the sample position), sending `changes` (absolute
     /// sample times) at their offsets, and calling `between_blocks` after each block. Returns
     /// every output port.
-    pub fn render(
-        &mut self,
-        input: &[Vec<f32>],
-        mut block_size: impl FnMut(usize) -> usize,
-        changes: &[ParamChange],
-        mut between_blocks: impl FnMut(),
-    ) -> Result<Rendered, String> {
-        let total = input.first().map_or(0, |c| c.len());
-        let mut rendered = Rendered { ports: self.out_channels.iter().map(|&n| vec![Vec::with_capacity(total); n as usize]).collect() };
-        let mut scratch: Vec<Vec<Vec<f32>>> = self.out_channels.iter().map(|&n| vec![Vec::new(); n as usize]).collect();
-        let mut pos = 0;
-        while pos < total {
-            let len = block_size(pos).clamp(1, self.max_block).min(total - pos);
-            let block: Vec<&[f32]> = input.iter().map(|c| &c[pos..pos + len]).collect();
-            let events: Vec<ParamChange> = changes
-                .iter()
-                .filter(|c| c.time >= pos as u64 && c.time < (pos + len) as u64)
-                .map(|c| ParamChange { time: c.time - pos as u64, ..*c })
-                .collect();
-            self.process_block(&block, &mut scratch, &events)?;
+    pub fn render(&mut self, input: &[Vec<f32>], block_size: impl FnMut(usize) -> usize, changes: &[ParamChange], mut between_blocks: impl FnMut()) -> Result<Rendered, String> {
+        let (max_block, out_channels) = (self.max_block, self.out_channels.clone());
+        render_blocks(input, block_size, changes, max_block, &out_channels, |block, outputs, events| {
+            self.process_block(block, outputs, events)?;
             between_blocks();
-            for (port, out) in rendered.ports.iter_mut().zip(&scratch) {
-                for (channel, data) in port.iter_mut().zip(out) {
-                    channel.extend_from_slice(&data[..len]);
-                }
-            }
-            pos += len;
-        }
-        Ok(rendered)
+            Ok(())
+        })
     }
+}
+
+/// Cuts `input` into blocks (sizes from `block_size`, at most `max_block`), hands each to
+/// `process` with the `changes` that fall in it (times made relative to the block), and
+/// collects every output port.
+fn render_blocks(
+    input: &[Vec<f32>],
+    mut block_size: impl FnMut(usize) -> usize,
+    changes: &[ParamChange],
+    max_block: usize,
+    out_channels: &[u32],
+    mut process: impl FnMut(&[&[f32]], &mut [Vec<Vec<f32>>], &[ParamChange]) -> Result<(), String>,
+) -> Result<Rendered, String> {
+    let total = input.first().map_or(0, |c| c.len());
+    let mut rendered = Rendered { ports: out_channels.iter().map(|&n| vec![Vec::with_capacity(total); n as usize]).collect() };
+    let mut scratch: Vec<Vec<Vec<f32>>> = out_channels.iter().map(|&n| vec![Vec::new(); n as usize]).collect();
+    let mut pos = 0;
+    while pos < total {
+        let len = block_size(pos).clamp(1, max_block).min(total - pos);
+        let block: Vec<&[f32]> = input.iter().map(|c| &c[pos..pos + len]).collect();
+        let events: Vec<ParamChange> =
+            changes.iter().filter(|c| c.time >= pos as u64 && c.time < (pos + len) as u64).map(|c| ParamChange { time: c.time - pos as u64, ..*c }).collect();
+        process(&block, &mut scratch, &events)?;
+        for (port, out) in rendered.ports.iter_mut().zip(&scratch) {
+            for (channel, data) in port.iter_mut().zip(out) {
+                channel.extend_from_slice(&data[..len]);
+            }
+        }
+        pos += len;
+    }
+    Ok(rendered)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,157 @@
+"""Augmentations that make rendered stems sound more like stems of a produced record.
+
+Each function takes a stereo float32 array `(2, n)` and a numpy Generator and returns a new
+array of the same shape (except `speed`, which changes the length and takes a ratio). `StemChain` applies a
+random subset, with the probabilities of an `[augment]` config table, to one stem; the mixture
+is always the sum of the augmented stems, so the targets stay exact. `bus_compress` is the one
+effect on the whole mix: its gain curve is computed from the mixture and applied to every stem.
+"""
+import numpy as np
+from scipy import signal
+
+SR = 44100
+
+
+def gain(x, rng, low_db=-9.0, high_db=6.0):
+    return x * np.float32(10 ** (rng.uniform(low_db, high_db) / 20))
+
+
+def channel_swap(x, rng):
+    return x[::-1].copy() if rng.random() < 0.5 else x
+
+
+def stereo_width(x, rng, low=0.0, high=1.6):
+    """Mid/side: width 0 is mono, 1 unchanged, >1 wider."""
+    mid, side = (x[0] + x[1]) / 2, (x[0] - x[1]) / 2
+    side = side * np.float32(rng.uniform(low, high))
+    return np.stack([mid + side, mid - side])
+
+
+def pan(x, rng, amount=0.6):
+    p = rng.uniform(-amount, amount)
+    return np.stack([x[0] * np.float32(1 - max(p, 0)), x[1] * np.float32(1 + min(p, 0))])
+
+
+def _biquad(kind, f0, q, gain_db, sr=SR):
+    """RBJ cookbook biquad: 'peak', 'lowshelf', 'highshelf', 'highpass', 'lowpass'."""
+    a = 10 ** (gain_db / 40)
+    w = 2 * np.pi * f0 / sr
+    cw, sw = np.cos(w), np.sin(w)
+    alpha = sw / (2 * q)
+    if kind == "peak":
+        b = [1 + alpha * a, -2 * cw, 1 - alpha * a]
+        den = [1 + alpha / a, -2 * cw, 1 - alpha / a]
+    elif kind in ("lowshelf", "highshelf"):
+        s = 1 if kind == "lowshelf" else -1
+        sa = 2 * np.sqrt(a) * alpha
+        b = [a * ((a + 1) - s * (a - 1) * cw + sa), s * 2 * a * ((a - 1) - s * (a + 1) * cw),
+             a * ((a + 1) - s * (a - 1) * cw - sa)]
+        den = [(a + 1) + s * (a - 1) * cw + sa, -s * 2 * ((a - 1) + s * (a + 1) * cw),
+               (a + 1) + s * (a - 1) * cw - sa]
+    elif kind == "highpass":
+        b = [(1 + cw) / 2, -(1 + cw), (1 + cw) / 2]
+        den = [1 + alpha, -2 * cw, 1 - alpha]
+    elif kind == "lowpass":
+        b = [(1 - cw) / 2, 1 - cw, (1 - cw) / 2]
+        den = [1 + alpha, -2 * cw, 1 - alpha]
+    else:
+        raise ValueError(kind)
+    return np.array(b) / den[0], np.array(den) / den[0]
+
+
+def eq(x, rng):
+    """A random mixing-desk EQ: low and high shelves and one or two bells."""
+    sos = [_biquad("lowshelf", rng.uniform(80, 300), 0.7, rng.uniform(-6, 6)),
+           _biquad("highshelf", rng.uniform(3000, 10000), 0.7, rng.uniform(-8, 6))]
+    for _ in range(rng.integers(1, 3)):
+        sos.append(_biquad("peak", np.exp(rng.uniform(np.log(150), np.log(8000))),
+                           rng.uniform(0.5, 3.0), rng.uniform(-8, 8)))
+    if rng.random() < 0.3:
+        sos.append(_biquad("lowpass", rng.uniform(5000, 16000), 0.7, 0))
+    if rng.random() < 0.3:
+        sos.append(_biquad("highpass", rng.uniform(20, 120), 0.7, 0))
+    sos = np.array([np.concatenate([b, a]) for b, a in sos])
+    return signal.sosfilt(sos, x, axis=-1).astype(np.float32)
+
+
+def reverb(x, rng):
+    """A synthetic room: stereo exponentially decaying noise with a pre-delay, mixed wet/dry."""
+    rt60 = rng.uniform(0.2, 2.5)
+    n = int(min(rt60, 1.0) * SR)
+    t = np.arange(n) / SR
+    decay = np.exp(-6.9 * t / rt60)
+    ir = rng.standard_normal((2, n)) * decay
+    # darker tails: the high end decays faster
+    b, a = _biquad("lowpass", rng.uniform(2000, 9000), 0.7, 0)
+    ir = signal.lfilter(b, a, ir, axis=-1)
+    ir[:, : int(rng.uniform(0.0, 0.04) * SR)] = 0.0
+    ir /= np.sqrt(np.sum(ir ** 2, axis=-1, keepdims=True)) + 1e-9
+    wet = signal.fftconvolve(x, ir, axes=-1)[:, : x.shape[1]]
+    mix = rng.uniform(0.05, 0.5)
+    return ((1 - mix) * x + mix * wet).astype(np.float32)
+
+
+def compress(x, rng):
+    """Feed-forward RMS compressor with attack/release smoothing and make-up gain."""
+    return (x * compressor_gain(x, rng)).astype(np.float32)
+
+
+def compressor_gain(x, rng):
+    """The gain curve `(n,)` of a random compressor driven by `x`."""
+    thresh_db = rng.uniform(-30, -10)
+    ratio = rng.uniform(1.5, 8)
+    attack, release = rng.uniform(0.001, 0.03), rng.uniform(0.05, 0.3)
+    level = np.sqrt(np.mean(x ** 2, axis=0) + 1e-10)
+    # one-pole smoothing of the level (attack and release differ: use the slower one, release,
+    # on a level that was first peak-held by the attack filter)
+    b_a = 1 - np.exp(-1 / (attack * SR))
+    b_r = 1 - np.exp(-1 / (release * SR))
+    env = signal.lfilter([b_a], [1, b_a - 1], level)
+    env = np.maximum(env, signal.lfilter([b_r], [1, b_r - 1], level))
+    env_db = 20 * np.log10(env + 1e-10)
+    gr_db = np.minimum(0, (thresh_db - env_db) * (1 - 1 / ratio))
+    makeup = -np.median(gr_db) * 0.5
+    return (10 ** ((gr_db + makeup) / 20)).astype(np.float32)
+
+
+def bus_compress(stems, rng):
+    """Mix-bus compression of `(stems, 2, n)`: one gain curve from the sum, on every stem."""
+    return stems * compressor_gain(stems.sum(axis=0), rng)
+
+
+def saturate(x, rng):
+    """Soft clipping (tanh) with a random drive, level-matched."""
+    drive = 10 ** (rng.uniform(0, 18) / 20)
+    peak = np.abs(x).max() + 1e-9
+    y = np.tanh(x / peak * drive) / np.tanh(drive) * peak
+    return y.astype(np.float32)
+
+
+def speed(x, ratio):
+    """Varispeed (pitch and tempo together, as tape): `ratio` 1.06 is a semitone up and 6 %
+    faster. Not part of `StemChain`: stems of one song must share the ratio."""
+    down = int(round(64 * ratio))  # ratio on a 1/64 grid (~27 cent steps): short filters
+    n_out = int(x.shape[1] * 64 // down)
+    return signal.resample_poly(x, 64, down, axis=-1)[:, :n_out].astype(np.float32)
+
+
+class StemChain:
+    """Random effect chain for one stem; probabilities from the `[augment]` config table."""
+
+    ORDER = ("eq", "compress", "saturate", "reverb", "stereo_width", "pan",
+             "channel_swap")
+    FUNCS = {"eq": eq, "compress": compress, "saturate": saturate,
+             "reverb": reverb, "stereo_width": stereo_width, "pan": pan,
+             "channel_swap": channel_swap}
+
+    def __init__(self, probabilities):
+        unknown = set(probabilities) - set(self.ORDER)
+        if unknown:
+            raise ValueError(f"unknown augmentations {sorted(unknown)}")
+        self.p = probabilities
+
+    def __call__(self, x, rng):
+        for name in self.ORDER:
+            if rng.random() < self.p.get(name, 0.0):
+                x = self.FUNCS[name](x, rng)
+        return x

@@ -1,0 +1,110 @@
+"""Training examples mixed on the fly from rendered stems (see render.py for the files).
+
+`MixDataset` draws endless random segments: with probability `coherent`, the four stems of one
+song at one offset; otherwise each stem from a different song and offset (incoherent remixing;
+a real mix rarely has the MIDI's perfect timing between parts, and the model must not rely on
+it). Every stem then goes through its own `augment.StemChain` and gain, a stem is left silent
+with probability `silent_stem`, songs may be played faster or slower, and the mix bus may be
+compressed. The mixture is the sum of the stems, always.
+
+`validation_set` gives fixed, unaugmented, coherent examples of the held-out split.
+"""
+import json
+import pathlib
+
+import numpy as np
+import soundfile
+import torch
+
+import augment
+
+STEMS = ("vocals", "drums", "bass", "other")
+
+
+def load_manifest(root, split):
+    lines = pathlib.Path(root, split, "manifest.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def read_stem(root, split, example, stem, start, length):
+    """`(2, length)` float32 of one stem; zeros when the example has no such stem."""
+    if stem not in example["rms_db"]:
+        return np.zeros((2, length), dtype=np.float32)
+    path = pathlib.Path(root, split, example["id"], f"{stem}.flac")
+    x, _ = soundfile.read(path, start=start, frames=length, dtype="float32", always_2d=True)
+    x = x.T
+    if x.shape[1] < length:
+        x = np.pad(x, ((0, 0), (0, length - x.shape[1])))
+    return x
+
+
+class MixDataset(torch.utils.data.IterableDataset):
+    def __init__(self, root, cfg, seed, split="train"):
+        """`cfg`: the `[data]` table of a training config."""
+        super().__init__()
+        self.root, self.split, self.cfg, self.seed = root, split, cfg, seed
+        self.examples = load_manifest(root, split)
+        self.sr = cfg["sample_rate"]
+        # for incoherent draws: the examples that have each stem
+        self.pools = {s: [e for e in self.examples if s in e["rms_db"]] for s in STEMS}
+        self.chain = augment.StemChain(cfg["augment"])
+        self.epoch = 0
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        worker = info.id if info is not None else 0
+        rng = np.random.default_rng([self.seed, self.epoch, worker])
+        while True:
+            yield self.draw(rng)
+
+    def draw(self, rng):
+        cfg = self.cfg
+        n = int(cfg["segment_seconds"] * self.sr)
+        max_ratio = 2 ** (cfg["max_speed_semitones"] / 12)
+        n_read = int(n * max_ratio * 1.02) + 64  # speed() rounds the ratio up to 1/64
+        coherent = rng.random() < cfg["coherent"]
+        song_ratio = 2 ** (rng.uniform(-1, 1) * cfg["max_speed_semitones"] / 12)
+        if rng.random() >= cfg["speed_probability"]:
+            song_ratio = 1.0
+        base = self.examples[rng.integers(len(self.examples))]
+        stems = []
+        for stem in STEMS:
+            if rng.random() < cfg["silent_stem"]:
+                stems.append(np.zeros((2, n), dtype=np.float32))
+                continue
+            example, ratio = base, song_ratio
+            # incoherent: another song; also when the song has no such stem (OpenMSX: vocals)
+            if not coherent or stem not in base["rms_db"]:
+                example = self.pools[stem][rng.integers(len(self.pools[stem]))]
+                if not coherent and rng.random() < cfg["speed_probability"]:
+                    ratio = 2 ** (rng.uniform(-1, 1) * cfg["max_speed_semitones"] / 12)
+            total = int(example["seconds"] * self.sr)
+            start = int(rng.integers(0, max(1, total - n_read)))
+            x = read_stem(self.root, self.split, example, stem, start, n_read)
+            # every stem starts from the same loudness (renders differ by 20 dB and more:
+            # quiet drums would teach little), then gets its random gain
+            x *= np.float32(10 ** ((cfg["stem_rms_db"] - example["rms_db"][stem]) / 20))
+            if ratio != 1.0:
+                x = augment.speed(x, ratio)
+            x = x[:, :n]
+            x = self.chain(x, rng)
+            x = augment.gain(x, rng, *cfg["stem_gain_db"])
+            stems.append(x.astype(np.float32))
+        stems = np.stack(stems)
+        if rng.random() < cfg["bus_compress"]:
+            stems = augment.bus_compress(stems, rng)
+        # a random overall level, never clipping
+        mix_peak = np.abs(stems.sum(axis=0)).max() + 1e-6
+        level = 10 ** (rng.uniform(*cfg["mix_peak_db"]) / 20) / mix_peak
+        stems = (stems * level).astype(np.float32)
+        return torch.from_numpy(stems.sum(axis=0)), torch.from_numpy(stems)
+
+
+def validation_set(root, seconds, sample_rate, limit=None):
+    """[(id, mixture (2, n), stems (4, 2, n))] of the held-out split, unaugmented."""
+    out = []
+    n = int(seconds * sample_rate)
+    for example in load_manifest(root, "valid")[:limit]:
+        stems = np.stack([read_stem(root, "valid", example, s, 0, n) for s in STEMS])
+        out.append((example["id"], torch.from_numpy(stems.sum(axis=0)), torch.from_numpy(stems)))
+    return out

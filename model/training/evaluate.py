@@ -1,0 +1,86 @@
+"""SDR of a checkpoint: `python model/training/evaluate.py data/runs/bsgru-v1/best.pt`
+
+Prints per-stem SDR (global, and the median over 1 s windows, the figure MUSDB18 papers quote)
+on the held-out synthetic renders and, for information only, on the real evaluation clip
+(`../shared/eval/musdb18-preview-80s-rock`, never used for training or model selection).
+"""
+import argparse
+import json
+import os
+import pathlib
+import sys
+import tomllib
+
+import numpy as np
+import soundfile
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dataset  # noqa: E402
+from model import STEMS, Separator  # noqa: E402
+from train import sdr  # noqa: E402
+
+EVAL_CLIP = pathlib.Path(__file__).resolve().parents[3] / "shared/eval/musdb18-preview-80s-rock"
+
+
+def windowed_sdr(ref, est, sr=44100, window=1.0):
+    """Median of the SDRs of the 1 s windows in which the reference is not silent."""
+    n = int(window * sr)
+    scores = []
+    for start in range(0, ref.shape[-1] - n + 1, n):
+        r, e = ref[..., start:start + n], est[..., start:start + n]
+        if r.pow(2).mean() > 1e-8:
+            scores.append(sdr(r, e))
+    return float(np.median(scores)) if scores else float("nan")
+
+
+@torch.no_grad()
+def score(separator, mix, stems):
+    est = separator.separate(mix.unsqueeze(0))[0]
+    return {s: {"sdr": round(sdr(stems[i], est[i]), 2),
+                "sdr_1s_median": round(windowed_sdr(stems[i], est[i]), 2)}
+            for i, s in enumerate(STEMS) if stems[i].pow(2).mean() > 1e-8}
+
+
+def load(checkpoint):
+    ckpt = torch.load(checkpoint)
+    cfg = tomllib.loads(ckpt["config"])
+    separator = Separator(cfg["model"])
+    separator.load_state_dict(ckpt["model"])
+    separator.eval()
+    return separator, cfg, ckpt.get("step")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("checkpoint")
+    ap.add_argument("--valid-seconds", type=float, default=20.0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--json", help="also write the figures to this file")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    separator, cfg, step = load(args.checkpoint)
+    result = {"checkpoint": args.checkpoint, "step": step}
+
+    per_stem = {s: [] for s in STEMS}
+    for _, mix, stems in dataset.validation_set(cfg["data"]["root"], args.valid_seconds,
+                                                cfg["data"]["sample_rate"]):
+        for s, v in score(separator, mix, stems).items():
+            per_stem[s].append(v["sdr"])
+    result["valid_median_sdr"] = {s: round(float(np.median(v)), 2) for s, v in per_stem.items()}
+    result["valid_examples"] = {s: len(v) for s, v in per_stem.items()}
+
+    if EVAL_CLIP.exists():
+        def read(name):
+            x, sr = soundfile.read(EVAL_CLIP / f"{name}.wav", dtype="float32", always_2d=True)
+            assert sr == 44100
+            return torch.from_numpy(x.T.copy())
+        stems = torch.stack([read(s) for s in STEMS])
+        result["eval_clip"] = score(separator, read("mixture"), stems)
+    print(json.dumps(result, indent=1))
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""A small causal band-split recurrent network that predicts soft masks for four stems, frame by frame.
+
+Grid: 44.1 kHz, n_fft 1024, hop 256 (periodic Hann), all 513 bins, stereo; a causal model on
+this grid has n_fft - 1 + hop = 1279 samples (29 ms) of latency in Sift's streaming engine.
+
+    magnitude (B, 2, T, 513)
+      -> log, split into bands (narrow at the bottom, wide at the top); each band's stereo bins
+         -> Linear -> LayerNorm: one `band_dim` vector per band and frame
+      -> all bands -> Linear -> `hidden` -> `layers` residual blocks of minGRU + MLP (causal)
+      -> Linear back to one vector per band, next to the band's input vector
+      -> per band: MLP -> logits for (stems x 2 channels x band bins)
+      -> softmax over stems: masks (B, 4, 2, T, 513) that sum to one in every bin
+
+Nothing looks at a later frame, so `forward` on a whole sequence equals frame-by-frame
+`forward` calls that carry `state` (the GRU's hidden state), which is what the streaming
+contract (issue 10) runs: K new frames plus state in, masks plus next state out. The state is
+one vector of `hidden` per block.
+"""
+import torch
+from torch import nn
+
+STEMS = ("vocals", "drums", "bass", "other")
+
+
+def band_groups(n_bins, widths):
+    """Bands as runs of equal width: [(first_bin, width, count)] covering bins 0..n_bins-1.
+
+    `widths` = [(up_to_bin, width), ...]; whatever is left at the top is one last band."""
+    groups, start = [], 0
+    for up_to, width in widths:
+        count = (min(up_to, n_bins) - start) // width
+        if count > 0:
+            groups.append((start, width, count))
+            start += count * width
+    if start < n_bins:
+        groups.append((start, n_bins - start, 1))
+    return groups
+
+
+def _uniform(*shape, fan_in):
+    return nn.Parameter(torch.empty(*shape).uniform_(-fan_in ** -0.5, fan_in ** -0.5))
+
+
+def _g(x):
+    """minGRU's positive activation: x + 0.5 for x >= 0, sigmoid(x) below."""
+    return torch.where(x >= 0, x + 0.5, torch.sigmoid(x))
+
+
+class MinGRU(nn.Module):
+    """minGRU (Feng et al. 2024, "Were RNNs all we needed?"): h_t = a_t h_(t-1) + b_t with
+    a_t = 1 - z_t, b_t = z_t g(u_t), where z_t = sigmoid(k_t) and u_t come from x_t alone. So
+    training needs no loop over frames with matrix products in it: `scan` below is a chunked
+    linear scan of elementwise operations (fast on a CPU), and streaming runs the same formula
+    one frame at a time. log a_t >= -10 (a forgetting limit nobody misses) keeps the chunked
+    scan inside float32's range. The state h is positive."""
+
+    CHUNK = 8  # frames per chunk: exp(CHUNK * 10) must stay below float32's maximum
+
+    def __init__(self, size):
+        super().__init__()
+        self.gates = nn.Linear(size, 2 * size)
+
+    def forward(self, x, h0):
+        """x (B, T, H), h0 (B, H) -> h (B, T, H); h[:, -1] is the next state."""
+        k, u = self.gates(x).chunk(2, dim=-1)
+        log_a = torch.clamp(-nn.functional.softplus(k), min=-10.0)
+        b = torch.sigmoid(k) * _g(u)
+        if x.shape[1] == 1:  # one frame (streaming): the recurrence itself
+            return torch.exp(log_a) * h0.unsqueeze(1) + b
+        return self.scan(log_a, b, h0)
+
+    @classmethod
+    def scan(cls, log_a, b, h):
+        """h_t = exp(log_a_t) h_(t-1) + b_t over dim 1, from h (B, H)."""
+        out = []
+        # split (not slicing in a loop): its backward is one concatenation, not T/CHUNK copies
+        for la, bc in zip(log_a.split(cls.CHUNK, dim=1), b.split(cls.CHUNK, dim=1)):
+            la = torch.cumsum(la, dim=1)                                  # (B, C, H)
+            hs = torch.exp(la) * (h.unsqueeze(1) + torch.cumsum(bc * torch.exp(-la), dim=1))
+            out.append(hs)
+            h = hs[:, -1]
+        return torch.cat(out, dim=1)
+
+
+class RecurrentBlock(nn.Module):
+    """Pre-norm residual block: minGRU, then a two-layer MLP."""
+
+    def __init__(self, size):
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(size), nn.LayerNorm(size)
+        self.rnn = MinGRU(size)
+        self.mlp = nn.Sequential(nn.Linear(size, 2 * size), nn.GELU(), nn.Linear(2 * size, size))
+
+    def forward(self, x, h0):
+        h = self.rnn(self.norm1(x), h0)
+        x = x + h
+        return x + self.mlp(self.norm2(x)), h[:, -1]
+
+
+class BandSplitRNN(nn.Module):
+    def __init__(self, n_bins=513, band_widths=((32, 2), (96, 4), (224, 8), (480, 16)),
+                 band_dim=16, hidden=256, layers=2, decoder_dim=32, stems=len(STEMS),
+                 channels=2):
+        super().__init__()
+        self.n_bins, self.stems, self.channels = n_bins, stems, channels
+        self.groups = band_groups(n_bins, band_widths)
+        nb = sum(count for _, _, count in self.groups)
+        self.n_bands, self.band_dim, self.hidden, self.layers = nb, band_dim, hidden, layers
+        # per band: Linear(stereo bins -> band_dim); weights batched per group of equal width
+        self.enc_w = nn.ParameterList([_uniform(k, channels * w, band_dim, fan_in=channels * w)
+                                       for _, w, k in self.groups])
+        self.enc_b = nn.Parameter(torch.zeros(nb, band_dim))
+        self.norm = nn.LayerNorm(band_dim)
+        self.into_rnn = nn.Linear(nb * band_dim, hidden)
+        self.rnn_norm = nn.LayerNorm(hidden)
+        self.rnn = nn.ModuleList([RecurrentBlock(hidden) for _ in range(layers)])
+        self.out_of_rnn = nn.Linear(hidden, nb * band_dim)
+        # per band: MLP(rnn output, band input -> decoder_dim -> stems x channels x bins)
+        self.dec1_w = _uniform(nb, 2 * band_dim, decoder_dim, fan_in=2 * band_dim)
+        self.dec1_b = nn.Parameter(torch.zeros(nb, decoder_dim))
+        self.dec2_w = nn.ParameterList([_uniform(k, decoder_dim, stems * channels * w,
+                                                 fan_in=decoder_dim) for _, w, k in self.groups])
+        self.dec2_b = nn.ParameterList([nn.Parameter(torch.zeros(k, stems * channels * w))
+                                        for _, w, k in self.groups])
+
+    def initial_state(self, batch=1):
+        return torch.zeros(self.layers, batch, self.hidden)
+
+    def forward(self, mag, state=None):
+        """mag (B, C, T, F) -> masks (B, S, C, T, F), next state (layers, B, hidden)."""
+        B, C, T, F = mag.shape
+        x = torch.log(mag + 1e-3).permute(0, 2, 1, 3)                  # (B, T, C, F)
+        enc = []
+        for (start, w, k), weight in zip(self.groups, self.enc_w):
+            v = x[..., start:start + w * k].reshape(B, T, C, k, w).transpose(2, 3)
+            enc.append(torch.einsum("btki,kio->btko", v.reshape(B, T, k, C * w), weight))
+        e = self.norm(torch.cat(enc, dim=2) + self.enc_b)               # (B, T, nb, D)
+        h = self.rnn_norm(self.into_rnn(e.reshape(B, T, -1)))
+        if state is None:
+            state = self.initial_state(B).to(mag)
+        r, next_state = h, []
+        for block, h0 in zip(self.rnn, state):
+            r, h_last = block(r, h0)
+            next_state.append(h_last)
+        r = self.out_of_rnn(r).reshape(B, T, self.n_bands, self.band_dim)
+        d = torch.einsum("btki,kio->btko", torch.cat([r, e], dim=-1), self.dec1_w)
+        d = torch.tanh(d + self.dec1_b)                                  # (B, T, nb, dd)
+        logits, band = [], 0
+        for (start, w, k), weight, bias in zip(self.groups, self.dec2_w, self.dec2_b):
+            y = torch.einsum("btki,kio->btko", d[:, :, band:band + k], weight) + bias
+            y = y.reshape(B, T, k, self.stems, C, w).permute(0, 1, 3, 4, 2, 5)
+            logits.append(y.reshape(B, T, self.stems, C, k * w))
+            band += k
+        masks = torch.softmax(torch.cat(logits, dim=-1), dim=2)          # (B, T, S, C, F)
+        return masks.permute(0, 2, 3, 1, 4), torch.stack(next_state)
+
+
+class Spectrogram(nn.Module):
+    """The STFT of the contract: periodic Hann, no 1/N scaling, centred, n_fft 1024, hop 256."""
+
+    def __init__(self, n_fft=1024, hop=256):
+        super().__init__()
+        self.n_fft, self.hop = n_fft, hop
+        self.register_buffer("window", torch.hann_window(n_fft, periodic=True), persistent=False)
+
+    def stft(self, audio):
+        """(B, C, N) -> complex (B, C, T, F)."""
+        B, C, N = audio.shape
+        spec = torch.stft(audio.reshape(B * C, N), self.n_fft, self.hop, window=self.window,
+                          center=True, pad_mode="constant", return_complex=True)
+        return spec.reshape(B, C, spec.shape[-2], spec.shape[-1]).transpose(-1, -2)
+
+    def istft(self, spec, length):
+        """complex (..., C, T, F) -> (..., C, length)."""
+        lead = spec.shape[:-2]
+        s = spec.reshape(-1, *spec.shape[-2:]).transpose(-1, -2)
+        audio = torch.istft(s, self.n_fft, self.hop, window=self.window, center=True,
+                            length=length)
+        return audio.reshape(*lead, length)
+
+
+class Separator(nn.Module):
+    """Waveform in, four stem waveforms out: Spectrogram + mask model, as the engine runs it."""
+
+    def __init__(self, model_cfg):
+        super().__init__()
+        self.spec = Spectrogram(model_cfg["n_fft"], model_cfg["hop"])
+        self.net = BandSplitRNN(n_bins=model_cfg["n_fft"] // 2 + 1,
+                                band_widths=[tuple(w) for w in model_cfg["band_widths"]],
+                                band_dim=model_cfg["band_dim"], hidden=model_cfg["hidden"],
+                                layers=model_cfg["layers"],
+                                decoder_dim=model_cfg["decoder_dim"])
+
+    def forward(self, mix):
+        """mix (B, 2, N) -> (complex mixture STFT (B, 2, T, F), masks (B, 4, 2, T, F))."""
+        spec = self.spec.stft(mix)
+        masks, _ = self.net(spec.abs())
+        return spec, masks
+
+    def separate(self, mix):
+        """mix (B, 2, N) -> stems (B, 4, 2, N)."""
+        spec, masks = self(mix)
+        return self.spec.istft(masks * spec.unsqueeze(1), mix.shape[-1])

@@ -1,0 +1,158 @@
+"""Train a four-stem mask model: `python model/training/train.py configs/bsgru-v1.toml`
+
+One config (TOML) per run: `[data]` (rendered set, segment length, augmentation), `[model]`,
+`[train]`. The run directory (`[train] run_dir`) gets:
+
+  log.jsonl     one line per log interval (loss, seconds per step) and per validation (SDR)
+  ckpt.pt       everything needed to continue: weights, optimizer, step, best SDR, config
+  best.pt       weights with the best mean validation SDR so far
+  config.toml   the config the run started with
+
+Running the same command again continues from `ckpt.pt` (`--fresh` starts over). `--init W`
+starts a new run from the weights W (e.g. a committed checkpoint) with a new optimizer.
+Threads: torch uses `[train] threads`; one data worker process mixes examples (numpy/scipy,
+single-threaded), so a run takes threads + 1 cores.
+"""
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")       # numpy/scipy in the data worker
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import pathlib  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import tomllib  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dataset  # noqa: E402
+from model import STEMS, Separator  # noqa: E402
+
+
+def sdr(ref, est, eps=1e-9):
+    """Global SDR in dB over channels and samples (as model/reference_separate.py)."""
+    return float(10 * torch.log10((ref.pow(2).sum() + eps) / ((ref - est).pow(2).sum() + eps)))
+
+
+def spectral_l1(spec, masks, target_spec):
+    """Mean |mask * X - S| over stems, channels, frames and bins, relative to mean |X|."""
+    est = masks * spec.unsqueeze(1)
+    return (est - target_spec).abs().mean() / (spec.abs().mean() + 1e-8)
+
+
+@torch.no_grad()
+def validate(separator, examples, min_ref_db=-50.0):
+    """Median SDR per stem over the validation examples (stems that are silent are skipped)."""
+    separator.eval()
+    scores = {s: [] for s in STEMS}
+    for _, mix, stems in examples:
+        est = separator.separate(mix.unsqueeze(0))[0]
+        for i, s in enumerate(STEMS):
+            ref_db = 10 * torch.log10(stems[i].pow(2).mean() + 1e-12)
+            if ref_db > min_ref_db:
+                scores[s].append(sdr(stems[i], est[i]))
+    separator.train()
+    medians = {s: float(np.median(v)) if v else float("nan") for s, v in scores.items()}
+    medians["mean"] = float(np.mean([medians[s] for s in STEMS]))
+    return medians
+
+
+def save(path, obj):
+    tmp = pathlib.Path(str(path) + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("config")
+    ap.add_argument("--fresh", action="store_true", help="ignore an existing ckpt.pt")
+    ap.add_argument("--init", help="start from these weights (a best.pt or ckpt.pt)")
+    ap.add_argument("--max-steps", type=int, help="override [train] steps")
+    args = ap.parse_args()
+    config_text = pathlib.Path(args.config).read_text()
+    cfg = tomllib.loads(config_text)
+    tcfg, dcfg = cfg["train"], cfg["data"]
+    run = pathlib.Path(tcfg["run_dir"])
+    run.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(tcfg["threads"])
+    torch.manual_seed(tcfg["seed"])
+
+    separator = Separator(cfg["model"])
+    opt = torch.optim.AdamW(separator.parameters(), lr=tcfg["lr"],
+                            weight_decay=tcfg["weight_decay"])
+    step, best = 0, -float("inf")
+    ckpt_path = run / "ckpt.pt"
+    if ckpt_path.exists() and not args.fresh:
+        ckpt = torch.load(ckpt_path)
+        separator.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        step, best = ckpt["step"], ckpt["best"]
+        torch.set_rng_state(ckpt["torch_rng"])
+        print(f"resumed {ckpt_path} at step {step}", flush=True)
+    elif args.init:
+        separator.load_state_dict(torch.load(args.init)["model"])
+        print(f"initialised from {args.init}", flush=True)
+    else:
+        (run / "config.toml").write_text(config_text)
+    n_params = sum(p.numel() for p in separator.parameters())
+    print(f"{n_params / 1e6:.2f} M parameters, {separator.net.n_bands} bands", flush=True)
+
+    data = dataset.MixDataset(dcfg["root"], dcfg, seed=tcfg["seed"])
+    data.epoch = step  # a resumed run draws a new (but reproducible) stream of examples
+    loader = torch.utils.data.DataLoader(data, batch_size=tcfg["batch_size"],
+                                         num_workers=tcfg["data_workers"],
+                                         persistent_workers=tcfg["data_workers"] > 0)
+    valid = dataset.validation_set(dcfg["root"], tcfg["valid_seconds"], dcfg["sample_rate"],
+                                   limit=tcfg["valid_examples"])
+    steps = args.max_steps or tcfg["steps"]
+    log = (run / "log.jsonl").open("a")
+    losses, t_last = [], time.time()
+    for mix, stems in loader:
+        if step >= steps:
+            break
+        lr = tcfg["lr"] * min(1.0, (step + 1) / tcfg["warmup_steps"])
+        for group in opt.param_groups:
+            group["lr"] = lr
+        spec, masks = separator(mix)
+        target = separator.spec.stft(stems.flatten(0, 1)).unflatten(0, stems.shape[:2])
+        loss = spectral_l1(spec, masks, target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(separator.parameters(), tcfg["clip_grad"])
+        opt.step()
+        step += 1
+        losses.append(loss.item())
+        if step % tcfg["log_every"] == 0:
+            dt = (time.time() - t_last) / tcfg["log_every"]
+            entry = {"step": step, "loss": float(np.mean(losses)), "lr": lr,
+                     "grad_norm": float(grad_norm), "s_per_step": round(dt, 3),
+                     "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            print(json.dumps(entry), flush=True)
+            log.write(json.dumps(entry) + "\n")
+            log.flush()
+            losses, t_last = [], time.time()
+        if step % tcfg["valid_every"] == 0 or step == steps:
+            t0 = time.time()
+            scores = validate(separator, valid)
+            entry = {"step": step, "valid_sdr": scores, "valid_s": round(time.time() - t0, 1)}
+            print(json.dumps(entry), flush=True)
+            log.write(json.dumps(entry) + "\n")
+            log.flush()
+            if scores["mean"] > best:
+                best = scores["mean"]
+                save(run / "best.pt", {"model": separator.state_dict(), "step": step,
+                                       "valid_sdr": scores, "config": config_text})
+            t_last = time.time()
+        if step % tcfg["ckpt_every"] == 0 or step == steps:
+            save(ckpt_path, {"model": separator.state_dict(), "optimizer": opt.state_dict(),
+                             "step": step, "best": best, "torch_rng": torch.get_rng_state(),
+                             "config": config_text})
+
+
+if __name__ == "__main__":
+    main()
