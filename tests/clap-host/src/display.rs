@@ -10,13 +10,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
 use x11rb::connection::Connection;
-use x11rb::wrapper::ConnectionExt as _;
 use x11rb::protocol::res::ConnectionExt as _;
 use x11rb::protocol::xproto::{
     ConfigureWindowAux, ConnectionExt as _, CreateWindowAux, EventMask, ImageFormat, WindowClass,
 };
 use x11rb::protocol::xtest::ConnectionExt as _;
 use x11rb::rust_connection::RustConnection;
+use x11rb::wrapper::ConnectionExt as _;
 
 /// The private X server: started on first use, with `DISPLAY` pointing at it for the whole
 /// process (the plugin's windowing library reads `DISPLAY`).
@@ -46,12 +46,17 @@ pub fn virtual_display() -> &'static str {
                 .stdout(Stdio::piped())
                 .stderr(Stdio::null())
                 .spawn()
-                .unwrap_or_else(|e| panic!("cannot start Xvfb ({e}): install it (Debian: apt install xvfb) for the editor tests"));
+                .unwrap_or_else(|e| {
+                    panic!("cannot start Xvfb ({e}): install it (Debian: apt install xvfb) for the editor tests")
+                });
             let mut line = String::new();
-            BufReader::new(server.stdout.take().expect("Xvfb stdout")).read_line(&mut line).expect("Xvfb display number");
+            BufReader::new(server.stdout.take().expect("Xvfb stdout"))
+                .read_line(&mut line)
+                .expect("Xvfb display number");
             assert!(line.trim().parse::<u32>().is_ok(), "Xvfb printed {line:?} instead of a display number");
             let display = format!(":{}", line.trim());
-            let (keep_alive, _) = x11rb::connect(Some(&display)).unwrap_or_else(|e| panic!("cannot connect to the Xvfb server at {display}: {e}"));
+            let (keep_alive, _) = x11rb::connect(Some(&display))
+                .unwrap_or_else(|e| panic!("cannot connect to the Xvfb server at {display}: {e}"));
             // Edition 2021: safe, but racy with threads reading the environment. Set before any
             // plugin or X client of this process reads it; the editor tests take a lock first.
             std::env::set_var("DISPLAY", &display);
@@ -77,7 +82,10 @@ impl Screenshot {
 
     /// Pixels in the rectangle `x0..x1, y0..y1` for which `pred` holds.
     pub fn count(&self, (x0, y0, x1, y1): (u32, u32, u32, u32), pred: impl Fn([u8; 3]) -> bool) -> usize {
-        (y0..y1.min(self.height)).flat_map(|y| (x0..x1.min(self.width)).map(move |x| (x, y))).filter(|&(x, y)| pred(self.at(x, y))).count()
+        (y0..y1.min(self.height))
+            .flat_map(|y| (x0..x1.min(self.width)).map(move |x| (x, y)))
+            .filter(|&(x, y)| pred(self.at(x, y)))
+            .count()
     }
 
     /// Standard deviation of the grey level: near 0 for a blank or single-colour window.
@@ -92,10 +100,14 @@ impl Screenshot {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let mut encoder = png::Encoder::new(std::io::BufWriter::new(std::fs::File::create(path)?), self.width, self.height);
+        let mut encoder =
+            png::Encoder::new(std::io::BufWriter::new(std::fs::File::create(path)?), self.width, self.height);
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
-        encoder.write_header().and_then(|mut writer| writer.write_image_data(&self.pixels)).map_err(std::io::Error::other)
+        encoder
+            .write_header()
+            .and_then(|mut writer| writer.write_image_data(&self.pixels))
+            .map_err(std::io::Error::other)
     }
 }
 
@@ -110,7 +122,8 @@ impl HostWindow {
     /// Creates and maps a `width` x `height` window at the screen's top-left corner.
     pub fn new(width: u32, height: u32) -> Self {
         let display = virtual_display();
-        let (conn, screen) = x11rb::connect(Some(display)).unwrap_or_else(|e| panic!("cannot connect to X display {display}: {e}"));
+        let (conn, screen) =
+            x11rb::connect(Some(display)).unwrap_or_else(|e| panic!("cannot connect to X display {display}: {e}"));
         let root = conn.setup().roots[screen].root;
         let window = conn.generate_id().expect("X id");
         conn.create_window(
@@ -134,7 +147,9 @@ impl HostWindow {
 
     /// Resizes the window (what a host does when it honours a plugin's resize request).
     pub fn resize(&self, width: u32, height: u32) {
-        self.conn.configure_window(self.window, &ConfigureWindowAux::new().width(width).height(height)).expect("configure_window");
+        self.conn
+            .configure_window(self.window, &ConfigureWindowAux::new().width(width).height(height))
+            .expect("configure_window");
         self.conn.sync().expect("X sync");
     }
 
@@ -186,7 +201,17 @@ impl HostWindow {
     /// Moves the pointer to `(x, y)` in window coordinates.
     pub fn move_pointer(&self, x: i32, y: i32) {
         // The window sits at the root's origin (no window manager moves it).
-        self.conn.xtest_fake_input(x11rb::protocol::xproto::MOTION_NOTIFY_EVENT, 0, x11rb::CURRENT_TIME, self.root, x as i16, y as i16, 0).expect("fake motion");
+        self.conn
+            .xtest_fake_input(
+                x11rb::protocol::xproto::MOTION_NOTIFY_EVENT,
+                0,
+                x11rb::CURRENT_TIME,
+                self.root,
+                x as i16,
+                y as i16,
+                0,
+            )
+            .expect("fake motion");
         self.conn.sync().expect("X sync");
     }
 

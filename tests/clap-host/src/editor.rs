@@ -26,7 +26,9 @@ impl TestPlugin {
     /// window takes that size → `set_parent` → `show`), as a host does.
     pub fn open_editor(&mut self, parent: &HostWindow, scale: Option<f64>) -> Result<EditorOpen, String> {
         let gui = self.gui();
-        let call = self.rules.call(HostCall::main_thread("clap_plugin_gui.create()/set_scale()/get_size()/set_parent()/show()"));
+        let call = self
+            .rules
+            .call(HostCall::main_thread("clap_plugin_gui.create()/set_scale()/get_size()/set_parent()/show()"));
         let handle = self.instance.plugin_handle();
         let x11 = GuiConfiguration { api_type: GuiApiType::X11, is_floating: false };
         self.rules.set_gui(Some(false));
@@ -41,7 +43,8 @@ impl TestPlugin {
         let resizable = gui.can_resize(&handle);
         parent.resize(width, height);
         // SAFETY: the parent window exists (it lives in `parent`) until the editor is closed.
-        unsafe { gui.set_parent(&handle, Window::from_x11_handle(parent.window as _)) }.map_err(|e| format!("gui.set_parent failed: {e:?}"))?;
+        unsafe { gui.set_parent(&handle, Window::from_x11_handle(parent.window as _)) }
+            .map_err(|e| format!("gui.set_parent failed: {e:?}"))?;
         gui.show(&handle).map_err(|e| format!("gui.show failed: {e:?}"))?;
         drop(call);
         self.pump();
@@ -75,9 +78,11 @@ impl TestPlugin {
         let (width, height) = {
             let _call = self.rules.call(HostCall::main_thread("clap_plugin_gui.adjust_size()/set_size()"));
             let handle = self.instance.plugin_handle();
-            let GuiSize { width, height } = gui.adjust_size(&handle, GuiSize { width, height }).unwrap_or(GuiSize { width, height });
+            let GuiSize { width, height } =
+                gui.adjust_size(&handle, GuiSize { width, height }).unwrap_or(GuiSize { width, height });
             parent.resize(width, height);
-            gui.set_size(&handle, GuiSize { width, height }).map_err(|e| format!("gui.set_size({width}, {height}) failed: {e:?}"))?;
+            gui.set_size(&handle, GuiSize { width, height })
+                .map_err(|e| format!("gui.set_size({width}, {height}) failed: {e:?}"))?;
             (width, height)
         };
         self.pump();

@@ -40,6 +40,7 @@ use clack_host::events::spaces::CoreEventSpace;
 use clack_host::prelude::*;
 
 pub use clack_host::prelude::ClapId;
+pub use sift_test_support::{eval_dir, repo_root, Rng, BUSES};
 
 mod display;
 mod editor;
@@ -57,11 +58,6 @@ use rules::{HostCall, Rules};
 pub const SIFT_ID: &str = "audio.sift.stems";
 /// The CLAP id of the one-output plugin.
 pub const SIFT_SINGLE_ID: &str = "audio.sift.single";
-
-/// The repository root (two levels above this crate).
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
-}
 
 /// The plugin file: `$SIFT_CLAP`, else `<repo>/target/bundled/sift.clap`.
 pub fn plugin_path() -> PathBuf {
@@ -83,17 +79,15 @@ pub fn load_bundle() -> &'static PluginEntry {
             path.display()
         );
         // SAFETY: loading a CLAP bundle runs its initialisers; that is what we are testing.
-        unsafe { PluginEntry::load(&path) }.unwrap_or_else(|e| panic!("cannot load CLAP plugin {}: {e:?}", path.display()))
+        unsafe { PluginEntry::load(&path) }
+            .unwrap_or_else(|e| panic!("cannot load CLAP plugin {}: {e:?}", path.display()))
     })
 }
 
 /// The plugin ids the bundle's factory lists.
 pub fn plugin_ids() -> Vec<String> {
     let factory = load_bundle().get_plugin_factory().expect("bundle has no plugin factory");
-    factory
-        .plugin_descriptors()
-        .filter_map(|d| d.id().map(|id| id.to_string_lossy().into_owned()))
-        .collect()
+    factory.plugin_descriptors().filter_map(|d| d.id().map(|id| id.to_string_lossy().into_owned())).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -377,8 +371,14 @@ impl TestPlugin {
         let id_c = CString::new(id).unwrap();
         let rules = Arc::new(Rules::new());
         let shared_rules = rules.clone();
-        let instance = PluginInstance::<TestHost>::new(|_| Shared::new(shared_rules), |shared| MainThread { shared }, entry, &id_c, &host_info)
-            .map_err(|e| format!("cannot create plugin {id}: {e:?}"))?;
+        let instance = PluginInstance::<TestHost>::new(
+            |_| Shared::new(shared_rules),
+            |shared| MainThread { shared },
+            entry,
+            &id_c,
+            &host_info,
+        )
+        .map_err(|e| format!("cannot create plugin {id}: {e:?}"))?;
         let mut plugin = Self {
             audio: None,
             instance: ManuallyDrop::new(instance),
@@ -508,7 +508,9 @@ impl TestPlugin {
             (0..ext.count(&handle, is_input))
                 .map(|i| {
                     let mut buffer = AudioPortInfoBuffer::new();
-                    let info = ext.get(&handle, i, is_input, &mut buffer).unwrap_or_else(|| panic!("audio-ports get({i}, input={is_input}) failed"));
+                    let info = ext
+                        .get(&handle, i, is_input, &mut buffer)
+                        .unwrap_or_else(|| panic!("audio-ports get({i}, input={is_input}) failed"));
                     PortInfo {
                         id: info.id.get(),
                         name: String::from_utf8_lossy(info.name).into_owned(),
@@ -565,7 +567,8 @@ impl TestPlugin {
         (0..ext.count(&handle))
             .map(|i| {
                 let mut buffer = ParamInfoBuffer::new();
-                let info = ext.get_info(&handle, i, &mut buffer).unwrap_or_else(|| panic!("params get_info({i}) failed"));
+                let info =
+                    ext.get_info(&handle, i, &mut buffer).unwrap_or_else(|| panic!("params get_info({i}) failed"));
                 ParamDesc {
                     id: info.id,
                     name: String::from_utf8_lossy(info.name).into_owned(),
@@ -585,7 +588,10 @@ impl TestPlugin {
     pub fn param(&mut self, name: &str) -> ParamDesc {
         let params = self.params();
         params.iter().find(|p| p.name == name).cloned().unwrap_or_else(|| {
-            panic!("no parameter named {name:?}; the plugin has {:?}", params.iter().map(|p| &p.name).collect::<Vec<_>>())
+            panic!(
+                "no parameter named {name:?}; the plugin has {:?}",
+                params.iter().map(|p| &p.name).collect::<Vec<_>>()
+            )
         })
     }
 
@@ -614,7 +620,9 @@ impl TestPlugin {
         let ext = self.ext().params.expect("plugin has no params extension");
         let mut buffer = [0u8; 256];
         let _call = self.rules.call(HostCall::main_thread("clap_plugin_params.value_to_text()"));
-        ext.value_to_text(&self.instance.plugin_handle(), id, value, &mut buffer).ok().map(|b| String::from_utf8_lossy(b).into_owned())
+        ext.value_to_text(&self.instance.plugin_handle(), id, value, &mut buffer)
+            .ok()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
     }
 
     /// Sets parameters through `params.flush`: on the main thread while inactive, through the
@@ -679,7 +687,8 @@ impl TestPlugin {
             let call = self.rules.call(HostCall::ACTIVATE);
             let activated = self.instance.activate(|_, _| (), config);
             call.ends_in(if activated.is_ok() { Lifecycle::Active } else { Lifecycle::Inactive });
-            let stopped = activated.map_err(|e| format!("activate({sample_rate}, {min_block}, {max_block}) failed: {e:?}"))?;
+            let stopped =
+                activated.map_err(|e| format!("activate({sample_rate}, {min_block}, {max_block}) failed: {e:?}"))?;
             self.activation = Some(Activation { sample_rate, min_block, max_block });
             // A host reads the latency after every activation, for its delay compensation.
             let latency = if self.ext().latency.is_some() { Some(self.latency()) } else { None };
@@ -697,7 +706,10 @@ impl TestPlugin {
             self.activation = None;
             self.host_latency = None;
             if restarted == MAX_RESTARTS_IN_A_ROW {
-                return Err(format!("the plugin asked for a restart from {} activations in a row (a restart loop)", restarted + 1));
+                return Err(format!(
+                    "the plugin asked for a restart from {} activations in a row (a restart loop)",
+                    restarted + 1
+                ));
             }
             restarted += 1;
         };
@@ -776,7 +788,12 @@ impl TestPlugin {
 
     /// Processes one block (see [`AudioSide::process_block`]), then does what the host's main
     /// thread does between blocks ([`TestPlugin::pump`]: callbacks, restarts).
-    pub fn process_block(&mut self, input: &[&[f32]], outputs: &mut [Vec<Vec<f32>>], events: &[ParamChange]) -> Result<ProcessStatus, String> {
+    pub fn process_block(
+        &mut self,
+        input: &[&[f32]],
+        outputs: &mut [Vec<Vec<f32>>],
+        events: &[ParamChange],
+    ) -> Result<ProcessStatus, String> {
         let status = self.audio_mut("process")?.process_block(input, outputs, events)?;
         self.pump();
         Ok(status)
@@ -785,10 +802,17 @@ impl TestPlugin {
     /// Runs a whole signal through (see [`AudioSide::render`]), doing what the host's main
     /// thread does between blocks ([`TestPlugin::pump`]: callbacks, and restarts, after which
     /// the blocks go to the re-activated plugin).
-    pub fn render(&mut self, input: &[Vec<f32>], block_size: impl FnMut(usize) -> usize, changes: &[ParamChange]) -> Result<Rendered, String> {
+    pub fn render(
+        &mut self,
+        input: &[Vec<f32>],
+        block_size: impl FnMut(usize) -> usize,
+        changes: &[ParamChange],
+    ) -> Result<Rendered, String> {
         let max_block = self.audio_mut("render")?.max_block;
         let out_channels = self.out_channels.clone();
-        render_blocks(input, block_size, changes, max_block, &out_channels, |block, outputs, events| self.process_block(block, outputs, events).map(drop))
+        render_blocks(input, block_size, changes, max_block, &out_channels, |block, outputs, events| {
+            self.process_block(block, outputs, events).map(drop)
+        })
     }
 
     /// Takes the audio-thread half of the active instance, to process on another thread while
@@ -851,7 +875,12 @@ pub struct AudioSide {
 impl AudioSide {
     /// Processes one block: `input[channel]` (the main input), `outputs[port][channel]` (all
     /// of equal length), parameter events at offsets within the block.
-    pub fn process_block(&mut self, input: &[&[f32]], outputs: &mut [Vec<Vec<f32>>], events: &[ParamChange]) -> Result<ProcessStatus, String> {
+    pub fn process_block(
+        &mut self,
+        input: &[&[f32]],
+        outputs: &mut [Vec<Vec<f32>>],
+        events: &[ParamChange],
+    ) -> Result<ProcessStatus, String> {
         let len = input.first().map_or(0, |c| c.len());
         let mut input_copy: Vec<Vec<f32>> = input.iter().map(|c| c.to_vec()).collect();
         let mut event_buffer = EventBuffer::with_capacity(events.len());
@@ -868,17 +897,29 @@ impl AudioSide {
         let mut out_ports = AudioPorts::with_capacity(total_out, outputs.len());
         let inputs = in_ports.with_input_buffers([AudioPortBuffer {
             latency: 0,
-            channels: AudioPortBufferType::f32_input_only(input_copy.iter_mut().map(|c| InputChannel::variable(c.as_mut_slice()))),
+            channels: AudioPortBufferType::f32_input_only(
+                input_copy.iter_mut().map(|c| InputChannel::variable(c.as_mut_slice())),
+            ),
         }]);
         let mut outs = out_ports.with_output_buffers(outputs.iter_mut().map(|port| {
             for c in port.iter_mut() {
                 c.resize(len, 0.0);
             }
-            AudioPortBuffer { latency: 0, channels: AudioPortBufferType::f32_output_only(port.iter_mut().map(|c| c.as_mut_slice())) }
+            AudioPortBuffer {
+                latency: 0,
+                channels: AudioPortBufferType::f32_output_only(port.iter_mut().map(|c| c.as_mut_slice())),
+            }
         }));
         let status = {
             let _call = self.rules.call(HostCall::PROCESS);
-            self.processor.process(&inputs, &mut outs, &event_buffer.as_input(), &mut output_events.as_output(), Some(self.steady_time), None)
+            self.processor.process(
+                &inputs,
+                &mut outs,
+                &event_buffer.as_input(),
+                &mut output_events.as_output(),
+                Some(self.steady_time),
+                None,
+            )
         }
         .map_err(|e| format!("process failed: {e:?}"))?;
         self.steady_time += len as u64;
@@ -902,7 +943,13 @@ impl AudioSide {
     /// gives (called once per block with the sample position), sending `changes` (absolute
     /// sample times) at their offsets, and calling `between_blocks` after each block. Returns
     /// every output port.
-    pub fn render(&mut self, input: &[Vec<f32>], block_size: impl FnMut(usize) -> usize, changes: &[ParamChange], mut between_blocks: impl FnMut()) -> Result<Rendered, String> {
+    pub fn render(
+        &mut self,
+        input: &[Vec<f32>],
+        block_size: impl FnMut(usize) -> usize,
+        changes: &[ParamChange],
+        mut between_blocks: impl FnMut(),
+    ) -> Result<Rendered, String> {
         let (max_block, out_channels) = (self.max_block, self.out_channels.clone());
         render_blocks(input, block_size, changes, max_block, &out_channels, |block, outputs, events| {
             self.process_block(block, outputs, events)?;
@@ -924,14 +971,18 @@ fn render_blocks(
     mut process: impl FnMut(&[&[f32]], &mut [Vec<Vec<f32>>], &[ParamChange]) -> Result<(), String>,
 ) -> Result<Rendered, String> {
     let total = input.first().map_or(0, |c| c.len());
-    let mut rendered = Rendered { ports: out_channels.iter().map(|&n| vec![Vec::with_capacity(total); n as usize]).collect() };
+    let mut rendered =
+        Rendered { ports: out_channels.iter().map(|&n| vec![Vec::with_capacity(total); n as usize]).collect() };
     let mut scratch: Vec<Vec<Vec<f32>>> = out_channels.iter().map(|&n| vec![Vec::new(); n as usize]).collect();
     let mut pos = 0;
     while pos < total {
         let len = block_size(pos).clamp(1, max_block).min(total - pos);
         let block: Vec<&[f32]> = input.iter().map(|c| &c[pos..pos + len]).collect();
-        let events: Vec<ParamChange> =
-            changes.iter().filter(|c| c.time >= pos as u64 && c.time < (pos + len) as u64).map(|c| ParamChange { time: c.time - pos as u64, ..*c }).collect();
+        let events: Vec<ParamChange> = changes
+            .iter()
+            .filter(|c| c.time >= pos as u64 && c.time < (pos + len) as u64)
+            .map(|c| ParamChange { time: c.time - pos as u64, ..*c })
+            .collect();
         process(&block, &mut scratch, &events)?;
         for (port, out) in rendered.ports.iter_mut().zip(&scratch) {
             for (channel, data) in port.iter_mut().zip(out) {
@@ -965,14 +1016,6 @@ pub fn read_wav(path: &Path) -> (Vec<Vec<f32>>, u32) {
         }
     }
     (out, spec.sample_rate)
-}
-
-/// The evaluation folder: `$SIFT_EVAL_DIR`, else `<repo>/../shared/eval`.
-pub fn eval_dir() -> PathBuf {
-    match std::env::var_os("SIFT_EVAL_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => repo_root().join("../shared/eval"),
-    }
 }
 
 /// The eval mixture (stereo, 44.1 kHz), panicking clearly if it is missing.
@@ -1039,27 +1082,6 @@ pub fn peak_diff_delayed(a: &[Vec<f32>], b: &[Vec<f32>], shift: usize, range: st
     worst
 }
 
-/// A small deterministic random generator (xorshift), for block sizes.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Self(seed.max(1))
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    /// Uniform in `lo..=hi`.
-    pub fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + (self.next_u64() % (hi - lo + 1) as u64) as usize
-    }
-}
-
 /// Checks every output sample of a render is finite, naming the first that is not.
 pub fn finite(out: &Rendered) -> Result<(), String> {
     for (p, port) in out.ports.iter().enumerate() {
@@ -1071,4 +1093,3 @@ pub fn finite(out: &Rendered) -> Result<(), String> {
     }
     Ok(())
 }
-

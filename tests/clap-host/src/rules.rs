@@ -155,16 +155,76 @@ const ANY: &[Lifecycle] = &[Inactive, Activating, Active, Processing, Deactivati
 const ACTIVE: &[Lifecycle] = &[Active, Processing];
 
 impl HostCall {
-    pub const ACTIVATE: Self = Self { function: "clap_plugin.activate()", rule: "[main-thread & !active]", thread: Thread::Main, states: &[Inactive], during: Some(Activating) };
-    pub const DEACTIVATE: Self = Self { function: "clap_plugin.deactivate()", rule: "[main-thread & active], not processing", thread: Thread::Main, states: &[Active], during: Some(Deactivating) };
-    pub const START_PROCESSING: Self = Self { function: "clap_plugin.start_processing()", rule: "[audio-thread & active & !processing]", thread: Thread::Audio, states: &[Active], during: None };
-    pub const STOP_PROCESSING: Self = Self { function: "clap_plugin.stop_processing()", rule: "[audio-thread & active & processing]", thread: Thread::Audio, states: &[Processing], during: None };
-    pub const PROCESS: Self = Self { function: "clap_plugin.process()", rule: "[audio-thread & active & processing]", thread: Thread::Audio, states: &[Processing], during: None };
-    pub const ON_MAIN_THREAD: Self = Self { function: "clap_plugin.on_main_thread()", rule: "[main-thread]", thread: Thread::Main, states: ANY, during: None };
-    pub const PARAMS_FLUSH: Self = Self { function: "clap_plugin_params.flush()", rule: "[active ? audio-thread : main-thread]", thread: Thread::Main, states: &[Inactive], during: None };
-    pub const PARAMS_FLUSH_ACTIVE: Self = Self { function: "clap_plugin_params.flush()", rule: "[active ? audio-thread : main-thread], not concurrently with process()", thread: Thread::Audio, states: ACTIVE, during: None };
-    pub const LATENCY_GET: Self = Self { function: "clap_plugin_latency.get()", rule: "[main-thread & (being-activated | active)]", thread: Thread::Main, states: &[Activating, Active, Processing], during: None };
-    pub const AUDIO_PORTS: Self = Self { function: "clap_plugin_audio_ports.count()/get()", rule: "[main-thread], scanned while deactivated", thread: Thread::Main, states: &[Inactive], during: None };
+    pub const ACTIVATE: Self = Self {
+        function: "clap_plugin.activate()",
+        rule: "[main-thread & !active]",
+        thread: Thread::Main,
+        states: &[Inactive],
+        during: Some(Activating),
+    };
+    pub const DEACTIVATE: Self = Self {
+        function: "clap_plugin.deactivate()",
+        rule: "[main-thread & active], not processing",
+        thread: Thread::Main,
+        states: &[Active],
+        during: Some(Deactivating),
+    };
+    pub const START_PROCESSING: Self = Self {
+        function: "clap_plugin.start_processing()",
+        rule: "[audio-thread & active & !processing]",
+        thread: Thread::Audio,
+        states: &[Active],
+        during: None,
+    };
+    pub const STOP_PROCESSING: Self = Self {
+        function: "clap_plugin.stop_processing()",
+        rule: "[audio-thread & active & processing]",
+        thread: Thread::Audio,
+        states: &[Processing],
+        during: None,
+    };
+    pub const PROCESS: Self = Self {
+        function: "clap_plugin.process()",
+        rule: "[audio-thread & active & processing]",
+        thread: Thread::Audio,
+        states: &[Processing],
+        during: None,
+    };
+    pub const ON_MAIN_THREAD: Self = Self {
+        function: "clap_plugin.on_main_thread()",
+        rule: "[main-thread]",
+        thread: Thread::Main,
+        states: ANY,
+        during: None,
+    };
+    pub const PARAMS_FLUSH: Self = Self {
+        function: "clap_plugin_params.flush()",
+        rule: "[active ? audio-thread : main-thread]",
+        thread: Thread::Main,
+        states: &[Inactive],
+        during: None,
+    };
+    pub const PARAMS_FLUSH_ACTIVE: Self = Self {
+        function: "clap_plugin_params.flush()",
+        rule: "[active ? audio-thread : main-thread], not concurrently with process()",
+        thread: Thread::Audio,
+        states: ACTIVE,
+        during: None,
+    };
+    pub const LATENCY_GET: Self = Self {
+        function: "clap_plugin_latency.get()",
+        rule: "[main-thread & (being-activated | active)]",
+        thread: Thread::Main,
+        states: &[Activating, Active, Processing],
+        during: None,
+    };
+    pub const AUDIO_PORTS: Self = Self {
+        function: "clap_plugin_audio_ports.count()/get()",
+        rule: "[main-thread], scanned while deactivated",
+        thread: Thread::Main,
+        states: &[Inactive],
+        during: None,
+    };
 
     /// Any other `[main-thread]` call (parameters, state, render mode, editor).
     pub const fn main_thread(function: &'static str) -> Self {
@@ -215,7 +275,13 @@ impl Default for Rules {
 impl Rules {
     /// Rules for an instance whose main thread is the calling thread.
     pub fn new() -> Self {
-        Self { main: thread_token(), audio: AtomicU64::new(0), state: AtomicU8::new(Inactive as u8), gui: AtomicU8::new(0), violations: Mutex::new(Vec::new()) }
+        Self {
+            main: thread_token(),
+            audio: AtomicU64::new(0),
+            state: AtomicU8::new(Inactive as u8),
+            gui: AtomicU8::new(0),
+            violations: Mutex::new(Vec::new()),
+        }
     }
 
     /// The lifecycle state now.
@@ -265,7 +331,9 @@ impl Rules {
         let thread = self.describe_thread();
         let state = self.state();
         let mut list = self.violations.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(same) = list.iter_mut().find(|v| v.by == by && v.function == function && v.thread == thread && v.state == state) {
+        if let Some(same) =
+            list.iter_mut().find(|v| v.by == by && v.function == function && v.thread == thread && v.state == state)
+        {
             same.count += 1;
         } else if list.len() < MAX_KINDS {
             list.push(Violation { by, function, rule, thread, state, detail, count: 1 });
@@ -306,7 +374,9 @@ impl Rules {
                 Party::Plugin,
                 "clap_plugin_latency.get()",
                 "\"the latency is only allowed to change during plugin->activate\" (clap/ext/latency.h)",
-                format!("it reported {at_activation} samples after activate() and {now} now, with no activate() in between"),
+                format!(
+                    "it reported {at_activation} samples after activate() and {now} now, with no activate() in between"
+                ),
             );
         }
     }
@@ -316,7 +386,11 @@ impl Rules {
     pub(crate) fn params_rescan(&self, all: bool) {
         self.plugin_on_main_thread("clap_host_params.rescan()");
         if all && self.state() != Inactive {
-            self.record(Party::Plugin, "clap_host_params.rescan(CLAP_PARAM_RESCAN_ALL)", "CLAP_PARAM_RESCAN_ALL only while the plugin is deactivated (else request_restart())");
+            self.record(
+                Party::Plugin,
+                "clap_host_params.rescan(CLAP_PARAM_RESCAN_ALL)",
+                "CLAP_PARAM_RESCAN_ALL only while the plugin is deactivated (else request_restart())",
+            );
         }
     }
 
@@ -356,7 +430,9 @@ impl Rules {
             Thread::Audio => match self.audio.compare_exchange(0, me, Ordering::SeqCst, Ordering::SeqCst) {
                 Ok(_) => took_audio = true,
                 Err(other) if other == me => {}
-                Err(_) => self.record(Party::Host, call.function, "one audio thread at a time (clap/ext/thread-check.h)"),
+                Err(_) => {
+                    self.record(Party::Host, call.function, "one audio thread at a time (clap/ext/thread-check.h)")
+                }
             },
         }
         if !call.states.contains(&self.state()) {
@@ -427,8 +503,17 @@ mod tests {
         let v = rules.take_violations();
         assert_eq!(v.len(), 2, "{}", list(&v));
         assert_eq!((v[0].state, v[0].thread.as_str(), v[0].count), (Active, "the main thread", 1));
-        assert_eq!((v[1].state, v[1].thread.as_str(), v[1].count), (Processing, "the audio thread (inside clap_plugin.process())", 2));
-        assert!(v[1].to_string().contains("the plugin called clap_host_latency.changed() on the audio thread (inside clap_plugin.process())"), "{}", v[1]);
+        assert_eq!(
+            (v[1].state, v[1].thread.as_str(), v[1].count),
+            (Processing, "the audio thread (inside clap_plugin.process())", 2)
+        );
+        assert!(
+            v[1].to_string().contains(
+                "the plugin called clap_host_latency.changed() on the audio thread (inside clap_plugin.process())"
+            ),
+            "{}",
+            v[1]
+        );
     }
 
     #[test]
@@ -458,7 +543,12 @@ mod tests {
             });
         });
         let v = rules.take_violations();
-        assert_eq!(v.iter().map(|v| v.function).collect::<Vec<_>>(), ["clap_host_params.request_flush()", "clap_host_params.rescan()"], "{}", list(&v));
+        assert_eq!(
+            v.iter().map(|v| v.function).collect::<Vec<_>>(),
+            ["clap_host_params.request_flush()", "clap_host_params.rescan()"],
+            "{}",
+            list(&v)
+        );
         // RESCAN_ALL while active, from the main thread.
         rules.params_rescan(true);
         assert_eq!(rules.take_violations().len(), 1);

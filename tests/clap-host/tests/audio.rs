@@ -9,8 +9,6 @@ const DRUMS: usize = 2;
 const BASS: usize = 3;
 const OTHER: usize = 4;
 const EXTRA: usize = 5;
-const BUS_NAMES: [&str; 6] = ["Remix", "Vocals", "Drums", "Bass", "Other", "Extra"];
-
 
 fn active_sift(max_block: u32) -> (TestPlugin, usize) {
     let mut plugin = TestPlugin::sift();
@@ -51,21 +49,32 @@ fn null_test_and_stem_buses() {
         }
     }
     eprintln!("stems sum − main: peak {:.1} dBFS at {}", db(worst.0), worst.1);
-    assert!(db(worst.0) <= -60.0, "stem buses do not sum to the main output: peak difference {:.1} dBFS at sample {}", db(worst.0), worst.1);
+    assert!(
+        db(worst.0) <= -60.0,
+        "stem buses do not sum to the main output: peak difference {:.1} dBFS at sample {}",
+        db(worst.0),
+        worst.1
+    );
 
     let level = |p: usize| db(rms(&out.ports[p], latency..total));
-    let levels: Vec<String> = (0..6).map(|p| format!("{} {:.1} dB", BUS_NAMES[p], level(p))).collect();
+    let levels: Vec<String> = (0..6).map(|p| format!("{} {:.1} dB", BUSES[p], level(p))).collect();
     eprintln!("bus RMS: {}", levels.join(", "));
     assert!(level(VOCALS) > -40.0, "Vocals bus has no real content: RMS {:.1} dBFS", level(VOCALS));
     assert!(level(OTHER) > -40.0, "Other (accompaniment) bus has no real content: RMS {:.1} dBFS", level(OTHER));
     for p in [DRUMS, BASS, EXTRA] {
         let pk = peak(&[&out.ports[p][0], &out.ports[p][1]]);
-        assert!(pk == 0.0 || db(pk) <= -120.0, "{} bus should be silent with a 2-stem model: peak {:.1} dBFS", BUS_NAMES[p], db(pk));
+        assert!(
+            pk == 0.0 || db(pk) <= -120.0,
+            "{} bus should be silent with a 2-stem model: peak {:.1} dBFS",
+            BUSES[p],
+            db(pk)
+        );
     }
     // A separation, not a copy: vocals is neither the whole mix nor the accompaniment.
     let (v_vs_mix, _) = peak_diff_delayed(&out.ports[VOCALS], &input, latency, latency..total);
     assert!(db(v_vs_mix) > -20.0, "Vocals bus is the whole mix");
-    let v_minus_o: Vec<Vec<f32>> = (0..2).map(|c| out.ports[VOCALS][c].iter().zip(&out.ports[OTHER][c]).map(|(v, o)| v - o).collect()).collect();
+    let v_minus_o: Vec<Vec<f32>> =
+        (0..2).map(|c| out.ports[VOCALS][c].iter().zip(&out.ports[OTHER][c]).map(|(v, o)| v - o).collect()).collect();
     assert!(db(rms(&v_minus_o, latency..total)) > -40.0, "Vocals and Other buses are identical");
 }
 
@@ -144,7 +153,11 @@ fn sample_accurate_vocals_mute() {
             }
         }
     }
-    assert!(ramp_errors.len() < 3, "Vocals bus does not ramp down from the event sample:\n{}", ramp_errors.iter().take(10).cloned().collect::<Vec<_>>().join("\n"));
+    assert!(
+        ramp_errors.len() < 3,
+        "Vocals bus does not ramp down from the event sample:\n{}",
+        ramp_errors.iter().take(10).cloned().collect::<Vec<_>>().join("\n")
+    );
     // Not a hard cut either: the first samples after t still carry most of the vocal.
     let early = rms(vocals, t..t + 20);
     let early_ref = rms(ref_vocals, t..t + 20);
@@ -168,9 +181,17 @@ fn sample_accurate_vocals_mute() {
         }
     }
     eprintln!("main − (input delayed − vocals) after the mute: peak {:.1} dBFS at {}", db(worst.0), worst.1);
-    assert!(db(worst.0) <= -60.0, "main output after the mute is not input − vocals: peak difference {:.1} dBFS at sample {}", db(worst.0), worst.1);
+    assert!(
+        db(worst.0) <= -60.0,
+        "main output after the mute is not input − vocals: peak difference {:.1} dBFS at sample {}",
+        db(worst.0),
+        worst.1
+    );
     let vocal_level = db(rms(ref_vocals, after..total));
-    assert!(vocal_level > -40.0, "vocals too quiet after the mute point for the check to mean anything: {vocal_level:.1} dB");
+    assert!(
+        vocal_level > -40.0,
+        "vocals too quiet after the mute point for the check to mean anything: {vocal_level:.1} dB"
+    );
 }
 
 #[test]
@@ -190,8 +211,13 @@ fn sift_single_stem_choice() {
         let out = single.render(&padded, |_| 512, &[]).unwrap();
         assert_eq!(out.ports.len(), 1);
         let (d, at) = peak_diff_delayed(out.main(), &buses.ports[port], 0, 0..padded[0].len());
-        eprintln!("Sift Single Stem={choice}: peak difference to Sift's {} bus {:.1} dB", BUS_NAMES[port], db(d));
-        assert!(d == 0.0 || db(d) <= -120.0, "Sift Single with Stem={choice} differs from Sift's {} bus by {:.1} dB at {at}", BUS_NAMES[port], db(d));
+        eprintln!("Sift Single Stem={choice}: peak difference to Sift's {} bus {:.1} dB", BUSES[port], db(d));
+        assert!(
+            d == 0.0 || db(d) <= -120.0,
+            "Sift Single with Stem={choice} differs from Sift's {} bus by {:.1} dB at {at}",
+            BUSES[port],
+            db(d)
+        );
     }
 }
 
@@ -207,7 +233,7 @@ fn bypass_is_the_delayed_input() {
     let out = plugin.render(&padded, |_| 512, &[]).unwrap();
     let (d, at) = peak_diff_delayed(out.main(), &input, latency, 0..padded[0].len());
     assert!(db(d) <= -60.0, "bypassed main output is not the input delayed by the latency: {:.1} dBFS at {at}", db(d));
-    for (port, name) in out.ports.iter().zip(BUS_NAMES).skip(1) {
+    for (port, name) in out.ports.iter().zip(BUSES).skip(1) {
         let pk = peak(&[&port[0], &port[1]]);
         assert!(pk == 0.0 || db(pk) <= -120.0, "{name} bus not silent while bypassed: peak {:.1} dBFS", db(pk));
     }

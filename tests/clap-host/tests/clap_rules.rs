@@ -32,7 +32,9 @@ fn remix_plugin(id: &str) -> Result<TestPlugin, String> {
 /// (so the delay can be seen by eye as well as in the null test).
 fn test_signal(len: usize, impulse: usize, seed: u64) -> Vec<Vec<f32>> {
     let mut rng = Rng::new(seed);
-    let mut channels: Vec<Vec<f32>> = (0..2).map(|_| (0..len).map(|_| ((rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.2).collect()).collect();
+    let mut channels: Vec<Vec<f32>> = (0..2)
+        .map(|_| (0..len).map(|_| ((rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.2).collect())
+        .collect();
     for c in &mut channels {
         if impulse < len {
             c[impulse] = 0.9;
@@ -43,7 +45,11 @@ fn test_signal(len: usize, impulse: usize, seed: u64) -> Vec<Vec<f32>> {
 
 /// Where the loudest sample of channel 0 is.
 fn loudest(channel: &[f32]) -> usize {
-    channel.iter().enumerate().fold((0, 0.0f32), |(at, max), (i, &s)| if s.abs() > max { (i, s.abs()) } else { (at, max) }).0
+    channel
+        .iter()
+        .enumerate()
+        .fold((0, 0.0f32), |(at, max), (i, &s)| if s.abs() > max { (i, s.abs()) } else { (at, max) })
+        .0
 }
 
 /// The first subnormal sample in any port, named.
@@ -52,7 +58,10 @@ fn subnormals(out: &Rendered) -> Result<(), String> {
         for (c, ch) in port.iter().enumerate() {
             let count = ch.iter().filter(|s| s.is_subnormal()).count();
             if let Some(i) = ch.iter().position(|s| s.is_subnormal()) {
-                return Err(format!("port {p} channel {c} sample {i} is subnormal ({:e}); {count} subnormal samples on that channel", ch[i]));
+                return Err(format!(
+                    "port {p} channel {c} sample {i} is subnormal ({:e}); {count} subnormal samples on that channel",
+                    ch[i]
+                ));
             }
         }
     }
@@ -75,7 +84,9 @@ fn delayed_exactly(out: &Rendered, input: &[Vec<f32>], latency: usize, impulse: 
     for wrong in [latency.saturating_sub(1), latency + 1] {
         let (d, _) = peak_diff_delayed(out.main(), input, wrong, 0..total);
         if db(d) <= -60.0 {
-            return Err(format!("the main output also matches a delay of {wrong}: the signal does not tell delays apart"));
+            return Err(format!(
+                "the main output also matches a delay of {wrong}: the signal does not tell delays apart"
+            ));
         }
     }
     Ok(())
@@ -90,11 +101,16 @@ fn mode_change_while_active(id: &str) {
     let mode = plugin.param("Mode");
     let live = plugin.text_to_value(mode.id, "Live").expect("Mode value for Live");
     plugin.activate_offline(RATE, 512).unwrap();
-    assert_eq!(plugin.host_latency(), Some(BALANCED_LATENCY), "{id}: latency in the default mode (Balanced) at 44.1 kHz");
+    assert_eq!(
+        plugin.host_latency(),
+        Some(BALANCED_LATENCY),
+        "{id}: latency in the default mode (Balanced) at 44.1 kHz"
+    );
     let silence = vec![vec![0.0f32; 2048]; 2];
     plugin.render(&silence, |_| 512, &[]).unwrap();
     plugin.assert_no_violations();
-    let (requests, restarts, changed) = (plugin.restart_requests(), plugin.restarts().len(), plugin.latency_changed_calls());
+    let (requests, restarts, changed) =
+        (plugin.restart_requests(), plugin.restarts().len(), plugin.latency_changed_calls());
 
     // Automate the mode from the audio thread, inside a block, as a host does.
     plugin.render(&silence, |_| 512, &[ParamChange { time: 100, id: mode.id, value: live }]).unwrap();
@@ -107,15 +123,22 @@ fn mode_change_while_active(id: &str) {
     if plugin.restart_requests() == requests {
         failures.push("a Mode change while active must call request_restart() (the latency changes)".to_owned());
     }
-    eprintln!("{id}: restarts {:?}; latency.changed() calls {changed} -> {}", plugin.restarts(), plugin.latency_changed_calls());
+    eprintln!(
+        "{id}: restarts {:?}; latency.changed() calls {changed} -> {}",
+        plugin.restarts(),
+        plugin.latency_changed_calls()
+    );
     match plugin.restarts().get(restarts) {
         None => failures.push("the host did not restart the plugin".to_owned()),
-        Some(restart) if restart.latency != Some(LIVE_LATENCY) => {
-            failures.push(format!("after the restart the plugin reports a latency of {:?}, not Live's {LIVE_LATENCY} at 44.1 kHz", restart.latency))
-        }
+        Some(restart) if restart.latency != Some(LIVE_LATENCY) => failures.push(format!(
+            "after the restart the plugin reports a latency of {:?}, not Live's {LIVE_LATENCY} at 44.1 kHz",
+            restart.latency
+        )),
         Some(_) => {
             if plugin.latency_changed_calls() == changed {
-                failures.push("the new latency was not announced with latency.changed() from the restart's activate()".to_owned());
+                failures.push(
+                    "the new latency was not announced with latency.changed() from the restart's activate()".to_owned(),
+                );
             }
             // The new latency is the true delay.
             let latency = LIVE_LATENCY as usize;
@@ -126,7 +149,10 @@ fn mode_change_while_active(id: &str) {
             if let Err(e) = checks {
                 failures.push(format!("after the restart: {e}"));
             } else if loudest(&out.main()[0]) != impulse + latency {
-                failures.push(format!("the impulse comes out at {}, not exactly {latency} samples late", loudest(&out.main()[0])));
+                failures.push(format!(
+                    "the impulse comes out at {}, not exactly {latency} samples late",
+                    loudest(&out.main()[0])
+                ));
             }
             let violations = plugin.take_violations();
             if !violations.is_empty() {
@@ -148,7 +174,10 @@ fn sift_single_mode_change_while_active_restarts_with_the_new_latency() {
 }
 
 /// Sample rates a host or validator may use, fractional and far outside 22.05–192 kHz included.
-const RATES: [f64; 14] = [1000.0, 8000.0, 11_025.0, 22_050.0, 44_100.0, 48_000.0, 88_200.5, 96_000.0, 176_400.0, 192_000.0, 352_800.0, 384_000.0, 705_600.0, 768_000.0];
+const RATES: [f64; 14] = [
+    1000.0, 8000.0, 11_025.0, 22_050.0, 44_100.0, 48_000.0, 88_200.5, 96_000.0, 176_400.0, 192_000.0, 352_800.0,
+    384_000.0, 705_600.0, 768_000.0,
+];
 
 /// Activates `id` at `rate` and runs one second of noise with an impulse through it: finite,
 /// no subnormals on any port, the remix equal to the input delayed by the reported latency, the
@@ -171,7 +200,10 @@ fn render_at(plugin: &mut TestPlugin, rate: f64) -> Result<String, String> {
     let latency = plugin.latency() as usize;
     // Balanced is 627 ms at 44.1 kHz; a delay of seconds is no use on a track.
     if latency as f64 > 2.0 * rate {
-        return Err(format!("latency {latency} samples ({:.0} ms) is over 2 s in the default mode (Balanced, 627 ms at 44.1 kHz)", latency as f64 * 1000.0 / rate));
+        return Err(format!(
+            "latency {latency} samples ({:.0} ms) is over 2 s in the default mode (Balanced, 627 ms at 44.1 kHz)",
+            latency as f64 * 1000.0 / rate
+        ));
     }
     let len = (rate as usize).max(4096);
     let impulse = len / 4;
@@ -197,7 +229,11 @@ fn render_at(plugin: &mut TestPlugin, rate: f64) -> Result<String, String> {
             }
         }
         if db(worst.0) > -60.0 {
-            return Err(format!("the stem buses do not sum to the main output: {:.1} dBFS at {}", db(worst.0), worst.1));
+            return Err(format!(
+                "the stem buses do not sum to the main output: {:.1} dBFS at {}",
+                db(worst.0),
+                worst.1
+            ));
         }
     }
     let separated = out.ports.get(1).map(|vocals| db(rms(vocals, latency..latency + len)));
@@ -220,7 +256,13 @@ fn any_rate(id: &str) {
             }
         }
     }
-    assert!(failures.is_empty(), "{id} fails at {} of {} sample rates:\n{}", failures.len(), RATES.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{id} fails at {} of {} sample rates:\n{}",
+        failures.len(),
+        RATES.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

@@ -145,7 +145,13 @@ impl Player {
             while !shared.stop.load(Ordering::Relaxed) {
                 let pos = played % (input[0].len() - block);
                 let chunk: Vec<&[f32]> = input.iter().map(|c| &c[pos..pos + block]).collect();
-                let events: Vec<ParamChange> = shared.automation.lock().unwrap().drain(..).map(|(id, value)| ParamChange { time: 0, id, value }).collect();
+                let events: Vec<ParamChange> = shared
+                    .automation
+                    .lock()
+                    .unwrap()
+                    .drain(..)
+                    .map(|(id, value)| ParamChange { time: 0, id, value })
+                    .collect();
                 audio.process_block(&chunk, &mut outputs, &events).expect("process");
                 shared.vocals_peaks.lock().unwrap().push(peak(&[&outputs[1 + VOCALS][0], &outputs[1 + VOCALS][1]]));
                 shared.host_saw.lock().unwrap().extend(audio.take_params_out());
@@ -212,7 +218,10 @@ struct Fingerprint {
 
 impl Fingerprint {
     fn new(out_channels: &[u32]) -> Self {
-        Self { hashes: out_channels.iter().map(|&n| vec![0xcbf2_9ce4_8422_2325; n as usize]).collect(), energy: vec![0.0; out_channels.len()] }
+        Self {
+            hashes: out_channels.iter().map(|&n| vec![0xcbf2_9ce4_8422_2325; n as usize]).collect(),
+            energy: vec![0.0; out_channels.len()],
+        }
     }
 
     fn add(&mut self, rendered: &Rendered) {
@@ -317,7 +326,10 @@ fn fifty_open_close_cycles_leak_nothing_and_leave_the_audio_alone() {
     render_passes(&mut audio, &input, passes, &mut reference);
     plugin.put_audio(audio);
     assert!(during.energy[1 + VOCALS] > 1.0, "the Vocals bus was silent during the cycles: nothing was separated");
-    assert_eq!(during, reference, "output rendered while the editor opened and closed differs from the same render without it");
+    assert_eq!(
+        during, reference,
+        "output rendered while the editor opened and closed differs from the same render without it"
+    );
 
     assert_eq!(thread_count(), threads, "threads left behind by 50 editor windows");
     assert_eq!(window.server_resources(), resources, "X server resources left behind by 50 editor windows");
@@ -332,7 +344,10 @@ fn halve(shot: &Screenshot) -> Screenshot {
     for y in 0..height {
         for x in 0..width {
             for c in 0..3 {
-                let sum: u32 = [(0, 0), (1, 0), (0, 1), (1, 1)].iter().map(|&(dx, dy)| shot.at(2 * x + dx, 2 * y + dy)[c] as u32).sum();
+                let sum: u32 = [(0, 0), (1, 0), (0, 1), (1, 1)]
+                    .iter()
+                    .map(|&(dx, dy)| shot.at(2 * x + dx, 2 * y + dy)[c] as u32)
+                    .sum();
                 pixels.push((sum / 4) as u8);
             }
         }
@@ -400,7 +415,10 @@ fn size_and_zoom_are_saved_with_the_project() {
     save(&wide, "resized-900x520");
     // The layout fills the new width: the status panel's outline reaches the right edge.
     let outline = wide.count((870, 100, 895, 500), |p| near_colour(p, [0x34, 0x38, 0x42], 10));
-    assert!(outline >= 50, "the layout did not follow the window to 900 pixels ({outline} outline pixels at the right edge)");
+    assert!(
+        outline >= 50,
+        "the layout did not follow the window to 900 pixels ({outline} outline pixels at the right edge)"
+    );
 
     // Zoom to 150 % with the header button (right-aligned: it moved with the right edge).
     let (x, y) = ZOOM_150;
@@ -476,16 +494,26 @@ fn model_picker_lists_models_and_a_refused_file_keeps_the_old_model() {
     save(&listed, "picker");
     let (x0, y0, x1, y1) = changed_region(&before, &listed).expect("clicking the model name drew nothing");
     eprintln!("picker drawn in {:?}", (x0, y0, x1, y1));
-    assert!(x0 <= PICKER.0 && y0 <= PICKER.1 && x1 >= PICKER.2 && y1 >= PICKER.3, "no model picker where it opens {PICKER:?}: changes in {:?}", (x0, y0, x1, y1));
+    assert!(
+        x0 <= PICKER.0 && y0 <= PICKER.1 && x1 >= PICKER.2 && y1 >= PICKER.3,
+        "no model picker where it opens {PICKER:?}: changes in {:?}",
+        (x0, y0, x1, y1)
+    );
     // Both installed models are listed as buttons (the theme's button grey).
-    let buttons = |shot: &Screenshot, (x, y): (i32, i32)| shot.count((x as u32 - 40, y as u32 - 6, x as u32 + 40, y as u32 + 6), |p| near_colour(p, [0x2c, 0x30, 0x38], 12));
+    let buttons = |shot: &Screenshot, (x, y): (i32, i32)| {
+        shot.count((x as u32 - 40, y as u32 - 6, x as u32 + 40, y as u32 + 6), |p| {
+            near_colour(p, [0x2c, 0x30, 0x38], 12)
+        })
+    };
     for entry in [NOT_A_MODEL_ENTRY, SPLEETER_ENTRY] {
         assert!(buttons(&listed, entry) >= 100, "no installed-model button at {entry:?}");
     }
 
     // Pick the file that is not a model.
     window.click(NOT_A_MODEL_ENTRY.0, NOT_A_MODEL_ENTRY.1);
-    let warning_in_picker = |shot: &Screenshot| shot.count((PICKER.0, PICKER.1, PICKER.2, PICKER.3 + 80), |p| near_colour(p, [0xff, 0xa7, 0x26], 40));
+    let warning_in_picker = |shot: &Screenshot| {
+        shot.count((PICKER.0, PICKER.1, PICKER.2, PICKER.3 + 80), |p| near_colour(p, [0xff, 0xa7, 0x26], 40))
+    };
     let start = Instant::now();
     let refused = loop {
         thread::sleep(Duration::from_millis(200));

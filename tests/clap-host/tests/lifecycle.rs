@@ -80,7 +80,11 @@ fn eight_instances_concurrently() {
         let (latency, vocals) = r.as_ref().unwrap();
         assert_eq!(latency, latency0, "instance {k} latency");
         let (d, at) = peak_diff_delayed(vocals, vocals0, 0, 0..vocals0[0].len());
-        assert!(d == 0.0 || db(d) <= -120.0, "instance {k}: Vocals bus differs from instance 0 by {:.1} dB at {at}", db(d));
+        assert!(
+            d == 0.0 || db(d) <= -120.0,
+            "instance {k}: Vocals bus differs from instance 0 by {:.1} dB at {at}",
+            db(d)
+        );
     }
 }
 
@@ -143,13 +147,19 @@ fn nan_input_never_gives_nan_output() {
 fn with_model_path(state: &[u8], path: &str) -> Vec<u8> {
     assert!(state.len() > 8, "state too short: {state:?}");
     let len = u64::from_le_bytes(state[..8].try_into().unwrap()) as usize;
-    let mut json: serde_json::Value = serde_json::from_slice(&state[8..8 + len]).unwrap_or_else(|e| panic!("state is not length + JSON ({e}): {}", String::from_utf8_lossy(state)));
+    let mut json: serde_json::Value = serde_json::from_slice(&state[8..8 + len])
+        .unwrap_or_else(|e| panic!("state is not length + JSON ({e}): {}", String::from_utf8_lossy(state)));
     let text = json.to_string();
-    let fields = json.get_mut("fields").and_then(|f| f.as_object_mut()).unwrap_or_else(|| panic!("state has no \"fields\" object: {text}"));
+    let fields = json
+        .get_mut("fields")
+        .and_then(|f| f.as_object_mut())
+        .unwrap_or_else(|| panic!("state has no \"fields\" object: {text}"));
     let old = fields.get("model-path").unwrap_or_else(|| panic!("state has no model-path field: {fields:?}")).clone();
     // nice-plug stores persisted fields as their own JSON text inside a string.
     let new = match old.as_str() {
-        Some(s) if serde_json::from_str::<String>(s).is_ok() => serde_json::Value::String(serde_json::to_string(path).unwrap()),
+        Some(s) if serde_json::from_str::<String>(s).is_ok() => {
+            serde_json::Value::String(serde_json::to_string(path).unwrap())
+        }
         _ => serde_json::Value::String(path.to_owned()),
     };
     fields.insert("model-path".into(), new);
@@ -172,7 +182,11 @@ fn missing_model_in_state_passes_audio_through() {
     let mut plugin = TestPlugin::sift();
     plugin.load_state(&edited).expect("a state naming a missing model should still load");
     let resaved = plugin.save_state().unwrap();
-    assert!(String::from_utf8_lossy(&resaved).contains("/nonexistent/model.onnx"), "the model path was dropped on load: {}", String::from_utf8_lossy(&resaved[8..]));
+    assert!(
+        String::from_utf8_lossy(&resaved).contains("/nonexistent/model.onnx"),
+        "the model path was dropped on load: {}",
+        String::from_utf8_lossy(&resaved[8..])
+    );
 
     plugin.activate_offline(44_100.0, 512).expect("activation with a missing model should succeed (pass-through)");
     let latency = plugin.latency() as usize;
@@ -186,5 +200,8 @@ fn missing_model_in_state_passes_audio_through() {
     assert!(db(d) <= -60.0, "with a missing model the main output is not the dry input delayed by the latency ({latency}): {:.1} dBFS at {at}", db(d));
     let logged = plugin.shared(|s| s.log_lines());
     eprintln!("plugin log: {logged:#?}");
-    assert_eq!(latency as u32, default_latency, "pass-through latency should equal the default model's, so the host's delay compensation is unchanged");
+    assert_eq!(
+        latency as u32, default_latency,
+        "pass-through latency should equal the default model's, so the host's delay compensation is unchanged"
+    );
 }
