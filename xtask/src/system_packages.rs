@@ -30,6 +30,7 @@ struct Requirement {
 }
 
 const DISPLAY: &str = "VST3 host and editor tests (tests/hosts, tests/clap-host editor)";
+const ARDOUR: &str = "Ardour export test (tests/hosts/test_ardour.py)";
 
 const REQUIREMENTS: &[Requirement] = &[
     Requirement { probe: Probe::Command("Xvfb"), package: "xvfb", used_by: DISPLAY },
@@ -49,6 +50,8 @@ const REQUIREMENTS: &[Requirement] = &[
     Requirement { probe: Probe::Library("libXcursor.so.1"), package: "libxcursor1", used_by: DISPLAY },
     Requirement { probe: Probe::Library("libxkbcommon.so.0"), package: "libxkbcommon0", used_by: DISPLAY },
     Requirement { probe: Probe::Library("libxkbcommon-x11.so.0"), package: "libxkbcommon-x11-0", used_by: DISPLAY },
+    // Ardour 7, headless: `ardour7-lua` builds and exports sessions with the "None (Dummy)" back end.
+    Requirement { probe: Probe::Command("ardour7-lua"), package: "ardour", used_by: ARDOUR },
 ];
 
 /// Checks every requirement; installs the missing packages when this process may, else fails
