@@ -194,6 +194,9 @@ impl Instance {
         let channels = self.channels.min(main.len());
         let targets = self.targets();
         let Some(processor) = self.processor.as_mut() else { return };
+        // The host may render faster than real time without re-activating (Ardour's export marks
+        // only its process calls offline): wait for the worker then, fall back to dry otherwise.
+        processor.set_realtime(context.process_mode() == ProcessMode::Realtime);
         // A mode change needs a new engine: report the new latency; the host re-activates.
         let wanted: Mode = self.params.mode.value().into();
         let latency = self.latencies[wanted as usize];
