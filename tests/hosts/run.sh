@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the VST3 host tests (DawDreamer, pedalboard) under a private Xvfb display + openbox.
+# Runs the VST3 host tests (DawDreamer, pedalboard, Ardour) under a private Xvfb display + openbox.
 # Needs: apt packages xvfb openbox libgl1 libglib2.0-0 libx11-6 (see README in the report),
-# and .venv with tests/hosts/requirements.txt. Exits with pytest's status.
+# ardour (Ardour 7's headless ardour7-lua, for test_ardour.py), and .venv with
+# tests/hosts/requirements.txt. Exits with pytest's status.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 

@@ -216,6 +216,9 @@ impl Instance {
         let channels = self.channels.min(main.len());
         let targets = self.targets();
         let Some(processor) = self.processor.as_mut() else { return };
+        // The host may render faster than real time without re-activating (Ardour's export marks
+        // only its process calls offline): wait for the worker then, fall back to dry otherwise.
+        processor.set_realtime(context.process_mode() == ProcessMode::Realtime);
         // A mode change needs a new engine, with another latency. CLAP allows a latency change
         // only inside `activate()`: ask for a restart, and the next activation reports it. VST3
         // hosts re-read the latency when told it changed (nice-plug's restartComponent from the

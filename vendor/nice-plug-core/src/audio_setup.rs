@@ -90,7 +90,11 @@ pub struct BufferConfig {
 }
 
 /// The plugin's current processing mode. Exposed through [`BufferConfig::process_mode`]. The host
-/// will reactivate the plugin whenever this changes.
+/// will reactivate the plugin whenever this changes. A VST3 host may also mark single `process()`
+/// calls as offline without reactivating the plugin: [`ProcessContext::process_mode`] says the
+/// mode of the current call (Sift patch).
+///
+/// [`ProcessContext::process_mode`]: crate::context::process::ProcessContext::process_mode
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProcessMode {
     /// The plugin is processing audio in real time at a fixed rate.

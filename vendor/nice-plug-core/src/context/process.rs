@@ -1,6 +1,7 @@
 //! A context passed during the process function.
 
 use crate::{
+    audio_setup::ProcessMode,
     midi::{MidiConfig, PluginNoteEvent},
     plugin::Plugin,
 };
@@ -43,6 +44,17 @@ pub trait ProcessContext<P: Plugin> {
 
     /// Get information about the current transport position and status.
     fn transport(&self) -> &Transport;
+
+    /// How the host runs this `process()` call: in real time, or offline (faster than real time,
+    /// where the plugin may take as long as it needs). Unlike [`BufferConfig::process_mode`],
+    /// which is fixed at activation, this follows the host call by call: a VST3 host such as
+    /// Ardour sets up processing in real time and marks each call of an export as offline in
+    /// `ProcessData::processMode`. Reading it is real-time safe.
+    ///
+    /// (Sift patch, see vendor/README.md.)
+    ///
+    /// [`BufferConfig::process_mode`]: crate::audio_setup::BufferConfig::process_mode
+    fn process_mode(&self) -> ProcessMode;
 
     /// Returns the next note event, if there is one. Use
     /// [`NoteEvent::timing()`][crate::midi::NoteEvent::timing()] to get the event's timing

@@ -3,6 +3,7 @@ use clap_sys::events::clap_output_events;
 use clap_sys::ext::remote_controls::{CLAP_REMOTE_CONTROLS_COUNT, clap_remote_controls_page};
 use clap_sys::id::{CLAP_INVALID_ID, clap_id};
 use clap_sys::string_sizes::CLAP_NAME_SIZE;
+use nice_plug_core::audio_setup::ProcessMode;
 use nice_plug_core::context::PluginApi;
 use nice_plug_core::context::activate::ActivateContext;
 use nice_plug_core::context::process::{ProcessContext, SendEventError, Transport};
@@ -125,6 +126,13 @@ impl<P: ClapPlugin> ProcessContext<P> for WrapperProcessContext<'_, P> {
     #[inline]
     fn transport(&self) -> &Transport {
         &self.transport
+    }
+
+    /// CLAP changes the render mode only through `clap_plugin_render::set()`, which restarts an
+    /// active plugin; until then this already says the new mode.
+    #[inline]
+    fn process_mode(&self) -> ProcessMode {
+        self.wrapper.current_process_mode.load()
     }
 
     fn next_event(&mut self) -> Option<PluginNoteEvent<P>> {

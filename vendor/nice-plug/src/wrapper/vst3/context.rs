@@ -1,5 +1,6 @@
 use atomic_refcell::AtomicRefMut;
 use nice_plug_core::{
+    audio_setup::ProcessMode,
     context::{
         PluginApi,
         activate::ActivateContext,
@@ -64,6 +65,8 @@ pub(crate) struct WrapperProcessContext<'a, P: Vst3Plugin> {
     pub(super) inner: &'a WrapperInner<P>,
     pub(super) input_events_guard: AtomicRefMut<'a, VecDeque<PluginNoteEvent<P>>>,
     pub(super) transport: Transport,
+    /// This `process()` call's mode (Sift patch, see `IAudioProcessor::process()`).
+    pub(super) process_mode: ProcessMode,
     pub(super) host_out_events: Option<ComRef<'a, IEventList>>,
     // used to clamp out of bounds events to the buffer's length.
     pub(super) total_buffer_len: u32,
@@ -126,6 +129,11 @@ impl<P: Vst3Plugin> ProcessContext<P> for WrapperProcessContext<'_, P> {
     #[inline]
     fn transport(&self) -> &Transport {
         &self.transport
+    }
+
+    #[inline]
+    fn process_mode(&self) -> ProcessMode {
+        self.process_mode
     }
 
     fn next_event(&mut self) -> Option<PluginNoteEvent<P>> {

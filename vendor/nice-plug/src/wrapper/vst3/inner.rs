@@ -457,6 +457,7 @@ impl<P: Vst3Plugin> WrapperInner<P> {
     pub fn make_process_context<'a>(
         &'a self,
         transport: Transport,
+        process_mode: ProcessMode,
         host_out_events: Option<ComRef<'a, IEventList>>,
         total_buffer_len: usize,
         current_sample_idx: usize,
@@ -465,6 +466,7 @@ impl<P: Vst3Plugin> WrapperInner<P> {
             inner: self,
             input_events_guard: self.input_note_events.borrow_mut(),
             transport,
+            process_mode,
             host_out_events,
             total_buffer_len: total_buffer_len as u32,
             current_sample_idx: current_sample_idx as u32,

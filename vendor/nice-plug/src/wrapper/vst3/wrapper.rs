@@ -986,21 +986,12 @@ impl<P: Vst3Plugin> IAudioProcessorTrait for Wrapper<P> {
         let setup = unsafe { &*setup };
         crate::nice_debug_assert_eq!(setup.symbolicSampleSize, K_SYMBOLIC_SAMPLE_SIZE_32);
 
-        #[allow(clippy::unnecessary_cast)]
-        const K_REALTIME: i32 = ProcessModes_::kRealtime as i32;
-        #[allow(clippy::unnecessary_cast)]
-        const K_PREFETCH: i32 = ProcessModes_::kPrefetch as i32;
-        #[allow(clippy::unnecessary_cast)]
-        const K_OFFLINE: i32 = ProcessModes_::kOffline as i32;
-
-        let mode = match setup.processMode {
-            n if n == K_REALTIME => ProcessMode::Realtime,
-            n if n == K_PREFETCH => ProcessMode::Buffered,
-            n if n == K_OFFLINE => ProcessMode::Offline,
-            n => {
+        let mode = match vst3_process_mode(setup.processMode) {
+            Some(mode) => mode,
+            None => {
                 crate::nice_debug_assert_failure!(
                     "Unknown rendering mode '{}', defaulting to realtime",
-                    n
+                    setup.processMode
                 );
                 ProcessMode::Realtime
             }
@@ -1078,6 +1069,17 @@ impl<P: Vst3Plugin> IAudioProcessorTrait for Wrapper<P> {
             crate::nice_debug_assert!(data.numSamples >= 0);
 
             let total_buffer_len = data.numSamples as usize;
+
+            // Sift patch: the process mode of this call. `setupProcessing()` gives one mode for
+            // the whole activation, but hosts also mark each call in `ProcessData::processMode`,
+            // and some only there: Ardour sets up every plugin in real time and flags the calls
+            // of an export, which it runs faster than real time, as offline. The less real-time
+            // of the two wins, so a render is seen as one whichever way the host says it.
+            let setup_mode = self.inner.current_process_mode.load();
+            let process_mode = match vst3_process_mode(data.processMode) {
+                Some(call_mode) if mode_rank(call_mode) > mode_rank(setup_mode) => call_mode,
+                _ => setup_mode,
+            };
 
             let current_audio_io_layout = self.inner.current_audio_io_layout.load();
             let has_main_input = current_audio_io_layout.main_input_channels.is_some();
@@ -1596,6 +1598,7 @@ impl<P: Vst3Plugin> IAudioProcessorTrait for Wrapper<P> {
 
                             let mut context = self.inner.make_process_context(
                                 transport,
+                                process_mode,
                                 host_out_events,
                                 total_buffer_len,
                                 block_start,
@@ -1946,5 +1949,32 @@ impl<P: Vst3Plugin> IInfoListenerTrait for Wrapper<P> {
 
             kResultOk
         }
+    }
+}
+
+/// The [`ProcessMode`] of a VST3 `ProcessModes` value, `None` for a value VST3 does not define.
+/// (Sift patch.)
+fn vst3_process_mode(mode: i32) -> Option<ProcessMode> {
+    #[allow(clippy::unnecessary_cast)]
+    const K_REALTIME: i32 = ProcessModes_::kRealtime as i32;
+    #[allow(clippy::unnecessary_cast)]
+    const K_PREFETCH: i32 = ProcessModes_::kPrefetch as i32;
+    #[allow(clippy::unnecessary_cast)]
+    const K_OFFLINE: i32 = ProcessModes_::kOffline as i32;
+
+    match mode {
+        K_REALTIME => Some(ProcessMode::Realtime),
+        K_PREFETCH => Some(ProcessMode::Buffered),
+        K_OFFLINE => Some(ProcessMode::Offline),
+        _ => None,
+    }
+}
+
+/// Orders process modes from the most to the least real-time. (Sift patch.)
+fn mode_rank(mode: ProcessMode) -> u8 {
+    match mode {
+        ProcessMode::Realtime => 0,
+        ProcessMode::Buffered => 1,
+        ProcessMode::Offline => 2,
     }
 }

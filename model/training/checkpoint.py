@@ -1,0 +1,25 @@
+"""Shrink a checkpoint to a committable one: `python model/training/checkpoint.py SRC DST`
+
+Keeps the weights as float16 (half the size; `train.py --init DST` and `evaluate.py DST` load
+them back into float32), the step, the validation SDR and the config. The optimizer state is
+dropped, so a run continued from DST starts a new Adam (a short warm-up follows).
+"""
+import argparse
+
+import torch
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("src", help="a best.pt or ckpt.pt written by train.py")
+    ap.add_argument("dst")
+    args = ap.parse_args()
+    ckpt = torch.load(args.src)
+    small = {"model": {k: v.half() if v.is_floating_point() else v
+                       for k, v in ckpt["model"].items()},
+             "step": ckpt["step"], "valid_sdr": ckpt.get("valid_sdr"), "config": ckpt["config"]}
+    torch.save(small, args.dst)
+
+
+if __name__ == "__main__":
+    main()
