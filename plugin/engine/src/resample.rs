@@ -127,7 +127,10 @@ impl RateBridge {
             return Ok(None);
         }
         let host_rate = ratio_rate(host_rate, model_rate);
-        let down = Stage::new(host_rate, model_rate, Self::CHUNK, super::core::CHANNELS)?;
+        // Below 22.05 kHz the chunk shrinks with the rate, so it stays under ~46 ms (at 1 kHz a
+        // 1024-sample chunk alone would add a second of latency).
+        let chunk = Self::CHUNK.min((host_rate as usize * Self::CHUNK).div_ceil(22_050));
+        let down = Stage::new(host_rate, model_rate, chunk, super::core::CHANNELS)?;
         let up = Stage::new(model_rate, host_rate, down.output_chunk(), stem_channels)?;
         Ok(Some(Self { down, up, host_rate }))
     }
