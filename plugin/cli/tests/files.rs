@@ -54,13 +54,15 @@ fn assert_fails(output: &Output, expected: &str) {
 /// A stereo test signal of `seconds` at 44.1 kHz written as a float WAV.
 fn input(dir: &Path, name: &str, seconds: usize) -> PathBuf {
     let path = dir.join(name);
-    audio_file::write_wav(&path, &Audio { sample_rate: 44_100, channels: support::test_signal(44_100 * seconds, 7) }).unwrap();
+    audio_file::write_wav(&path, &Audio { sample_rate: 44_100, channels: support::test_signal(44_100 * seconds, 7) })
+        .unwrap();
     path
 }
 
 /// Names in `dir`, sorted.
 fn listing(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
     names
 }
@@ -71,7 +73,10 @@ fn a_bad_output_folder_fails_at_once_before_the_model_loads() {
     let song = input(&dir, "song.wav", 1);
     let file = dir.join("a-file");
     std::fs::write(&file, "not a folder").unwrap();
-    for (out, expected) in [(file.clone(), "the output must be a folder, but this is a file"), (file.join("sub"), "cannot create the output folder")] {
+    for (out, expected) in [
+        (file.clone(), "the output must be a folder, but this is a file"),
+        (file.join("sub"), "cannot create the output folder"),
+    ] {
         let started = Instant::now();
         // The default model (Spleeter) takes a second or more to load: failing sooner shows
         // the output was checked first.
@@ -103,7 +108,8 @@ fn existing_stems_need_force_and_two_runs_never_mix() {
     // files stay.
     let report = json_of(&separate(&song, &out, &["--model", &model("tiny-valid"), "--mode", "live", "--force"]));
     assert_eq!(listing(&out), ["accompaniment.wav", "notes.txt", "sift-stems.json", "song.wav", "vocals.wav"]);
-    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("sift-stems.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("sift-stems.json")).unwrap()).unwrap();
     assert_eq!(manifest["files"], serde_json::json!(["vocals.wav", "accompaniment.wav"]));
     assert_eq!(manifest["model"], report["model"]);
     assert_ne!(std::fs::read(out.join("vocals.wav")).unwrap(), vocals_before);
@@ -186,9 +192,15 @@ fn a_write_failure_leaves_no_stem_and_keeps_the_previous_ones() {
     let kept = dir.join("kept");
     let short = input(&dir, "short.wav", 1);
     json_of(&separate(&short, &kept, &["--model", &tiny, "--mode", "live"]));
-    let before: Vec<Vec<u8>> = ["vocals.wav", "accompaniment.wav", "sift-stems.json"].iter().map(|f| std::fs::read(kept.join(f)).unwrap()).collect();
+    let before: Vec<Vec<u8>> = ["vocals.wav", "accompaniment.wav", "sift-stems.json"]
+        .iter()
+        .map(|f| std::fs::read(kept.join(f)).unwrap())
+        .collect();
     assert_fails(&limited(&kept, &["--force"]), "File too large");
-    let after: Vec<Vec<u8>> = ["vocals.wav", "accompaniment.wav", "sift-stems.json"].iter().map(|f| std::fs::read(kept.join(f)).unwrap()).collect();
+    let after: Vec<Vec<u8>> = ["vocals.wav", "accompaniment.wav", "sift-stems.json"]
+        .iter()
+        .map(|f| std::fs::read(kept.join(f)).unwrap())
+        .collect();
     assert!(before == after, "the previous stems changed");
     assert_eq!(listing(&kept), ["accompaniment.wav", "sift-stems.json", "vocals.wav"]);
 }
@@ -221,7 +233,8 @@ fn signal(child: &Child, name: &str) {
 fn a_signal_stops_the_run_and_removes_the_partial_files() {
     let dir = scratch("signals");
     let song = input(&dir, "song.wav", 30);
-    for (name, code, said) in [("INT", 130, "interrupted by Ctrl-C (SIGINT)"), ("TERM", 143, "interrupted by SIGTERM")] {
+    for (name, code, said) in [("INT", 130, "interrupted by Ctrl-C (SIGINT)"), ("TERM", 143, "interrupted by SIGTERM")]
+    {
         let out = dir.join(name);
         let child = start_paced(&song, &out);
         std::thread::sleep(Duration::from_millis(500));
@@ -255,7 +268,11 @@ fn realtime_deadline_misses_are_reported() {
     let expected = format!("{} blocks missed their deadline: {missed} of ", report["deadline_misses"]);
     assert!(stderr.contains(&expected) && stderr.contains("%) fell back to the unseparated input"), "{stderr}");
     // Without misses, nothing is said.
-    let quiet = separate(&input(&dir, "short.wav", 1), &dir.join("quiet"), &["--model", &model("tiny-valid"), "--mode", "live"]);
+    let quiet = separate(
+        &input(&dir, "short.wav", 1),
+        &dir.join("quiet"),
+        &["--model", &model("tiny-valid"), "--mode", "live"],
+    );
     assert_eq!(json_of(&quiet)["missed_samples"], 0);
     assert!(quiet.stderr.is_empty(), "{}", text(&quiet));
 }
@@ -274,7 +291,11 @@ fn block_and_thread_bounds_are_clear_errors() {
         assert_fails(&separate(&song, &dir.join("out"), &extra), expected);
     }
     // The largest block works.
-    json_of(&separate(&song, &dir.join("big"), &["--model", &model("tiny-valid"), "--mode", "live", "--block", "65536"]));
+    json_of(&separate(
+        &song,
+        &dir.join("big"),
+        &["--model", &model("tiny-valid"), "--mode", "live", "--block", "65536"],
+    ));
 }
 
 #[test]
@@ -289,7 +310,10 @@ fn odd_inputs_are_named_and_reported() {
     // A folder as input, and as model.
     assert_fails(&separate(&dir, &dir.join("o2"), &args), "is a directory, not an audio file");
     let song = input(&dir, "song.wav", 1);
-    assert_fails(&separate(&song, &dir.join("o3"), &["--model", dir.to_str().unwrap()]), "is a folder; pass an .onnx file");
+    assert_fails(
+        &separate(&song, &dir.join("o3"), &["--model", dir.to_str().unwrap()]),
+        "is a folder; pass an .onnx file",
+    );
 
     // NaN and infinite samples: separated as silence, and said.
     let mut channels = support::test_signal(44_100, 3);
@@ -300,7 +324,12 @@ fn odd_inputs_are_named_and_reported() {
     audio_file::write_wav(&nan, &Audio { sample_rate: 44_100, channels }).unwrap();
     let output = separate(&nan, &dir.join("o4"), &args);
     assert_eq!(json_of(&output)["non_finite_samples"], 3);
-    assert!(String::from_utf8_lossy(&output.stderr).contains("3 samples were not finite (NaN or infinity) and were replaced by silence"), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("3 samples were not finite (NaN or infinity) and were replaced by silence"),
+        "{}",
+        text(&output)
+    );
 
     // A WAV cut short: separated to where it ends, with a warning, never silently in part.
     let bytes = std::fs::read(&song).unwrap();
@@ -309,7 +338,12 @@ fn odd_inputs_are_named_and_reported() {
     std::fs::write(&cut, &bytes[..data + 8 * 12_345 + 5]).unwrap();
     let output = separate(&cut, &dir.join("o5"), &args);
     json_of(&output);
-    assert!(String::from_utf8_lossy(&output.stderr).contains("claims 1.00 s of audio but the file holds 0.28 s (cut short?)"), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("claims 1.00 s of audio but the file holds 0.28 s (cut short?)"),
+        "{}",
+        text(&output)
+    );
     assert_eq!(audio_file::read(&dir.join("o5/vocals.wav")).unwrap().frames(), 12_345);
 }
 
@@ -317,11 +351,17 @@ fn odd_inputs_are_named_and_reported() {
 fn models_lists_broken_files_as_broken() {
     let dir = scratch("models");
     std::fs::copy(support::test_models().join("tiny-valid.onnx"), dir.join("good.onnx")).unwrap();
-    std::fs::write(dir.join("noise.onnx"), (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect::<Vec<u8>>()).unwrap();
+    std::fs::write(
+        dir.join("noise.onnx"),
+        (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect::<Vec<u8>>(),
+    )
+    .unwrap();
     let output = sift().arg("models").env("SIFT_MODEL_DIR", &dir).output().unwrap();
     assert!(output.status.success(), "{}", text(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let line = |name: &str| stdout.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} in\n{stdout}")).to_owned();
+    let line = |name: &str| {
+        stdout.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} in\n{stdout}")).to_owned()
+    };
     assert!(line("good").contains("stems: vocals, accompaniment"), "{stdout}");
     assert!(line("noise").contains("BROKEN:") && line("noise").contains("is not a usable ONNX model"), "{stdout}");
 }
@@ -358,7 +398,12 @@ fn eval_is_honest_about_lengths_missing_stems_and_infinities() {
     audio_file::write_wav(&ests.join("vocals.wav"), &short).unwrap();
     let output = eval(&refs, &ests, &["--stems", "vocals"]);
     json_of(&output);
-    assert!(String::from_utf8_lossy(&output.stderr).contains("vocals: the estimate is 3 samples shorter than the reference"), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("vocals: the estimate is 3 samples shorter than the reference"),
+        "{}",
+        text(&output)
+    );
     short.channels.iter_mut().for_each(|c| c.truncate(23_000));
     audio_file::write_wav(&ests.join("vocals.wav"), &short).unwrap();
     assert_fails(&eval(&refs, &ests, &[]), "23000 samples but the reference");
@@ -378,7 +423,12 @@ fn eval_is_honest_about_lengths_missing_stems_and_infinities() {
 /// Peak memory of separating `seconds` of stereo 16-bit audio, from the JSON report.
 fn peak_rss_for(dir: &Path, seconds: usize) -> (f64, f64) {
     let path = dir.join(format!("{seconds}s.wav"));
-    let spec = hound::WavSpec { channels: 2, sample_rate: 44_100, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 44_100,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
     let mut writer = hound::WavWriter::create(&path, spec).unwrap();
     let mut rng = support::Rng::new(seconds as u64);
     for i in 0..seconds * 44_100 {
@@ -390,7 +440,8 @@ fn peak_rss_for(dir: &Path, seconds: usize) -> (f64, f64) {
     writer.finalize().unwrap();
     let out = dir.join(format!("{seconds}s"));
     let started = Instant::now();
-    let report = json_of(&separate(&path, &out, &["--model", &model("tiny-valid"), "--mode", "live", "--block", "4096"]));
+    let report =
+        json_of(&separate(&path, &out, &["--model", &model("tiny-valid"), "--mode", "live", "--block", "4096"]));
     let wall = started.elapsed().as_secs_f64();
 
     // Same length, aligned to the end: the stems sum to the input over the last second.

@@ -57,10 +57,11 @@ fn make_decoder(path: &Path, track: &symphonia::core::formats::Track) -> Result<
     // Gapless on (it is symphonia's default, stated here because lengths depend on it): decoders
     // that support it drop the encoder delay and padding the container signals.
     let options = AudioDecoderOptions::default().gapless(true);
-    let params = track.codec_params.as_ref().and_then(|p| p.audio()).ok_or_else(|| AudioFileError::UnsupportedCodec {
-        path: path.to_path_buf(),
-        detail: format!("track {} has no audio codec parameters", track.id),
-    })?;
+    let params =
+        track.codec_params.as_ref().and_then(|p| p.audio()).ok_or_else(|| AudioFileError::UnsupportedCodec {
+            path: path.to_path_buf(),
+            detail: format!("track {} has no audio codec parameters", track.id),
+        })?;
     let decoder = symphonia::default::get_codecs().make_audio_decoder(params, &options).map_err(|e| {
         AudioFileError::UnsupportedCodec { path: path.to_path_buf(), detail: format!("track {}: {e}", track.id) }
     })?;
@@ -242,7 +243,12 @@ impl Decoder {
             if packet.track_id != self.track.track_id {
                 continue;
             }
-            let n = self.track.decode(&packet).map_err(|e| ErrorContext(&self.path).corrupt(e))?.first().map_or(0, Vec::len);
+            let n = self
+                .track
+                .decode(&packet)
+                .map_err(|e| ErrorContext(&self.path).corrupt(e))?
+                .first()
+                .map_or(0, Vec::len);
             if n > 0 {
                 self.frames += n as u64;
                 return Ok(true);
@@ -315,8 +321,9 @@ impl TrackDecoder {
 fn untrimmed_range(packet: &Packet, decoded: usize) -> (usize, usize) {
     let trim_start = packet.trim_start.get() as usize;
     let trim_end = packet.trim_end.get() as usize;
-    let is_whole_block =
-        (trim_start > 0 || trim_end > 0) && decoded as u64 == packet.block_dur().get() && decoded >= trim_start + trim_end;
+    let is_whole_block = (trim_start > 0 || trim_end > 0)
+        && decoded as u64 == packet.block_dur().get()
+        && decoded >= trim_start + trim_end;
     if is_whole_block {
         (trim_start, decoded - trim_end)
     } else {
@@ -388,7 +395,10 @@ impl WavFix {
                         )
                     });
                     let data = u32::try_from(data).unwrap_or(u32::MAX - 1);
-                    fix = Some(WavFix { patches: vec![(4, u32::MAX.to_le_bytes()), (pos + 4, data.to_le_bytes())], warning });
+                    fix = Some(WavFix {
+                        patches: vec![(4, u32::MAX.to_le_bytes()), (pos + 4, data.to_le_bytes())],
+                        warning,
+                    });
                 }
                 break;
             }

@@ -116,7 +116,9 @@ pub fn write_wav(path: &Path, audio: &Audio) -> Result<(), AudioFileError> {
     }
     written.map_err(|e| match e {
         // Name the file asked for, not the temporary.
-        AudioFileError::InvalidAudio { reason, .. } => AudioFileError::InvalidAudio { path: path.to_path_buf(), reason },
+        AudioFileError::InvalidAudio { reason, .. } => {
+            AudioFileError::InvalidAudio { path: path.to_path_buf(), reason }
+        }
         AudioFileError::Io { cause, .. } => AudioFileError::Io { path: path.to_path_buf(), cause },
         AudioFileError::WavWrite { cause, .. } => AudioFileError::WavWrite { path: path.to_path_buf(), cause },
         AudioFileError::TooLong { gib, .. } => AudioFileError::TooLong { path: path.to_path_buf(), gib },

@@ -40,8 +40,7 @@ fn missing_and_garbage_files_are_errors() {
 
     let garbage = temp_path("garbage.mp3");
     std::fs::create_dir_all(garbage.parent().unwrap()).unwrap();
-    let bytes: Vec<u8> =
-        (0..10_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let bytes: Vec<u8> = (0..10_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     std::fs::write(&garbage, bytes).unwrap();
     let error = read(&garbage).unwrap_err();
     assert!(error.to_string().starts_with(&garbage.display().to_string()), "{error}");
@@ -59,10 +58,7 @@ fn truncated_wav_header_is_an_error() {
 #[test]
 fn write_rejects_ragged_channels() {
     let audio = Audio { sample_rate: 8_000, channels: vec![vec![0.0; 3], vec![0.0; 2]] };
-    assert!(matches!(
-        write_wav(&temp_path("ragged.wav"), &audio),
-        Err(AudioFileError::InvalidAudio { .. })
-    ));
+    assert!(matches!(write_wav(&temp_path("ragged.wav"), &audio), Err(AudioFileError::InvalidAudio { .. })));
 }
 
 #[test]
@@ -188,7 +184,10 @@ fn io_errors_name_their_cause_once() {
 
 #[test]
 fn streaming_decoder_yields_the_whole_file_in_packets() {
-    let audio = Audio { sample_rate: 44_100, channels: vec![(0..100_000).map(|i| (i as f32 * 0.001).sin()).collect(), vec![0.25; 100_000]] };
+    let audio = Audio {
+        sample_rate: 44_100,
+        channels: vec![(0..100_000).map(|i| (i as f32 * 0.001).sin()).collect(), vec![0.25; 100_000]],
+    };
     let path = temp_path("stream.wav");
     write_wav(&path, &audio).unwrap();
     let mut decoder = Decoder::open(&path).unwrap();

@@ -24,7 +24,10 @@ impl WavStreamWriter {
     /// error, so nothing is ever written through a link).
     pub fn create_new(path: &Path, sample_rate: u32, channels: usize) -> Result<Self, AudioFileError> {
         let invalid = |reason| AudioFileError::InvalidAudio { path: path.to_path_buf(), reason };
-        let channel_count = u16::try_from(channels).ok().filter(|&n| n > 0).ok_or_else(|| invalid("channel count must be 1 to 65535"))?;
+        let channel_count = u16::try_from(channels)
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| invalid("channel count must be 1 to 65535"))?;
         if sample_rate == 0 {
             return Err(invalid("sample rate is 0"));
         }

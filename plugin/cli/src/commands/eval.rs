@@ -20,7 +20,12 @@ pub fn run(reference: &Path, estimates: &Path, stems: Option<&[String]>) -> anyh
     }
     let figures: serde_json::Map<String, Value> = scores
         .iter()
-        .map(|s| (s.stem.clone(), json!({ "sdr": number(s.sdr), "median_framewise_sdr": s.median_framewise_sdr.map(number) })))
+        .map(|s| {
+            (
+                s.stem.clone(),
+                json!({ "sdr": number(s.sdr), "median_framewise_sdr": s.median_framewise_sdr.map(number) }),
+            )
+        })
         .collect();
     println!("{}", json!({ "sdr": figures }));
     Ok(())

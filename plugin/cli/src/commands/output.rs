@@ -74,9 +74,13 @@ impl Plan {
             }
         }
         let existing: Vec<&PathBuf> = files.iter().map(|(_, f)| f).filter(|f| f.symlink_metadata().is_ok()).collect();
-        if !force && !(existing.is_empty() && stale.is_empty()) {
+        if !force && (!existing.is_empty() || !stale.is_empty()) {
             let names = |paths: &[&PathBuf]| {
-                paths.iter().map(|p| p.file_name().unwrap_or_default().to_string_lossy().into_owned()).collect::<Vec<_>>().join(", ")
+                paths
+                    .iter()
+                    .map(|p| p.file_name().unwrap_or_default().to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             };
             let mut message = format!("{} already holds stems", dir.display());
             if !existing.is_empty() {
@@ -198,7 +202,8 @@ impl PartialStems {
         report["files"] = serde_json::json!(names);
         let manifest = self.plan.dir.join(MANIFEST);
         let manifest_temp = self.plan.dir.join(format!(".{MANIFEST}.sift-partial-{}", std::process::id()));
-        fs::write(&manifest_temp, format!("{report}\n")).with_context(|| format!("writing {}", manifest_temp.display()))?;
+        fs::write(&manifest_temp, format!("{report}\n"))
+            .with_context(|| format!("writing {}", manifest_temp.display()))?;
         // From here on, nothing can fail but a rename within one folder.
         for (temp, last) in &self.plan.files {
             fs::rename(temp, last).map_err(|e| anyhow::anyhow!("{}: {e}", last.display()))?;

@@ -29,7 +29,10 @@ pub fn run(args: &SeparateArgs) -> anyhow::Result<()> {
         bail!("--threads {}: this machine has {cores} cores; use 1 to {cores}", args.threads);
     }
     if let Some(model) = args.model.as_deref().map(std::path::Path::new).filter(|m| m.is_dir()) {
-        bail!("--model {}: is a folder; pass an .onnx file or the name of an installed model (`sift models` lists them)", model.display());
+        bail!(
+            "--model {}: is a folder; pass an .onnx file or the name of an installed model (`sift models` lists them)",
+            model.display()
+        );
     }
     // Cheap checks first: a bad input or output folder fails in milliseconds, before the model
     // loads.
@@ -51,7 +54,8 @@ pub fn run(args: &SeparateArgs) -> anyhow::Result<()> {
 
     let path = catalogue::resolve(args.model.as_deref(), sift_inference::binary_location::binary_dir().as_deref())?;
     let model = OnnxModel::load(&path, &SessionOptions::default().intra_threads(args.threads))?;
-    let config = EngineConfig::new(sample_rate, block).mode(args.mode).realtime(args.realtime).extension(args.mask_extension);
+    let config =
+        EngineConfig::new(sample_rate, block).mode(args.mode).realtime(args.realtime).extension(args.mask_extension);
     let (engine, mut processor) = Engine::start(Box::new(model), config)?;
     let spec = engine.spec().clone();
 
@@ -143,7 +147,8 @@ fn print_new_warnings(decoder: &Decoder, shown: &mut usize) {
 /// The process's peak resident memory so far (`VmHWM`), in MiB; `None` where `/proc` is missing.
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kib: f64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    let kib: f64 =
+        status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
     Some((kib / 1024.0 * 10.0).round() / 10.0)
 }
 

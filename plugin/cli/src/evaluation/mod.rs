@@ -84,7 +84,11 @@ pub fn evaluate_dir(reference_dir: &Path, estimate_dir: &Path) -> Result<Vec<Ste
 /// without an `accompaniment.wav`, its reference is `drums + bass + other`, and only in a folder
 /// that holds exactly those three besides `vocals` and `mixture` (anything else and
 /// "accompaniment" would be a guess, so it is an error). The score's notes say so.
-pub fn evaluate(reference_dir: &Path, estimate_dir: &Path, stems: Option<&[String]>) -> Result<Vec<StemScore>, EvalError> {
+pub fn evaluate(
+    reference_dir: &Path,
+    estimate_dir: &Path,
+    stems: Option<&[String]>,
+) -> Result<Vec<StemScore>, EvalError> {
     let stems: Vec<String> = match stems {
         Some(stems) => stems.to_vec(),
         None => match manifest_stems(estimate_dir)? {
@@ -125,7 +129,11 @@ fn manifest_stems(dir: &Path) -> Result<Option<Vec<String>>, EvalError> {
     let bad = |reason: String| EvalError::BadManifest { path: path.clone(), reason };
     let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
     let stems = json["stems"].as_array().ok_or_else(|| bad("no `stems` list".into()))?;
-    stems.iter().map(|s| s.as_str().map(str::to_owned).ok_or_else(|| bad("a stem name is not a string".into()))).collect::<Result<_, _>>().map(Some)
+    stems
+        .iter()
+        .map(|s| s.as_str().map(str::to_owned).ok_or_else(|| bad("a stem name is not a string".into())))
+        .collect::<Result<_, _>>()
+        .map(Some)
 }
 
 /// `(stem, path)` of every `.wav` file in `dir` (not hidden ones), sorted by file name.
@@ -162,7 +170,11 @@ fn reference_for(reference_dir: &Path, stem: &str) -> Result<(Reference, Vec<Str
         return Ok((Reference { audio: audio_file::read(&path)?, path }, Vec::new()));
     }
     let present: Vec<String> = wav_files(reference_dir)?.into_iter().map(|(s, _)| s).collect();
-    let missing = |reason: String| EvalError::MissingReference { stem: stem.to_owned(), dir: reference_dir.to_path_buf(), reason };
+    let missing = |reason: String| EvalError::MissingReference {
+        stem: stem.to_owned(),
+        dir: reference_dir.to_path_buf(),
+        reason,
+    };
     if stem != "accompaniment" {
         return Err(missing(format!("no {stem}.wav; it has {}", listing(&present))));
     }

@@ -2,17 +2,14 @@ use super::*;
 use crate::audio_file::write_wav;
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir()
-        .join(format!("sift-evaluation-test-{}", std::process::id()))
-        .join(name);
+    let dir = std::env::temp_dir().join(format!("sift-evaluation-test-{}", std::process::id())).join(name);
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
 
 fn tone(frequency: f32, len: usize, sample_rate: u32) -> Audio {
-    let channel: Vec<f32> = (0..len)
-        .map(|i| (i as f32 * frequency * std::f32::consts::TAU / sample_rate as f32).sin())
-        .collect();
+    let channel: Vec<f32> =
+        (0..len).map(|i| (i as f32 * frequency * std::f32::consts::TAU / sample_rate as f32).sin()).collect();
     Audio { sample_rate, channels: vec![channel.clone(), channel] }
 }
 
@@ -115,7 +112,10 @@ fn a_missing_estimate_is_an_error() {
     let error = evaluate(&references, &estimates, Some(&["drums".to_owned()])).unwrap_err();
     assert!(matches!(error, EvalError::MissingEstimate { .. }), "{error}");
     // An empty folder has nothing to score.
-    assert!(matches!(evaluate_dir(&references, &temp_dir("empty-ests")), Err(EvalError::Io { .. } | EvalError::NothingScored { .. })));
+    assert!(matches!(
+        evaluate_dir(&references, &temp_dir("empty-ests")),
+        Err(EvalError::Io { .. } | EvalError::NothingScored { .. })
+    ));
 }
 
 #[test]
@@ -129,7 +129,10 @@ fn lengths_must_match_within_a_few_samples() {
     write_wav(&estimates.join("vocals.wav"), &short).unwrap();
     let scores = evaluate_dir(&references, &estimates).unwrap();
     assert_eq!(scores[0].sdr, f64::INFINITY);
-    assert_eq!(scores[0].notes, ["the estimate is 3 samples shorter than the reference; scored over the first 1997 samples"]);
+    assert_eq!(
+        scores[0].notes,
+        ["the estimate is 3 samples shorter than the reference; scored over the first 1997 samples"]
+    );
     // A quarter of the file short: an error, not a flattering score over the part there.
     short.channels.iter_mut().for_each(|c| c.truncate(1500));
     write_wav(&estimates.join("vocals.wav"), &short).unwrap();
