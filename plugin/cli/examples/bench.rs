@@ -30,9 +30,9 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sift_cli::audio_file;
+use sift_engine::render::{self, Blocks, Rendered};
 use sift_engine::{Engine, EngineConfig, Latency, MaskModel, Mode};
 use sift_inference::{catalogue, OnnxModel, Runtime, SessionOptions};
-use sift_engine::render::{self, Blocks, Rendered};
 
 /// Host block size of the offline renders: a common bounce size.
 const OFFLINE_BLOCK: usize = 512;
@@ -253,7 +253,10 @@ fn child(mode: Mode, lengths: Lengths) -> Result<()> {
     eprintln!("[{mode}] paced real-time render, 1 intra-op thread, {} s of wall-clock time", lengths.paced);
     let paced_input = looped(&clip.channels, seconds_to_frames(lengths.paced, rate));
     let paced = paced(model, mode, &paced_input, rate)?;
-    eprintln!("[{mode}]   {} misses ({} samples), {} input overflows", paced.misses, paced.missed_samples, paced.overflows);
+    eprintln!(
+        "[{mode}]   {} misses ({} samples), {} input overflows",
+        paced.misses, paced.missed_samples, paced.overflows
+    );
 
     let runs = Spread::of(one.runs_micros.iter().map(|&us| f64::from(us) / 1000.0).collect())
         .context("the offline render recorded no model runs")?;
@@ -285,7 +288,8 @@ fn child(mode: Mode, lengths: Lengths) -> Result<()> {
 /// so the bench runs from any working directory.
 fn read_clip() -> Result<audio_file::Audio> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../demo/falcon69/mixture.wav");
-    let clip = audio_file::read(&path).with_context(|| format!("reading the demo clip: run `cargo xtask setup` first ({})", path.display()))?;
+    let clip = audio_file::read(&path)
+        .with_context(|| format!("reading the demo clip: run `cargo xtask setup` first ({})", path.display()))?;
     if !(1..=2).contains(&clip.channels.len()) {
         bail!("{}: {} channels; the bench needs mono or stereo", path.display(), clip.channels.len());
     }
@@ -316,7 +320,12 @@ struct Offline {
 
 /// Renders `input` as fast as the worker allows (no pacing, no fallback to dry) and gives the
 /// model back so the next render can reuse its session.
-fn offline(model: Box<dyn MaskModel>, mode: Mode, input: &[Vec<f32>], rate: u32) -> Result<(Offline, Box<dyn MaskModel>)> {
+fn offline(
+    model: Box<dyn MaskModel>,
+    mode: Mode,
+    input: &[Vec<f32>],
+    rate: u32,
+) -> Result<(Offline, Box<dyn MaskModel>)> {
     let config = EngineConfig::new(rate, OFFLINE_BLOCK).mode(mode).realtime(false);
     let (engine, mut processor) = Engine::start(model, config)?;
     let rendered = render::render(&mut processor, input, rate, &Blocks::Fixed(OFFLINE_BLOCK), false, |_| {});

@@ -2,7 +2,9 @@
 
 mod eval;
 mod models;
+mod output;
 mod separate;
+mod signals;
 mod unpack;
 
 use std::path::PathBuf;
@@ -31,6 +33,10 @@ enum Command {
         reference: PathBuf,
         /// Folder of separated stems, as written by `sift separate`.
         estimates: PathBuf,
+        /// Stems to score (comma-separated); default: those `sift separate` listed in
+        /// `sift-stems.json`, else every `.wav` in the estimates folder.
+        #[arg(long, value_delimiter = ',')]
+        stems: Option<Vec<String>>,
     },
     /// Unpack a Native Instruments `.stem.mp4` file: `mixture.wav` (the sum of the four
     /// stems) and `drums.wav`, `bass.wav`, `other.wav`, `vocals.wav`.
@@ -50,22 +56,25 @@ enum Command {
 pub struct SeparateArgs {
     /// Input audio: WAV, FLAC, MP3 or AAC/MP4, any sample rate, mono or stereo.
     input: PathBuf,
-    /// Output folder; gets one 32-bit float WAV per stem.
+    /// Output folder; gets one 32-bit float WAV per stem and `sift-stems.json`.
     #[arg(short, long)]
     output: PathBuf,
+    /// Replace the stems already in the output folder (and remove the previous run's others).
+    #[arg(long)]
+    force: bool,
     /// Model file (`.onnx`) or installed model name.
     #[arg(long)]
     model: Option<String>,
     /// Latency mode: live, balanced or studio.
     #[arg(long, default_value = "balanced")]
     mode: Mode,
-    /// Host block size in samples.
+    /// Host block size in samples (1 to 65536).
     #[arg(long, default_value_t = 512)]
-    block: usize,
+    block: u64,
     /// Pace blocks in wall-clock time like a live host and count deadline misses.
     #[arg(long)]
     realtime: bool,
-    /// Threads per model run.
+    /// Threads per model run (1 to the number of cores).
     #[arg(long, default_value_t = 1)]
     threads: usize,
     /// How masks continue above the model's highest bin.
@@ -73,20 +82,42 @@ pub struct SeparateArgs {
     mask_extension: Extension,
 }
 
-/// Runs the command line; errors are printed as one readable line.
+/// Runs the command line; errors are printed as one readable line (exit code 2; a run stopped
+/// by a signal exits with 128 + the signal's number).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    signals::install();
     let result = match cli.command {
         Command::Separate(args) => separate::run(&args),
-        Command::Eval { reference, estimates } => eval::run(&reference, &estimates),
+        Command::Eval { reference, estimates, stems } => eval::run(&reference, &estimates, stems.as_deref()),
         Command::UnpackStems { input, output } => unpack::run(&input, &output),
         Command::Models => models::run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("sift: error: {e:#}");
-            ExitCode::from(2)
+            eprintln!("sift: error: {}", one_line(&e));
+            match e.downcast_ref::<signals::Interrupted>() {
+                Some(signals::Interrupted(signal)) => ExitCode::from(128u8.saturating_add(*signal as u8)),
+                None => ExitCode::from(2),
+            }
         }
     }
+}
+
+/// The error and its causes on one line, each cause once: a cause whose text the message
+/// already holds (an I/O error quoted by the error that wraps it) is not repeated.
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line += ": ";
+        }
+        line += &text;
+    }
+    line.replace('\n', " ")
 }

@@ -1,7 +1,10 @@
 //! `sift models`.
 
-use sift_inference::catalogue;
+use sift_engine::MaskModel;
+use sift_inference::{catalogue, InferenceError, OnnxModel, SessionOptions};
 
+/// Lists every installed model after loading it (each one is checked and test-run, as
+/// `separate` would): a file that is not a usable model is listed as broken, with the reason.
 pub fn run() -> anyhow::Result<()> {
     let dir = sift_inference::binary_location::binary_dir();
     println!("folders searched, in order:");
@@ -13,7 +16,17 @@ pub fn run() -> anyhow::Result<()> {
         println!("no models installed: run `cargo xtask setup`");
     }
     for (name, path) in installed {
-        println!("{name:<24} {}", path.display());
+        let status = match OnnxModel::load(&path, &SessionOptions::default()) {
+            Ok(model) => {
+                let spec = model.spec();
+                format!("{} Hz, stems: {}", spec.sample_rate, spec.stems.join(", "))
+            }
+            Err(e @ (InferenceError::RuntimeMissing { .. } | InferenceError::RuntimeBroken { .. })) => {
+                format!("not checked: {e}")
+            }
+            Err(e) => format!("BROKEN: {e}"),
+        };
+        println!("{name:<24} {}  ({status})", path.display());
     }
     Ok(())
 }

@@ -12,7 +12,11 @@ const STEM_TRACKS: [&str; 4] = ["drums", "bass", "other", "vocals"];
 pub fn run(input: &Path, output: &Path) -> anyhow::Result<()> {
     let tracks = audio_file::read_tracks(input)?;
     if tracks.len() != 1 + STEM_TRACKS.len() {
-        bail!("{}: {} audio tracks; a stem file has 5 (mixture, drums, bass, other, vocals)", input.display(), tracks.len());
+        bail!(
+            "{}: {} audio tracks; a stem file has 5 (mixture, drums, bass, other, vocals)",
+            input.display(),
+            tracks.len()
+        );
     }
     std::fs::create_dir_all(output).with_context(|| format!("creating {}", output.display()))?;
     let stems = &tracks[1..];

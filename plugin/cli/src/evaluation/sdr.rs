@@ -34,11 +34,7 @@ pub fn global_sdr(reference: &[Vec<f32>], estimate: &[Vec<f32>]) -> f64 {
 /// be penalised, and one stem's score should not depend on the others.
 ///
 /// `None` when no window counts (empty input, or a silent reference throughout).
-pub fn framewise_sdr_median(
-    reference: &[Vec<f32>],
-    estimate: &[Vec<f32>],
-    sample_rate: u32,
-) -> Option<f64> {
+pub fn framewise_sdr_median(reference: &[Vec<f32>], estimate: &[Vec<f32>], sample_rate: u32) -> Option<f64> {
     let window = sample_rate as usize;
     let len = common_len(reference, estimate);
     if window == 0 || len == 0 {
@@ -134,8 +130,7 @@ mod tests {
         for channel in &mut estimate {
             channel.truncate(600);
         }
-        let truncated_reference: Vec<Vec<f32>> =
-            reference.iter().map(|c| c[..600].to_vec()).collect();
+        let truncated_reference: Vec<Vec<f32>> = reference.iter().map(|c| c[..600].to_vec()).collect();
         assert_eq!(global_sdr(&reference, &estimate), global_sdr(&truncated_reference, &estimate));
     }
 
