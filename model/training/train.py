@@ -94,10 +94,10 @@ def main():
         step, best = ckpt["step"], ckpt["best"]
         torch.set_rng_state(ckpt["torch_rng"])
         print(f"resumed {ckpt_path} at step {step}", flush=True)
-    elif args.init:
-        separator.load_state_dict(torch.load(args.init)["model"])
-        print(f"initialised from {args.init}", flush=True)
     else:
+        if args.init:
+            separator.load_state_dict(torch.load(args.init)["model"])
+            print(f"initialised from {args.init}", flush=True)
         (run / "config.toml").write_text(config_text)
     n_params = sum(p.numel() for p in separator.parameters())
     print(f"{n_params / 1e6:.2f} M parameters, {separator.net.n_bands} bands", flush=True)
