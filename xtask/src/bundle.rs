@@ -90,6 +90,9 @@ pub fn bundle_after_setup(paths: &Paths, cargo_args: &[String]) -> Result<()> {
         }
     }
 
+    // nice-plug-xtask copies a `target/<profile>/sift` executable as a "standalone" build of the
+    // plugin; that name is the command-line tool here, which the plugin bundles do not need.
+    remove_if_present(&paths.bundled().join(format!("sift{}", std::env::consts::EXE_SUFFIX)))?;
     let layouts = if cfg!(target_os = "linux") {
         let library = vst3_binary_dir(&vst3).join("sift.so");
         println!("==> splitting the debug info off the plugin library");
