@@ -1,34 +1,18 @@
 //! The `sift` command line end to end, with the real ONNX Runtime: real music, bad input.
 
+mod common;
+
+use common::{json_of, scratch, separate, sift, text};
 use sift_test_support as support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use sift_cli::audio_file::{self, Audio};
-
-fn sift() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sift"))
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli").join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
-}
 
 /// Runs `sift separate` and returns its JSON report, failing the test with its output if it
 /// did not succeed.
 fn separate_ok(input: &Path, out: &Path, extra: &[&str]) -> serde_json::Value {
-    let output = sift().arg("separate").arg(input).arg("-o").arg(out).args(extra).output().unwrap();
-    assert!(output.status.success(), "sift separate failed:\n{}", text(&output));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    serde_json::from_str(stdout.lines().last().expect("a JSON line")).expect("valid JSON")
+    json_of(&separate(input, out, extra))
 }
 
 /// Runs `sift separate` expecting a clean failure whose message contains `expected`.

@@ -4,6 +4,9 @@
 //! says what went wrong once. Also `sift eval`'s honesty and `sift models`' checks. Every file
 //! is made by the test.
 
+mod common;
+
+use common::{json_of, scratch, separate, sift, text};
 use sift_test_support as support;
 
 use std::ffi::OsStr;
@@ -13,33 +16,8 @@ use std::time::{Duration, Instant};
 
 use sift_cli::audio_file::{self, Audio};
 
-fn sift() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sift"))
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-files").join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
-}
-
 fn model(name: &str) -> String {
     support::test_models().join(format!("{name}.onnx")).to_str().unwrap().to_owned()
-}
-
-fn separate(input: &Path, out: &Path, extra: &[&str]) -> Output {
-    sift().arg("separate").arg(input).arg("-o").arg(out).args(extra).output().unwrap()
-}
-
-fn json_of(output: &Output) -> serde_json::Value {
-    assert!(output.status.success(), "sift failed:\n{}", text(output));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    serde_json::from_str(stdout.lines().last().expect("a JSON line")).expect("valid JSON")
 }
 
 /// Asserts a clean failure: exit code 2, one line on stderr containing `expected`.

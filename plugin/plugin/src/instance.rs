@@ -9,10 +9,13 @@ use nice_plug::prelude::*;
 use sift_engine::{AudioProcessor, Engine, EngineConfig, MaskModel, Mode, ModelSpec, PassThrough, CHANNELS, MAX_STEMS};
 use sift_inference::{catalogue, OnnxModel, SessionOptions};
 
+use nice_plug_egui::EguiEditor;
+
+use super::editor::{self, SiftEditor};
 use super::loader::ModelLoader;
 use super::mixer::{MixTargets, Mixer};
 use super::monitor::{self, Meters, ModelInfo, Status};
-use super::params::{DeviceChoice, SiftParams};
+use super::params::{DeviceChoice, SiftParams, SingleParams};
 use super::roles::{Role, RoleMap};
 
 /// Largest number of stems times channels the preallocated buffers hold.
@@ -198,6 +201,19 @@ impl Instance {
                 Box::new(PassThrough::new(ModelSpec::default_grid()))
             }
         }
+    }
+
+    /// An editor on this instance's parameters, meters, status and model loader; `single` holds
+    /// `Sift Single`'s own parameters (`None` for `Sift`).
+    pub fn editor(&self, single: Option<Arc<SingleParams>>, title: &str) -> Option<EguiEditor<SiftEditor>> {
+        editor::create(
+            self.params.clone(),
+            single,
+            self.meters.clone(),
+            self.status.clone(),
+            self.loader.clone(),
+            title,
+        )
     }
 
     /// The mix targets the parameters ask for now.

@@ -82,15 +82,7 @@ impl Plugin for Sift {
     }
 
     fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
-        let instance = &self.instance;
-        editor::create(
-            instance.params.clone(),
-            None,
-            instance.meters.clone(),
-            instance.status.clone(),
-            instance.loader.clone(),
-            Self::NAME,
-        )
+        self.instance.editor(None, Self::NAME)
     }
 
     fn activate(
@@ -182,15 +174,7 @@ impl Plugin for SiftSingle {
     }
 
     fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
-        let instance = &self.instance;
-        editor::create(
-            instance.params.clone(),
-            Some(self.params.clone()),
-            instance.meters.clone(),
-            instance.status.clone(),
-            instance.loader.clone(),
-            Self::NAME,
-        )
+        self.instance.editor(Some(self.params.clone()), Self::NAME)
     }
 
     fn activate(
