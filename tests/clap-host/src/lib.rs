@@ -668,6 +668,13 @@ impl TestPlugin {
         result
     }
 
+    /// Makes the plugin run the model file at `path` from its next activation, the way a
+    /// project that names it does: by loading a state with that model path.
+    pub fn use_model(&mut self, path: &std::path::Path) -> Result<(), String> {
+        let state = self.save_state()?;
+        self.load_state(&state_with_model_path(&state, &path.to_string_lossy()))
+    }
+
     // --- activation ----------------------------------------------------------------------
 
     /// Activates (deactivating first if needed), reads the latency, and starts processing.
@@ -1092,4 +1099,34 @@ pub fn finite(out: &Rendered) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A copy of Sift's saved `state` (8-byte length + JSON, as nice-plug writes it) whose
+/// persisted `model-path` field names `path`, as if the user had picked that file.
+///
+/// # Panics
+/// If `state` is not in that format or has no `model-path` field.
+pub fn state_with_model_path(state: &[u8], path: &str) -> Vec<u8> {
+    assert!(state.len() > 8, "state too short: {state:?}");
+    let len = u64::from_le_bytes(state[..8].try_into().unwrap()) as usize;
+    let mut json: serde_json::Value = serde_json::from_slice(&state[8..8 + len])
+        .unwrap_or_else(|e| panic!("state is not length + JSON ({e}): {}", String::from_utf8_lossy(state)));
+    let text = json.to_string();
+    let fields = json
+        .get_mut("fields")
+        .and_then(|f| f.as_object_mut())
+        .unwrap_or_else(|| panic!("state has no \"fields\" object: {text}"));
+    let old = fields.get("model-path").unwrap_or_else(|| panic!("state has no model-path field: {fields:?}")).clone();
+    // nice-plug stores persisted fields as their own JSON text inside a string.
+    let new = match old.as_str() {
+        Some(s) if serde_json::from_str::<String>(s).is_ok() => {
+            serde_json::Value::String(serde_json::to_string(path).unwrap())
+        }
+        _ => serde_json::Value::String(path.to_owned()),
+    };
+    fields.insert("model-path".into(), new);
+    let body = serde_json::to_vec(&json).unwrap();
+    let mut out = (body.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&body);
+    out
 }

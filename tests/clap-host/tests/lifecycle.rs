@@ -143,32 +143,6 @@ fn nan_input_never_gives_nan_output() {
     assert!(db(d) <= -60.0, "no recovery after NaN/inf input: main differs from the delayed input by {:.1} dBFS at {at} (checked {clean:?})", db(d));
 }
 
-/// Replaces the `model-path` persisted field of a saved state (8-byte length + JSON).
-fn with_model_path(state: &[u8], path: &str) -> Vec<u8> {
-    assert!(state.len() > 8, "state too short: {state:?}");
-    let len = u64::from_le_bytes(state[..8].try_into().unwrap()) as usize;
-    let mut json: serde_json::Value = serde_json::from_slice(&state[8..8 + len])
-        .unwrap_or_else(|e| panic!("state is not length + JSON ({e}): {}", String::from_utf8_lossy(state)));
-    let text = json.to_string();
-    let fields = json
-        .get_mut("fields")
-        .and_then(|f| f.as_object_mut())
-        .unwrap_or_else(|| panic!("state has no \"fields\" object: {text}"));
-    let old = fields.get("model-path").unwrap_or_else(|| panic!("state has no model-path field: {fields:?}")).clone();
-    // nice-plug stores persisted fields as their own JSON text inside a string.
-    let new = match old.as_str() {
-        Some(s) if serde_json::from_str::<String>(s).is_ok() => {
-            serde_json::Value::String(serde_json::to_string(path).unwrap())
-        }
-        _ => serde_json::Value::String(path.to_owned()),
-    };
-    fields.insert("model-path".into(), new);
-    let body = serde_json::to_vec(&json).unwrap();
-    let mut out = (body.len() as u64).to_le_bytes().to_vec();
-    out.extend_from_slice(&body);
-    out
-}
-
 #[test]
 fn missing_model_in_state_passes_audio_through() {
     let mut reference = TestPlugin::sift();
@@ -177,7 +151,7 @@ fn missing_model_in_state_passes_audio_through() {
     reference.deactivate();
     let state = reference.save_state().unwrap();
     eprintln!("saved state: {}", String::from_utf8_lossy(&state[8..]));
-    let edited = with_model_path(&state, "/nonexistent/model.onnx");
+    let edited = state_with_model_path(&state, "/nonexistent/model.onnx");
 
     let mut plugin = TestPlugin::sift();
     plugin.load_state(&edited).expect("a state naming a missing model should still load");
