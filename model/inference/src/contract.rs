@@ -122,6 +122,7 @@ impl Contract {
             hop,
             bins,
             frame_multiple: number("sift.frame_multiple")?,
+            streaming: None,
             licence: get("sift.licence")?,
             source: get("sift.source")?,
             origin: None,

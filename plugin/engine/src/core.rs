@@ -17,9 +17,11 @@ pub const CHANNELS: usize = 2;
 /// Streams stereo samples at the model's rate in, stems out.
 ///
 /// Frame `j` covers samples `[(j+1)·hop − n_fft, (j+1)·hop)`, so it is complete as soon as
-/// `(j+1)·hop` samples are in. Run `c` keeps the masks of frames `c·new .. (c+1)·new`, seeing
-/// `past` frames before and `lookahead` frames after them. Samples before the first input are
-/// silence.
+/// `(j+1)·hop` samples are in. Samples before the first input are silence.
+///
+/// A windowed model's run `c` keeps the masks of frames `c·new .. (c+1)·new`, seeing `past`
+/// frames before and `lookahead` frames after them. A stateful model's run `c` is given frames
+/// `c·new .. (c+1)·new` and returns the masks of the frames `lookahead` earlier.
 ///
 /// Only the non-residual stems are synthesised: the residual stem is the mixture minus the
 /// others, formed later at the host's rate, which makes the sum exact at any rate.
@@ -32,11 +34,11 @@ pub struct SeparationCore {
     /// Samples of the hop being filled, per channel.
     filled: usize,
     analysis: Analysis,
-    /// Complex spectra of the last `window` frames: `[slot][channel][full bin]`.
+    /// Complex spectra of the last `kept_frames` frames: `[slot][channel][full bin]`.
     spectra: Vec<Complex32>,
-    /// Model input, `[channel][frame][bin]`, for one run.
+    /// Model input, `[channel][frame][bin]`, for one run (or one priming).
     magnitude: Vec<f32>,
-    /// Model output, `[stem][channel][frame][bin]`, for one run.
+    /// Model output, `[stem][channel][frame][bin]`, for one run (or one priming).
     masks: Vec<f32>,
     /// Normalised and extended masks of one frame and channel: `[stem][full bin]`.
     frame_masks: Vec<f32>,
@@ -63,13 +65,14 @@ impl SeparationCore {
         assert!(schedule.window.is_multiple_of(spec.frame_multiple) && schedule.past() < schedule.window);
         let full = spec.full_bins();
         let separated = spec.stem_count() - 1;
+        let kept = schedule.kept_frames();
         Self {
             history: std::array::from_fn(|_| vec![0.0; n_fft]),
             filled: 0,
             analysis: Analysis::new(n_fft),
-            spectra: vec![Complex32::default(); schedule.window * CHANNELS * full],
-            magnitude: vec![0.0; CHANNELS * schedule.window * bins],
-            masks: vec![0.0; spec.stem_count() * CHANNELS * schedule.window * bins],
+            spectra: vec![Complex32::default(); kept * CHANNELS * full],
+            magnitude: vec![0.0; CHANNELS * kept * bins],
+            masks: vec![0.0; spec.stem_count() * CHANNELS * kept * bins],
             frame_masks: vec![0.0; spec.stem_count() * full],
             synthesis: (0..separated * CHANNELS).map(|_| Synthesis::new(n_fft, hop)).collect(),
             output: (0..separated * CHANNELS).map(|_| vec![0.0; schedule.new * hop]).collect(),
@@ -126,7 +129,9 @@ impl SeparationCore {
 
     /// Whether enough frames are in for the next model run.
     pub fn run_due(&self) -> bool {
-        self.frames >= (self.runs + 1) * self.schedule.new + self.schedule.lookahead
+        // A stateful model's look-ahead is inside it: its run is due as soon as its new frames are.
+        let wait = if self.schedule.stateful { 0 } else { self.schedule.lookahead };
+        self.frames >= (self.runs + 1) * self.schedule.new + wait
     }
 
     /// Runs the model on the due window and synthesises its new frames into
@@ -136,21 +141,45 @@ impl SeparationCore {
     /// (the stems still sum to the mixture) and the failure is returned for counting.
     pub fn run(&mut self, model: &mut dyn MaskModel) -> Result<(), InferenceFailure> {
         debug_assert!(self.run_due());
-        self.gather_magnitudes();
-        // A model that panics is treated like one that fails: the worker must outlive it.
-        let run = std::panic::AssertUnwindSafe(|| model.infer(&self.magnitude, self.schedule.window, &mut self.masks));
-        let result =
-            std::panic::catch_unwind(run).unwrap_or_else(|_| Err(InferenceFailure("the model panicked".into())));
+        let first_new = (self.runs * self.schedule.new) as isize;
+        let first_input = first_new - self.schedule.past() as isize;
+        let result = self.infer(model, first_input, self.schedule.window);
         if result.is_err() {
             self.masks.fill(0.0);
         }
         self.output_len = 0;
-        let first = self.runs * self.schedule.new;
-        for frame in first..first + self.schedule.new {
-            self.synthesise_frame(frame);
+        // How far the masks lag the input: a stateful model's look-ahead.
+        let lag = if self.schedule.stateful { self.schedule.lookahead as isize } else { 0 };
+        let first_mask = first_input - lag;
+        // Masks of frames before the stream began (a lagging model's first ones) are dropped.
+        for frame in (first_new - lag).max(0)..first_new - lag + self.schedule.new as isize {
+            self.synthesise_frame(frame as usize, (frame - first_mask) as usize);
         }
         self.runs += 1;
         result
+    }
+
+    /// Gives a stateful model that has just been swapped in (and reset) the frames before the
+    /// due run, so that from this run on its lagging masks belong to the same frames as the
+    /// old model's would have. Its masks for them are not used: those frames are already out.
+    pub fn prime(&mut self, model: &mut dyn MaskModel) -> Result<(), InferenceFailure> {
+        let frames = self.schedule.prime;
+        if !self.schedule.stateful || frames == 0 {
+            return Ok(());
+        }
+        let first = (self.runs * self.schedule.new) as isize - frames as isize;
+        self.infer(model, first, frames)
+    }
+
+    /// Runs `model` on `frames` frames from `first` (frames before the stream are silence).
+    /// A model that panics is treated like one that fails: the worker must outlive it.
+    fn infer(&mut self, model: &mut dyn MaskModel, first: isize, frames: usize) -> Result<(), InferenceFailure> {
+        self.gather_magnitudes(first, frames);
+        let stems = self.spec.stem_count();
+        let values = CHANNELS * frames * self.spec.bins;
+        let (magnitude, masks) = (&self.magnitude[..values], &mut self.masks[..stems * values]);
+        let run = std::panic::AssertUnwindSafe(|| model.infer(magnitude, frames, masks));
+        std::panic::catch_unwind(run).unwrap_or_else(|_| Err(InferenceFailure("the model panicked".into())))
     }
 
     /// The samples the last run produced: one slice per non-residual stem and channel
@@ -165,7 +194,7 @@ impl SeparationCore {
     }
 
     fn slot(&self, frame: usize) -> usize {
-        frame % self.schedule.window
+        frame % self.schedule.kept_frames()
     }
 
     fn analyse_frame(&mut self) {
@@ -179,17 +208,18 @@ impl SeparationCore {
         self.frames += 1;
     }
 
-    fn gather_magnitudes(&mut self) {
-        let (window, bins, full) = (self.schedule.window, self.spec.bins, self.spec.full_bins());
-        let first = (self.runs * self.schedule.new) as isize - self.schedule.past() as isize;
-        for f in 0..window {
+    /// Fills the model input, `[channel][frame][bin]`, with the magnitudes of `frames` frames
+    /// from `first`.
+    fn gather_magnitudes(&mut self, first: isize, frames: usize) {
+        let (bins, full, kept) = (self.spec.bins, self.spec.full_bins(), self.schedule.kept_frames());
+        for f in 0..frames {
             let frame = first + f as isize;
             for ch in 0..CHANNELS {
-                let dst = &mut self.magnitude[(ch * window + f) * bins..][..bins];
+                let dst = &mut self.magnitude[(ch * frames + f) * bins..][..bins];
                 if frame < 0 {
                     dst.fill(0.0);
                 } else {
-                    let at = ((frame as usize % window) * CHANNELS + ch) * full;
+                    let at = ((frame as usize % kept) * CHANNELS + ch) * full;
                     for (d, s) in dst.iter_mut().zip(&self.spectra[at..at + bins]) {
                         *d = s.norm();
                     }
@@ -198,11 +228,11 @@ impl SeparationCore {
         }
     }
 
-    fn synthesise_frame(&mut self, frame: usize) {
+    /// Masks `frame` with the masks at `position` in the run's output and overlap-adds it.
+    fn synthesise_frame(&mut self, frame: usize, position: usize) {
         let (window, bins, full) = (self.schedule.window, self.spec.bins, self.spec.full_bins());
         let stems = self.spec.stem_count();
         let residual = self.spec.residual;
-        let position = frame - self.runs * self.schedule.new + self.schedule.past();
         let hop = self.spec.hop;
         let skip = self.lead_in.min(hop);
         for ch in 0..CHANNELS {

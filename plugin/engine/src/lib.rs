@@ -65,7 +65,7 @@ pub use self::core::CHANNELS;
 pub use self::latency::Latency;
 pub use self::masks::Extension;
 pub use self::mode::{Mode, Schedule};
-pub use self::model::{InferenceFailure, MaskModel, ModelSpec, PassThrough, MAX_STEMS};
+pub use self::model::{InferenceFailure, MaskModel, ModelSpec, PassThrough, Streaming, MAX_STEMS};
 pub use self::processor::{AudioProcessor, BlockReport};
 pub use self::shared::Shared;
 
@@ -84,8 +84,9 @@ pub struct ModelInbox {
 impl ModelInbox {
     /// Whether `spec` can replace the running model without a new engine: same grid, same stems.
     pub fn accepts(&self, spec: &ModelSpec) -> bool {
-        let key =
-            |s: &ModelSpec| (s.sample_rate, s.n_fft, s.hop, s.bins, s.frame_multiple, s.residual, s.stems.clone());
+        let key = |s: &ModelSpec| {
+            (s.sample_rate, s.n_fft, s.hop, s.bins, s.frame_multiple, s.streaming, s.residual, s.stems.clone())
+        };
         key(spec) == key(&self.spec)
     }
 
@@ -205,7 +206,7 @@ impl Engine {
             return Err(EngineError::Stems { stems: spec.stem_count(), residual: spec.residual });
         }
         let provider = model.provider().to_owned();
-        let schedule = config.mode.schedule(spec.frame_multiple);
+        let schedule = config.mode.schedule(&spec);
         let stem_channels = (spec.stem_count() - 1) * CHANNELS;
         let bridge =
             RateBridge::new(config.sample_rate, spec.sample_rate, stem_channels).map_err(EngineError::Resampling)?;
@@ -271,7 +272,7 @@ impl Engine {
     /// The latency an engine for the same model and host rate would have in `mode`, so a host
     /// can be told what a mode change will cost before it restarts processing.
     pub fn latency_in(&self, mode: Mode) -> Latency {
-        Latency::new(&self.spec, &mode.schedule(self.spec.frame_multiple), self.latency.sample_rate, self.bridge_timing)
+        Latency::new(&self.spec, &mode.schedule(&self.spec), self.latency.sample_rate, self.bridge_timing)
     }
 
     /// The running model's grid and stems.

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::model::ModelSpec;
+
 /// How much latency Sift may add in exchange for context.
 ///
 /// Each model run sees a window of `past + new + lookahead` STFT frames and keeps the masks of
@@ -31,19 +33,31 @@ impl Mode {
         }
     }
 
-    /// The model-run schedule of this mode for a model whose frame count must be a multiple
-    /// of `frame_multiple`.
-    pub fn schedule(self, frame_multiple: usize) -> Schedule {
+    /// The model-run schedule of this mode for `spec`'s model.
+    pub fn schedule(self, spec: &ModelSpec) -> Schedule {
+        if let Some(streaming) = spec.streaming {
+            // A streaming model has no window to widen and its look-ahead is its own; what a
+            // mode changes is how many of its runs one wake-up of the worker makes, which is
+            // the time budget of each wake-up: `live` runs it every K hops.
+            let runs = match self {
+                Mode::Live => 1,
+                Mode::Balanced => 4,
+                Mode::Studio => 16,
+            };
+            let new = runs * streaming.frames_per_run;
+            let prime = streaming.lookahead.next_multiple_of(streaming.frames_per_run);
+            return Schedule { window: new, new, lookahead: streaming.lookahead, stateful: true, prime };
+        }
         // Windows are expressed in units of the model's frame multiple (64 for Spleeter), so a
         // model with another stride gets windows of the same shape. The figures behind these
         // choices are in the README ("Quality against latency").
-        let m = frame_multiple.max(1);
+        let m = spec.frame_multiple.max(1);
         let (window, new, lookahead) = match self {
             Mode::Live => (m, 4, 2),
             Mode::Balanced => (2 * m, 8, 8),
             Mode::Studio => (4 * m, 16, 32),
         };
-        Schedule { window, new, lookahead }
+        Schedule { window, new, lookahead, stateful: false, prime: 0 }
     }
 }
 
@@ -65,19 +79,44 @@ impl FromStr for Mode {
 }
 
 /// Which frames one model run sees and which of its masks are kept.
+///
+/// A windowed model (contract 1) sees `past + new + lookahead` frames per run and keeps the
+/// masks of the `new` ones. A stateful (streaming) model sees only the `new` frames, carries
+/// the past in its state, and returns masks `lookahead` frames behind its input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Schedule {
-    /// Frames per model run (a multiple of the model's frame multiple).
+    /// Frames given to the model per run (a multiple of the model's frame multiple).
     pub window: usize,
     /// New frames whose masks each run keeps; the model runs once every `new` hops.
     pub new: usize,
-    /// Frames after the new ones that the run sees but whose masks it discards.
+    /// Frames after the new ones that must be in before their masks are final.
     pub lookahead: usize,
+    /// Whether the model keeps its own state between runs (a streaming model).
+    pub stateful: bool,
+    /// Frames a stateful model swapped in mid-stream is given before its first run (its
+    /// look-ahead, rounded up to whole runs), so that its lagging masks line up with the
+    /// stream's frames; 0 for a windowed model.
+    pub prime: usize,
 }
 
 impl Schedule {
-    /// Frames before the new ones that give the run its past context.
+    /// Frames before the new ones that give a windowed run its past context (none for a
+    /// stateful model, whose state is its past).
     pub fn past(&self) -> usize {
-        self.window - self.new - self.lookahead
+        if self.stateful {
+            0
+        } else {
+            self.window - self.new - self.lookahead
+        }
+    }
+
+    /// Frames whose spectra the engine keeps: the model's window, or for a stateful model the
+    /// new frames and those its lagging masks or its priming still refer to.
+    pub fn kept_frames(&self) -> usize {
+        if self.stateful {
+            self.new + self.prime
+        } else {
+            self.window
+        }
     }
 }

@@ -32,8 +32,12 @@ pub struct ModelSpec {
     pub hop: usize,
     /// Number of low-frequency bins the model sees (bins `0..bins`).
     pub bins: usize,
-    /// The model's frame count must be a multiple of this (a U-Net's total stride).
+    /// The model's frame count must be a multiple of this (a U-Net's total stride; for a
+    /// streaming model, its frames per run).
     pub frame_multiple: usize,
+    /// Set for a streaming model, which carries its own state from one run to the next
+    /// instead of seeing a window of past frames (model contract 2).
+    pub streaming: Option<Streaming>,
     /// Licence of the weights, shown to the user.
     pub licence: String,
     /// Where the weights come from, shown to the user.
@@ -57,6 +61,7 @@ impl ModelSpec {
             hop: 1024,
             bins: 1024,
             frame_multiple: 64,
+            streaming: None,
             licence: String::new(),
             source: String::new(),
             origin: None,
@@ -72,6 +77,20 @@ impl ModelSpec {
     pub fn full_bins(&self) -> usize {
         self.n_fft / 2 + 1
     }
+}
+
+/// How a streaming model is run: `frames_per_run` new frames per call, with its recurrent state
+/// carried inside the model from call to call.
+///
+/// The model's masks lag its input by `lookahead` frames: the `j`-th mask frame it returns
+/// since its last [`MaskModel::reset`] belongs to the `(j − lookahead)`-th frame it was given
+/// (masks for frames before the stream began are dropped). A causal model has no look-ahead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Streaming {
+    /// New frames per call (`K`).
+    pub frames_per_run: usize,
+    /// Frames by which the masks lag the input (`L`).
+    pub lookahead: usize,
 }
 
 /// A model failed to produce masks for one window.
@@ -101,7 +120,16 @@ pub trait MaskModel: Send {
     /// `magnitude` is laid out `[channel (2)][frame][bin (spec.bins)]`; `masks` must be filled
     /// `[stem][channel (2)][frame][bin (spec.bins)]`. Masks need not be normalised: the engine
     /// normalises them so that they sum to one in every bin.
+    ///
+    /// A streaming model ([`ModelSpec::streaming`]) gets the next `frames` frames of its stream
+    /// (a multiple of its frames per run, oldest first) and advances its state over them; its
+    /// masks lag by its look-ahead.
     fn infer(&mut self, magnitude: &[f32], frames: usize, masks: &mut [f32]) -> Result<(), InferenceFailure>;
+
+    /// Returns a streaming model to its initial state, as at the start of a stream. The engine
+    /// calls it whenever its stream restarts: after its reset hand-shake, when a model is
+    /// swapped in, and on a transport jump. Models without state need nothing here.
+    fn reset(&mut self) {}
 }
 
 /// A model that separates nothing: every bin goes to the residual stem.

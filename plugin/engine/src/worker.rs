@@ -89,6 +89,7 @@ impl Worker {
             chunk.commit_all();
         }
         self.core.reset();
+        self.model.reset();
         if let Some(bridge) = &mut self.bridge {
             bridge.reset();
         }
@@ -161,7 +162,8 @@ impl Worker {
 
     /// Runs the model once and records how long it took. A model waiting in `incoming` takes
     /// over first: between two runs, so the switch lands on a frame boundary and the overlap-add
-    /// blends it in without a gap or a click.
+    /// blends it in without a gap or a click. A streaming model starts from its initial state,
+    /// primed with the frames its look-ahead needs.
     fn run_model(
         core: &mut SeparationCore,
         model: &mut Box<dyn MaskModel>,
@@ -172,7 +174,10 @@ impl Worker {
         if let Some(next) = incoming.try_lock().ok().and_then(|mut slot| slot.take()) {
             // The old model is dropped here, on the worker: never on the audio thread.
             *model = next;
+            model.reset();
             shared.model_swaps.fetch_add(1, Ordering::Relaxed);
+            // A failed priming shows in the run that follows; it is not a run of its own.
+            let _ = core.prime(model.as_mut());
         }
         let started = Instant::now();
         let failed = core.run(model.as_mut()).is_err();

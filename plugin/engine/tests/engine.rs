@@ -5,12 +5,18 @@ use sift_test_support as support;
 use std::time::Duration;
 
 use sift_engine::render::{render, Blocks};
-use sift_engine::{Engine, EngineConfig, Extension, Mode};
-use support::{peak_difference_db, sum_stems, test_signal, Behaviour, StandIn};
+use sift_engine::{Engine, EngineConfig, Extension, MaskModel, Mode, ModelSpec};
+use support::{peak_difference_db, sum_stems, test_signal, Behaviour, Recurrent, StandIn};
 
 const RATE: u32 = 44_100;
 
-fn separate(model: StandIn, rate: u32, mode: Mode, blocks: &Blocks, input: &[Vec<f32>]) -> Vec<Vec<Vec<f32>>> {
+fn separate(
+    model: impl MaskModel + 'static,
+    rate: u32,
+    mode: Mode,
+    blocks: &Blocks,
+    input: &[Vec<f32>],
+) -> Vec<Vec<Vec<f32>>> {
     let max = sift_engine::render::largest_block(blocks);
     let config = EngineConfig::new(rate, max).mode(mode).realtime(false);
     let (_engine, mut processor) = Engine::start(Box::new(model), config).expect("engine starts");
@@ -87,7 +93,7 @@ fn output_does_not_depend_on_the_host_block_size() {
 fn latency_is_exact_in_every_mode_and_rate() {
     for rate in [44_100, 48_000, 96_000] {
         for mode in Mode::ALL {
-            assert_impulse_lands_at_latency(rate, mode);
+            assert_impulse_lands_at_latency(rate, mode, StandIn::new(Behaviour::AllToFirst));
         }
     }
 }
@@ -97,13 +103,15 @@ fn latency_is_exact_in_every_mode_and_rate() {
 #[test]
 fn latency_is_exact_at_any_host_rate() {
     for rate in [1_000, 8_000, 11_025, 22_050, 88_201, 176_400, 352_800, 768_000] {
-        assert_impulse_lands_at_latency(rate, Mode::Live);
+        assert_impulse_lands_at_latency(rate, Mode::Live, StandIn::new(Behaviour::AllToFirst));
     }
 }
 
-fn assert_impulse_lands_at_latency(rate: u32, mode: Mode) {
+/// Renders an impulse through `model` and checks that it lands exactly `latency` samples later
+/// in the sum of the stems and in the first (separated) stem, which the model must give it to.
+fn assert_impulse_lands_at_latency(rate: u32, mode: Mode, model: impl MaskModel + 'static) {
     let config = EngineConfig::new(rate, 512).mode(mode).realtime(false).extension(Extension::EdgeBin);
-    let (engine, mut processor) = Engine::start(Box::new(StandIn::new(Behaviour::AllToFirst)), config).unwrap();
+    let (engine, mut processor) = Engine::start(Box::new(model), config).unwrap();
     let latency = engine.latency().samples;
     assert_eq!(processor.latency(), latency);
     let at = rate as usize / 3;
@@ -235,7 +243,7 @@ fn modes_trade_latency_for_context() {
     assert!(latencies.windows(2).all(|w| w[0] < w[1]), "{latencies:?}");
     // Live at 44.1 kHz: the exact formula, one hop per frame of new + look-ahead + overlap,
     // plus one run's budget.
-    let s = Mode::Live.schedule(64);
+    let s = Mode::Live.schedule(&ModelSpec::default_grid());
     assert_eq!(latencies[0], (s.new + s.lookahead) * 1024 + 4096 - 1024 - 1 + s.new * 1024);
 }
 
@@ -281,4 +289,160 @@ fn models_swap_while_running() {
         peak_difference_db(&second(&stems[0], last), &second(&input, last)) <= -80.0,
         "the new model did not take over"
     );
+}
+
+// --- streaming (stateful) models --------------------------------------------------------------
+
+/// The (frames per run, look-ahead) pairs the streaming tests cover: the causal one-frame model
+/// the low-latency targets are about, several frames per run, and a lagging model.
+const STREAMING: [(usize, usize); 3] = [(1, 0), (4, 0), (1, 2)];
+
+/// A streaming model's impulse lands exactly at the latency in every mode and at 44.1, 48 and
+/// 96 kHz, and a causal one-frame model on a 1024/256 grid is as fast as the formula says:
+/// `n_fft − 1 + K·hop` samples (29.0 ms at 44.1 kHz).
+#[test]
+fn streaming_latency_is_exact_in_every_mode_and_rate() {
+    for (k, lookahead) in STREAMING {
+        for rate in [44_100, 48_000, 96_000] {
+            for mode in Mode::ALL {
+                assert_impulse_lands_at_latency(rate, mode, Recurrent::new(k, lookahead));
+            }
+        }
+    }
+    let (engine, _) =
+        Engine::start(Box::new(Recurrent::new(1, 0)), EngineConfig::new(RATE, 512).mode(Mode::Live)).unwrap();
+    assert_eq!(engine.latency().samples, 1024 - 1 + 256);
+    let latencies: Vec<usize> = Mode::ALL
+        .iter()
+        .map(|&mode| Engine::start(Box::new(Recurrent::new(1, 0)), EngineConfig::new(RATE, 512).mode(mode)))
+        .map(|started| started.unwrap().0.latency().samples)
+        .collect();
+    assert!(latencies.windows(2).all(|w| w[0] < w[1]), "modes do not order the latency: {latencies:?}");
+}
+
+/// With a streaming model the stems still sum to the input, the model really separates, and
+/// the output is the same for any host block size.
+#[test]
+fn streaming_stems_sum_to_the_input_at_any_block_size() {
+    let input = test_signal(RATE as usize * 3 / 2, 41);
+    for (k, lookahead) in STREAMING {
+        let reference = separate(Recurrent::new(k, lookahead), RATE, Mode::Live, &Blocks::Fixed(512), &input);
+        let null = peak_difference_db(&sum_stems(&reference), &input);
+        assert!(null <= -80.0, "K={k} L={lookahead}: the stems differ from the input by {null:.1} dBFS");
+        assert!(peak_difference_db(&reference[0], &input) > -20.0, "K={k} L={lookahead}: nothing was separated");
+        for blocks in [Blocks::Fixed(1), Blocks::Fixed(64), Blocks::Fixed(1024), Blocks::Random { max: 3000, seed: 3 }]
+        {
+            let stems = separate(Recurrent::new(k, lookahead), RATE, Mode::Live, &blocks, &input);
+            assert!(stems == reference, "K={k} L={lookahead}: blocks {blocks:?} changed the output");
+        }
+    }
+}
+
+/// The stems a streaming model gives match its closed form: the vocals of frame `f` are the
+/// mixture masked by `s_f / (s_f + |X_f|)`, where `s` is the smoother over the frames up to
+/// `f + look-ahead`. Checked through the one thing that must hold whatever the framing: a
+/// steady sine, where every frame has the same magnitude `x`, so the smoother after `n`
+/// frames is `x (1 − 2⁻ⁿ)` and the vocals settle at half the mixture.
+#[test]
+fn a_streaming_model_carries_its_state_from_run_to_run() {
+    let frames = RATE as usize;
+    let sine: Vec<f32> =
+        (0..frames).map(|i| 0.5 * (i as f32 * 2.0 * std::f32::consts::PI * 1000.0 / 44_100.0).sin()).collect();
+    let input = vec![sine.clone(), sine];
+    for (k, lookahead) in STREAMING {
+        let stems = separate(Recurrent::new(k, lookahead), RATE, Mode::Live, &Blocks::Fixed(256), &input);
+        // Well after the start every frame is alike: the smoother has converged to x, so the
+        // vocals mask is x / (x + x) = 1/2 at every bin.
+        let settled = RATE as usize / 2..frames - 2048;
+        for (vocals, mixture) in stems[0].iter().zip(&input) {
+            let worst = settled.clone().map(|i| (vocals[i] - 0.5 * mixture[i]).abs()).fold(0.0, f32::max);
+            assert!(worst < 1e-4, "K={k} L={lookahead}: settled vocals differ from half the mixture by {worst}");
+        }
+        // Near the start a causal smoother is still rising (mask 1/3 on the first frame, then
+        // more): a model without state would be at 1/2 at once. (A lagging one has already
+        // seen the frames ahead, so its start is not comparable.)
+        if lookahead > 0 {
+            continue;
+        }
+        let early = 0..256;
+        let ratio: f32 =
+            early.clone().map(|i| stems[0][0][i].abs()).sum::<f32>() / early.map(|i| input[0][i].abs()).sum::<f32>();
+        assert!(ratio < 0.45, "K={k} L={lookahead}: vocals are {ratio:.3} of the mixture at the start: no state?");
+    }
+}
+
+/// A restart (a transport jump) returns a streaming model to its initial state: after it, the
+/// stems are exactly what a fresh engine gives for the same audio.
+#[test]
+fn a_restart_gives_the_stems_of_a_fresh_stream() {
+    let a = test_signal(RATE as usize, 43);
+    let b = test_signal(RATE as usize, 47);
+    for (k, lookahead) in STREAMING {
+        let config = EngineConfig::new(RATE, 512).mode(Mode::Live).realtime(false);
+        let (engine, mut processor) = Engine::start(Box::new(Recurrent::new(k, lookahead)), config).unwrap();
+        let latency = engine.latency().samples;
+        let fresh = separate(Recurrent::new(k, lookahead), RATE, Mode::Live, &Blocks::Fixed(512), &b);
+        let mut stems = vec![vec![Vec::new(); 2]; 2];
+        let silence = vec![0.0; latency];
+        for (part, signal) in
+            [a.clone(), b.iter().map(|c| [c.as_slice(), &silence].concat()).collect()].iter().enumerate()
+        {
+            if part == 1 {
+                processor.restart();
+            }
+            for start in (0..signal[0].len()).step_by(512) {
+                let end = (start + 512).min(signal[0].len());
+                let ins = [&signal[0][start..end], &signal[1][start..end]];
+                let mut out = vec![vec![0.0; end - start]; 4];
+                let [v0, v1, a0, a1] = &mut out[..] else { unreachable!() };
+                processor.process(&ins, &mut [v0, v1, a0, a1]);
+                if part == 1 {
+                    for (ch, channel) in stems[0].iter_mut().enumerate() {
+                        channel.extend_from_slice(&out[ch]);
+                    }
+                }
+            }
+        }
+        // The vocals of B come out `latency` samples after the restart, as from a fresh engine.
+        let vocals: Vec<Vec<f32>> = stems[0].iter().map(|c| c[latency..].to_vec()).collect();
+        assert!(vocals == fresh[0], "K={k} L={lookahead}: after a restart the vocals differ from a fresh stream's");
+    }
+}
+
+/// A streaming model swapped in mid-stream starts from its initial state, primed with the
+/// frames its look-ahead needs: the sum never breaks and its masks line up with the stream, so
+/// once the old state has decayed the stems are those of a model that ran all along.
+#[test]
+fn a_streaming_model_swapped_in_lines_up_with_the_stream() {
+    let input = test_signal(3 * RATE as usize, 53);
+    for (k, lookahead) in STREAMING {
+        let reference = separate(Recurrent::new(k, lookahead), RATE, Mode::Live, &Blocks::Fixed(512), &input);
+        let config = EngineConfig::new(RATE, 512).mode(Mode::Live).realtime(false);
+        let (mut engine, mut processor) = Engine::start(Box::new(Recurrent::new(k, lookahead)), config).unwrap();
+        let latency = processor.latency();
+        let total = input[0].len() + latency;
+        let mut out = vec![vec![0.0f32; total]; 4];
+        for start in (0..total).step_by(512) {
+            if start == 512 * 100 {
+                assert!(engine.swap_model(Box::new(Recurrent::new(k, lookahead))).is_ok());
+            }
+            let end = (start + 512).min(total);
+            let block: Vec<Vec<f32>> =
+                input.iter().map(|c| (start..end).map(|i| c.get(i).copied().unwrap_or(0.0)).collect()).collect();
+            let ins: Vec<&[f32]> = block.iter().map(Vec::as_slice).collect();
+            let mut outs: Vec<&mut [f32]> = out.iter_mut().map(|c| &mut c[start..end]).collect();
+            processor.process(&ins, &mut outs);
+        }
+        assert_eq!(engine.shared().model_swaps.load(std::sync::atomic::Ordering::Relaxed), 1);
+        let stems: Vec<Vec<Vec<f32>>> = vec![
+            vec![out[0][latency..].to_vec(), out[1][latency..].to_vec()],
+            vec![out[2][latency..].to_vec(), out[3][latency..].to_vec()],
+        ];
+        let null = peak_difference_db(&sum_stems(&stems), &input);
+        assert!(null <= -80.0, "K={k} L={lookahead}: the sum broke across the swap ({null:.1} dBFS)");
+        let last =
+            |s: &[Vec<f32>]| -> Vec<Vec<f32>> { s.iter().map(|c| c[c.len() - RATE as usize..].to_vec()).collect() };
+        let drift = peak_difference_db(&last(&stems[0]), &last(&reference[0]));
+        assert!(drift <= -90.0, "K={k} L={lookahead}: a second later the swapped-in model is off by {drift:.1} dBFS");
+    }
 }

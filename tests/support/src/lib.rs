@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use sift_engine::{InferenceFailure, MaskModel, ModelSpec};
+use sift_engine::{InferenceFailure, MaskModel, ModelSpec, Streaming};
 
 /// The grid and stems of the default Spleeter model.
 pub fn spleeter_spec() -> ModelSpec {
@@ -84,6 +84,93 @@ impl MaskModel for StandIn {
             };
         }
         Ok(())
+    }
+}
+
+/// A streaming stand-in with recurrent state whose masks are known in closed form, for the
+/// engine's guarantees with stateful models (the `stream-smoother` test model computes the same
+/// with `lookahead` 0 and one frame per run).
+///
+/// On a 1024/256 grid with every bin (513). For each input frame `t` it updates a one-pole
+/// smoother `s ← (s + |X_t|) / 2` per channel and bin, and returns, for frame `t − lookahead`,
+/// vocals `s` and accompaniment `|X_{t − lookahead}|` (zero before the stream began).
+pub struct Recurrent {
+    pub spec: ModelSpec,
+    /// The smoother, `[channel][bin]`.
+    smooth: Vec<f32>,
+    /// The last `lookahead + 1` input frames, `[frame][channel][bin]`, a ring indexed by frame.
+    recent: Vec<f32>,
+    /// Frames seen since the last reset.
+    seen: usize,
+    /// Calls to [`MaskModel::reset`] so far.
+    pub resets: usize,
+}
+
+impl Recurrent {
+    pub const BINS: usize = 513;
+
+    pub fn new(frames_per_run: usize, lookahead: usize) -> Self {
+        let spec = ModelSpec {
+            name: "recurrent-stand-in".into(),
+            n_fft: 1024,
+            hop: 256,
+            bins: Self::BINS,
+            frame_multiple: frames_per_run,
+            streaming: Some(Streaming { frames_per_run, lookahead }),
+            ..ModelSpec::default_grid()
+        };
+        Self {
+            spec,
+            smooth: vec![0.0; 2 * Self::BINS],
+            recent: vec![0.0; (lookahead + 1) * 2 * Self::BINS],
+            seen: 0,
+            resets: 0,
+        }
+    }
+}
+
+impl MaskModel for Recurrent {
+    fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    fn provider(&self) -> &str {
+        "stand-in"
+    }
+
+    fn infer(&mut self, magnitude: &[f32], frames: usize, masks: &mut [f32]) -> Result<(), InferenceFailure> {
+        let bins = Self::BINS;
+        let depth = self.recent.len() / (2 * bins);
+        let lookahead = depth - 1;
+        for f in 0..frames {
+            let t = self.seen;
+            for ch in 0..2 {
+                let x = &magnitude[(ch * frames + f) * bins..][..bins];
+                let ring = &mut self.recent[((t % depth) * 2 + ch) * bins..][..bins];
+                ring.copy_from_slice(x);
+                let smooth = &mut self.smooth[ch * bins..][..bins];
+                for (s, &x) in smooth.iter_mut().zip(x) {
+                    *s = 0.5 * *s + 0.5 * x;
+                }
+                let vocals = &mut masks[(ch * frames + f) * bins..][..bins];
+                vocals.copy_from_slice(smooth);
+                let own = &mut masks[((2 + ch) * frames + f) * bins..][..bins];
+                if t >= lookahead {
+                    own.copy_from_slice(&self.recent[(((t - lookahead) % depth) * 2 + ch) * bins..][..bins]);
+                } else {
+                    own.fill(0.0);
+                }
+            }
+            self.seen += 1;
+        }
+        Ok(())
+    }
+
+    fn reset(&mut self) {
+        self.smooth.fill(0.0);
+        self.recent.fill(0.0);
+        self.seen = 0;
+        self.resets += 1;
     }
 }
 
