@@ -5,12 +5,12 @@
 
 use std::collections::HashMap;
 
-use sift_engine::{ModelSpec, MAX_STEMS};
+use sift_engine::{ModelSpec, Streaming, MAX_STEMS};
 
 use super::InferenceError;
 
-/// The contract version this build reads.
-pub const CONTRACT_VERSION: &str = "1";
+/// The contract versions this build reads: 1 (windowed models) and 2 (adds streaming models).
+pub const CONTRACT_VERSIONS: [&str; 2] = ["1", "2"];
 
 /// What the network's output tensor holds, and so how it becomes masks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,7 +32,13 @@ pub struct Contract {
     pub input: String,
     /// Name of the mask (or magnitude) output tensor.
     pub output: String,
+    /// A streaming model's state tensors, `(input, output)` pairs: each output of one run is
+    /// fed back as its input in the next (empty for a windowed model).
+    pub state: Vec<StatePair>,
 }
+
+/// A streaming model's state tensor names: `(input, output)`.
+pub type StatePair = (String, String);
 
 impl Contract {
     /// Reads the contract from a model's `metadata_props`.
@@ -49,9 +55,10 @@ impl Contract {
             })
         };
         let version = get("sift.contract")?;
-        if version != CONTRACT_VERSION {
+        if !CONTRACT_VERSIONS.contains(&version.as_str()) {
             return Err(InferenceError::Contract(format!(
-                "`sift.contract` is `{version}`, this version of Sift reads contract {CONTRACT_VERSION}"
+                "`sift.contract` is `{version}`, this version of Sift reads contracts {}",
+                CONTRACT_VERSIONS.join(" and ")
             )));
         }
         let stems: Vec<String> =
@@ -113,6 +120,17 @@ impl Contract {
                 return Err(InferenceError::Contract(format!("`{key}` is `{layout}`, Sift reads `{expected}`")));
             }
         }
+        let (streaming, state) = Self::streaming(meta, &version)?;
+        let frame_multiple = match (streaming, meta.get("sift.frame_multiple")) {
+            (Some(s), None) => s.frames_per_run,
+            (Some(s), Some(_)) if number("sift.frame_multiple")? != s.frames_per_run => {
+                return Err(InferenceError::Contract(format!(
+                    "`sift.frame_multiple` must equal `sift.frames_per_run` ({}) in a streaming model",
+                    s.frames_per_run
+                )))
+            }
+            _ => number("sift.frame_multiple")?,
+        };
         let spec = ModelSpec {
             name: get("sift.name")?,
             stems,
@@ -121,22 +139,75 @@ impl Contract {
             n_fft,
             hop,
             bins,
-            frame_multiple: number("sift.frame_multiple")?,
-            streaming: None,
+            frame_multiple,
+            streaming,
             licence: get("sift.licence")?,
             source: get("sift.source")?,
             origin: None,
         };
-        Ok(Contract { spec, output_kind, input: get("sift.input")?, output: get("sift.output")? })
+        Ok(Contract { spec, output_kind, input: get("sift.input")?, output: get("sift.output")?, state })
+    }
+
+    /// Reads the streaming keys of contract 2: whether the model streams, its frames per run,
+    /// look-ahead and state tensor pairs.
+    fn streaming(
+        meta: &HashMap<String, String>,
+        version: &str,
+    ) -> Result<(Option<Streaming>, Vec<StatePair>), InferenceError> {
+        let bad = |message: String| Err(InferenceError::Contract(message));
+        let value = |key: &str| meta.get(key).map(|v| v.trim());
+        match value("sift.streaming") {
+            None | Some("false") => return Ok((None, Vec::new())),
+            Some("true") if version == "1" => {
+                return bad("`sift.streaming` needs `sift.contract` 2; this file says 1".into())
+            }
+            Some("true") => {}
+            Some(other) => return bad(format!("`sift.streaming` must be `true` or `false`, found `{other}`")),
+        }
+        let Some(text) = value("sift.frames_per_run") else {
+            return bad("metadata key `sift.frames_per_run` is missing (a streaming model must say it)".into());
+        };
+        let Some(frames_per_run) = text.parse::<usize>().ok().filter(|&k| k > 0) else {
+            return bad(format!("`sift.frames_per_run` must be a positive whole number, found `{text}`"));
+        };
+        let lookahead = match value("sift.lookahead") {
+            None => 0,
+            Some(text) => match text.parse::<usize>() {
+                Ok(frames) => frames,
+                Err(_) => {
+                    return bad(format!(
+                        "`sift.lookahead` must be a whole number of frames (0 or more), found `{text}`"
+                    ))
+                }
+            },
+        };
+        let names = |key: &str| -> Result<Vec<String>, InferenceError> {
+            let list = value(key).ok_or_else(|| {
+                InferenceError::Contract(format!(
+                    "metadata key `{key}` is missing (a streaming model must name its state)"
+                ))
+            })?;
+            Ok(list.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+        };
+        let (inputs, outputs) = (names("sift.state_inputs")?, names("sift.state_outputs")?);
+        if inputs.len() != outputs.len() {
+            return bad(format!(
+                "`sift.state_inputs` names {} tensors and `sift.state_outputs` {}: they must pair up",
+                inputs.len(),
+                outputs.len()
+            ));
+        }
+        Ok((Some(Streaming { frames_per_run, lookahead }), inputs.into_iter().zip(outputs).collect()))
     }
 
     /// Checks the session's tensors against the contract: names, element type and the fixed
-    /// dimensions (frames may be dynamic).
+    /// dimensions (frames may be dynamic), and a streaming model's state tensors. Returns the
+    /// shape of each state pair.
     pub fn check_tensors(
         &self,
         inputs: &[(String, Vec<i64>)],
         outputs: &[(String, Vec<i64>)],
-    ) -> Result<(), InferenceError> {
+    ) -> Result<Vec<Vec<usize>>, InferenceError> {
         let spec = &self.spec;
         let find = |list: &[(String, Vec<i64>)], name: &str, what: &str| {
             list.iter().find(|(n, _)| n == name).map(|(_, s)| s.clone()).ok_or_else(|| {
@@ -147,24 +218,56 @@ impl Contract {
         let fits = |shape: &[i64], expected: &[i64]| {
             shape.len() == expected.len() && shape.iter().zip(expected).all(|(&d, &e)| e < 0 || d < 0 || d == e)
         };
+        // A streaming model runs on exactly its frames per run; the dimension may be dynamic.
+        let (frames, frames_text) = match spec.streaming {
+            Some(s) => (s.frames_per_run as i64, s.frames_per_run.to_string()),
+            None => (-1, "frames".to_owned()),
+        };
         let input = find(inputs, &self.input, "input")?;
-        let expected_in = [1, 2, -1, spec.bins as i64];
+        let expected_in = [1, 2, frames, spec.bins as i64];
         if !fits(&input, &expected_in) {
             return Err(InferenceError::Contract(format!(
-                "input `{}` has shape {input:?}, the metadata implies [1, 2, frames, {}]",
+                "input `{}` has shape {input:?}, the metadata implies [1, 2, {frames_text}, {}]",
                 self.input, spec.bins
             )));
         }
         let output = find(outputs, &self.output, "output")?;
-        let expected_out = [1, spec.stem_count() as i64, 2, -1, spec.bins as i64];
+        let expected_out = [1, spec.stem_count() as i64, 2, frames, spec.bins as i64];
         if !fits(&output, &expected_out) {
             return Err(InferenceError::Contract(format!(
-                "output `{}` has shape {output:?}, the metadata implies [1, {}, 2, frames, {}]",
+                "output `{}` has shape {output:?}, the metadata implies [1, {}, 2, {frames_text}, {}]",
                 self.output,
                 spec.stem_count(),
                 spec.bins
             )));
         }
-        Ok(())
+        let mut shapes = Vec::with_capacity(self.state.len());
+        for (state_in, state_out) in &self.state {
+            let shape = find(inputs, state_in, "state input")?;
+            let next = find(outputs, state_out, "state output")?;
+            if shape.is_empty() || shape.iter().any(|&d| d <= 0) {
+                return Err(InferenceError::Contract(format!(
+                    "state input `{state_in}` has shape {shape:?}: state tensors must be float32 with fixed dimensions"
+                )));
+            }
+            if next != shape {
+                return Err(InferenceError::Contract(format!(
+                    "state output `{state_out}` has shape {next:?} but its input `{state_in}` has {shape:?}"
+                )));
+            }
+            shapes.push(shape.iter().map(|&d| d as usize).collect());
+        }
+        // An input nobody feeds would fail every run; say so at load time.
+        let unnamed: Vec<&str> = inputs
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .filter(|n| *n != self.input && !self.state.iter().any(|(s, _)| s == n))
+            .collect();
+        if !unnamed.is_empty() {
+            return Err(InferenceError::Contract(format!(
+                "the model has inputs the metadata does not name: {unnamed:?} (state inputs go in `sift.state_inputs`)"
+            )));
+        }
+        Ok(shapes)
     }
 }

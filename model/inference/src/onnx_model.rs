@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
+use ort::session::SessionInputValue;
 use ort::value::{TensorRef, ValueType};
 
 use sift_engine::{InferenceFailure, MaskModel, ModelSpec};
@@ -56,6 +57,8 @@ struct Loaded {
     session: Mutex<Session>,
     /// The contract read from the file; its spec's `origin` is the file.
     contract: Contract,
+    /// Shapes of a streaming model's state tensors, one per `contract.state` pair.
+    state_shapes: Vec<Vec<usize>>,
 }
 
 /// Models loaded in this process, by file and options. Weak, so the last instance to let go of
@@ -65,9 +68,16 @@ type Cache = Mutex<HashMap<(PathBuf, usize, bool), Weak<Loaded>>>;
 static LOADED: OnceLock<Cache> = OnceLock::new();
 
 /// An ONNX model file that follows Sift's contract, ready to run.
+///
+/// A streaming model's state belongs to this instance, not to the shared session: two plugin
+/// instances running the same file each carry their own.
 pub struct OnnxModel {
     loaded: Arc<Loaded>,
     provider: String,
+    /// The current state of a streaming model, one buffer per state pair (zeros at reset).
+    state: Vec<Vec<f32>>,
+    /// One run's input frames of a streaming model, `[channel][frame][bin]`.
+    frames_in: Vec<f32>,
 }
 
 impl OnnxModel {
@@ -87,13 +97,22 @@ impl OnnxModel {
         let mut cache = LOADED.get_or_init(Cache::default).lock().unwrap_or_else(PoisonError::into_inner);
         cache.retain(|_, weak| weak.strong_count() > 0);
         if let Some(loaded) = cache.get(&key).and_then(Weak::upgrade) {
-            return Ok(OnnxModel { loaded, provider: "CPU".to_owned() });
+            return Ok(Self::instance(loaded));
         }
         let loaded = Arc::new(Self::load_file(runtime, path, options)?);
         cache.insert(key, Arc::downgrade(&loaded));
-        let mut model = OnnxModel { loaded, provider: "CPU".to_owned() };
+        let mut model = Self::instance(loaded);
         model.test_run()?;
+        model.reset();
         Ok(model)
+    }
+
+    /// An instance of a loaded model with its own (initial) state.
+    fn instance(loaded: Arc<Loaded>) -> Self {
+        let state = loaded.state_shapes.iter().map(|shape| vec![0.0; shape.iter().product()]).collect();
+        let spec = &loaded.contract.spec;
+        let frames_in = vec![0.0; 2 * spec.streaming.map_or(0, |s| s.frames_per_run) * spec.bins];
+        OnnxModel { loaded, provider: "CPU".to_owned(), state, frames_in }
     }
 
     fn load_file(runtime: &Runtime, path: &Path, options: &SessionOptions) -> Result<Loaded, InferenceError> {
@@ -102,13 +121,13 @@ impl OnnxModel {
         let metadata = read_metadata(&session).map_err(|e| unreadable(e.to_string()))?;
         let mut contract = Contract::from_metadata(&metadata).map_err(|e| e.in_file(path))?;
         contract.spec.origin = Some(path.to_owned());
-        contract
+        let state_shapes = contract
             .check_tensors(
                 &shapes(session.inputs().iter().map(|o| (o.name(), o.dtype()))),
                 &shapes(session.outputs().iter().map(|o| (o.name(), o.dtype()))),
             )
             .map_err(|e| e.in_file(path))?;
-        Ok(Loaded { session: Mutex::new(session), contract })
+        Ok(Loaded { session: Mutex::new(session), contract, state_shapes })
     }
 
     fn path(&self) -> &Path {
@@ -142,25 +161,90 @@ impl MaskModel for OnnxModel {
     }
 
     fn infer(&mut self, magnitude: &[f32], frames: usize, masks: &mut [f32]) -> Result<(), InferenceFailure> {
+        if self.loaded.contract.spec.streaming.is_some() {
+            return self.infer_streaming(magnitude, frames, masks);
+        }
         let contract = &self.loaded.contract;
         let shape = [1usize, 2, frames, contract.spec.bins];
-        let input = TensorRef::from_array_view((shape, magnitude)).map_err(|e| InferenceFailure(e.to_string()))?;
+        let input = TensorRef::from_array_view((shape, magnitude)).map_err(failure)?;
         let mut session = self.loaded.session.lock().unwrap_or_else(PoisonError::into_inner);
-        let outputs =
-            session.run(ort::inputs![contract.input.as_str() => input]).map_err(|e| InferenceFailure(e.to_string()))?;
-        let (_, values) = outputs[contract.output.as_str()]
-            .try_extract_tensor::<f32>()
-            .map_err(|e| InferenceFailure(e.to_string()))?;
+        let outputs = session.run(ort::inputs![contract.input.as_str() => input]).map_err(failure)?;
+        let (_, values) = outputs[contract.output.as_str()].try_extract_tensor::<f32>().map_err(failure)?;
         if values.len() != masks.len() {
             return Err(InferenceFailure(format!("output has {} values, expected {}", values.len(), masks.len())));
         }
-        match contract.output_kind {
-            OutputKind::Mask => masks.copy_from_slice(values),
-            // Squared magnitudes are normalised into ratio masks by the engine.
-            OutputKind::Magnitude => masks.iter_mut().zip(values).for_each(|(m, &v)| *m = v * v),
+        write_masks(contract.output_kind, values, masks);
+        Ok(())
+    }
+
+    fn reset(&mut self) {
+        self.state.iter_mut().for_each(|s| s.fill(0.0));
+    }
+}
+
+impl OnnxModel {
+    /// Runs a streaming model over `frames` frames, its frames per run at a time, handing its
+    /// state from each run to the next.
+    fn infer_streaming(&mut self, magnitude: &[f32], frames: usize, masks: &mut [f32]) -> Result<(), InferenceFailure> {
+        let contract = &self.loaded.contract;
+        let (bins, stems) = (contract.spec.bins, contract.spec.stem_count());
+        let k = contract.spec.streaming.map_or(1, |s| s.frames_per_run);
+        if !frames.is_multiple_of(k) {
+            return Err(InferenceFailure(format!("{frames} frames is not a whole number of runs of {k}")));
+        }
+        let run_values = k * bins;
+        let mut session = self.loaded.session.lock().unwrap_or_else(PoisonError::into_inner);
+        for run in 0..frames / k {
+            // `[channel][frame][bin]` for this run's frames only.
+            for ch in 0..2 {
+                let from = (ch * frames + run * k) * bins;
+                self.frames_in[ch * run_values..][..run_values].copy_from_slice(&magnitude[from..from + run_values]);
+            }
+            let mut inputs = Vec::with_capacity(1 + self.state.len());
+            let input =
+                TensorRef::from_array_view(([1usize, 2, k, bins], self.frames_in.as_slice())).map_err(failure)?;
+            inputs.push((contract.input.as_str(), SessionInputValue::from(input)));
+            for ((name, _), (state, shape)) in
+                contract.state.iter().zip(self.state.iter().zip(&self.loaded.state_shapes))
+            {
+                let value = TensorRef::from_array_view((shape.clone(), state.as_slice())).map_err(failure)?;
+                inputs.push((name.as_str(), SessionInputValue::from(value)));
+            }
+            let outputs = session.run(inputs).map_err(failure)?;
+            let (_, values) = outputs[contract.output.as_str()].try_extract_tensor::<f32>().map_err(failure)?;
+            if values.len() != stems * 2 * run_values {
+                return Err(InferenceFailure(format!(
+                    "output has {} values, expected {}",
+                    values.len(),
+                    stems * 2 * run_values
+                )));
+            }
+            // `[stem][channel][frame][bin]`: each stem and channel's frames go to their place.
+            for (i, chunk) in values.chunks_exact(run_values).enumerate() {
+                let to = (i * frames + run * k) * bins;
+                write_masks(contract.output_kind, chunk, &mut masks[to..to + run_values]);
+            }
+            for ((_, name), state) in contract.state.iter().zip(self.state.iter_mut()) {
+                let (_, next) = outputs[name.as_str()].try_extract_tensor::<f32>().map_err(failure)?;
+                state.copy_from_slice(next);
+            }
         }
         Ok(())
     }
+}
+
+/// Writes a run's output values as masks: as they are, or squared magnitudes, which the engine
+/// normalises into ratio masks.
+fn write_masks(kind: OutputKind, values: &[f32], masks: &mut [f32]) {
+    match kind {
+        OutputKind::Mask => masks.copy_from_slice(values),
+        OutputKind::Magnitude => masks.iter_mut().zip(values).for_each(|(m, &v)| *m = v * v),
+    }
+}
+
+/// A runtime error as a failed run.
+fn failure(error: ort::Error) -> InferenceFailure {
+    InferenceFailure(error.to_string())
 }
 
 /// A CPU session tuned for real time: all graph optimisations, a fixed thread count, no

@@ -142,12 +142,42 @@ fn broken_and_mismatched_models_are_rejected_with_the_reason() {
         ("wrong-input-bins", "input `magnitude` has shape"),
         ("wrong-stem-count", "output `masks` has shape"),
         ("waveform-output", "`sift.output_kind` `waveform` is not supported"),
+        ("stream-missing-state-output", "the model has no state output tensor `nope`"),
+        ("stream-state-count-mismatch", "`sift.state_inputs` names 2 tensors and `sift.state_outputs` 1"),
+        ("stream-bad-lookahead", "`sift.lookahead` must be a whole number of frames"),
+        ("stream-frames-mismatch", "input `magnitude` has shape"),
+        ("stream-v1-streaming", "`sift.streaming` needs `sift.contract` 2"),
         ("does-not-exist", "does not exist"),
     ] {
         let path = models.join(format!("{model}.onnx"));
         separate_fails(&input, &["--model", path.to_str().unwrap()], &[], expected);
     }
     separate_fails(&input, &["--model", "no-such-model"], &[], "no installed model is called `no-such-model`");
+}
+
+/// A contract-2 streaming model separates real music from the command line with the latency
+/// of its formula (`n_fft − 1 + K·hop` = 1279 samples, 29.0 ms), stems that sum to the mixture,
+/// and exactly the stems of the engine running the same recurrence in Rust.
+#[test]
+fn a_streaming_model_separates_with_its_short_latency() {
+    let clip = support::rock_clip();
+    let out = scratch("streaming");
+    let model = support::test_models().join("stream-smoother.onnx");
+    let report = separate_ok(&clip.join("mixture.wav"), &out, &["--model", model.to_str().unwrap(), "--mode", "live"]);
+    assert_eq!(report["latency_samples"], 1279, "{report}");
+    let input = audio_file::read(&clip.join("mixture.wav")).unwrap();
+    let stems: Vec<Vec<Vec<f32>>> = ["vocals", "accompaniment"]
+        .iter()
+        .map(|stem| audio_file::read(&out.join(format!("{stem}.wav"))).unwrap().channels)
+        .collect();
+    let null = support::peak_difference_db(&support::sum_stems(&stems), &input.channels);
+    assert!(null <= -80.0, "the stems differ from the mixture by {null:.1} dBFS");
+    let config = sift_engine::EngineConfig::new(44_100, 512).mode(sift_engine::Mode::Live).realtime(false);
+    let (_engine, mut processor) = sift_engine::Engine::start(Box::new(support::Recurrent::new(1, 0)), config).unwrap();
+    let blocks = sift_engine::render::Blocks::Fixed(512);
+    let expected = sift_engine::render::render(&mut processor, &input.channels, 44_100, &blocks, false, |_| {}).stems;
+    let difference = support::peak_difference_db(&stems[0], &expected[0]);
+    assert!(difference <= -90.0, "the ONNX model's vocals differ from the recurrence's by {difference:.1} dBFS");
 }
 
 #[test]
