@@ -228,6 +228,7 @@ impl Engine {
         let worker = Worker {
             core: SeparationCore::new(spec.clone(), schedule, config.extension),
             lead_in: bridge.as_ref().map_or(0, RateBridge::delay),
+            state_resets_done: 0,
             bridge,
             model,
             input: input_rx,

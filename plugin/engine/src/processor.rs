@@ -65,17 +65,14 @@ impl AudioProcessor {
         self.realtime = realtime;
     }
 
-    /// Starts a fresh stream with the next block, for a jump of the host's transport: the
-    /// worker drops what it has not separated yet and the model returns to its initial state,
-    /// so a streaming model's memory of the old position does not colour the new one. Until
-    /// the fresh stream's stems arrive (the latency), the stems are silent and the residual
-    /// stem carries the dry signal, as at start-up.
+    /// Tells the engine that the host's transport jumped (a locate, a loop's wrap): a streaming
+    /// model forgets what it heard before, at the worker's next run, so its memory of the old
+    /// position does not colour the new one. Nothing else changes: no gap, no dry fall-back,
+    /// the same latency. A windowed model has no memory beyond its window and ignores it.
     ///
-    /// Real-time safe: an atomic increment. In offline mode the next block waits for the
-    /// worker to acknowledge, so a render restarts at exactly this sample.
-    pub fn restart(&mut self) {
-        self.shared.reset_requested.fetch_add(1, Ordering::Release);
-        self.resetting = true;
+    /// Real-time safe: one atomic increment.
+    pub fn forget_state(&mut self) {
+        self.shared.state_resets_requested.fetch_add(1, Ordering::Release);
     }
 
     /// Separates one host block.
@@ -136,15 +133,8 @@ impl AudioProcessor {
     /// Pushes `n` frames of `scratch` to the worker, or starts a reset if the ring is full.
     fn send_input(&mut self, n: usize) {
         if self.resetting {
-            let mut done = self.shared.reset_done.load(Ordering::Acquire);
+            let done = self.shared.reset_done.load(Ordering::Acquire);
             self.drain_output();
-            // Offline, the worker's acknowledgement is worth waiting for: the render then
-            // restarts at exactly this block instead of wherever the worker happened to be.
-            while !self.realtime && done != self.shared.reset_requested.load(Ordering::Relaxed) && !self.worker_gone() {
-                self.wake_worker();
-                std::thread::sleep(Duration::from_micros(50));
-                done = self.shared.reset_done.load(Ordering::Acquire);
-            }
             if done != self.shared.reset_requested.load(Ordering::Relaxed) {
                 return;
             }

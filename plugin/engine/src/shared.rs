@@ -19,6 +19,9 @@ pub struct Shared {
     pub reset_requested: AtomicU32,
     /// The last reset the worker has carried out.
     pub reset_done: AtomicU32,
+    /// Raised by the audio thread when the host's transport jumped: the worker resets a
+    /// streaming model's state before its next run.
+    pub state_resets_requested: AtomicU32,
     /// Host blocks in which the worker's output was late (real-time mode only).
     pub deadline_misses: AtomicU64,
     /// Samples that fell back to the dry signal because the worker was late.
@@ -47,6 +50,7 @@ impl Default for Shared {
             worker_parked: AtomicBool::new(false),
             reset_requested: AtomicU32::new(0),
             reset_done: AtomicU32::new(0),
+            state_resets_requested: AtomicU32::new(0),
             deadline_misses: AtomicU64::new(0),
             missed_samples: AtomicU64::new(0),
             overflows: AtomicU64::new(0),

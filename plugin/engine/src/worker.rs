@@ -28,6 +28,8 @@ pub struct Worker {
     pub(super) shared: Arc<Shared>,
     /// A model handed over by [`super::Engine::swap_model`], taken before the next run.
     pub(super) incoming: Arc<Mutex<Option<Box<dyn MaskModel>>>>,
+    /// The last of [`Shared::state_resets_requested`] carried out.
+    pub(super) state_resets_done: u32,
     /// Host-rate stem samples still to drop at the start of the stream: the resampling
     /// round trip's delay, so that output sample `k` belongs to input sample `k`.
     pub(super) lead_in: usize,
@@ -105,7 +107,13 @@ impl Worker {
                     let [left, right] = &self.mixture;
                     offset += self.core.feed(&left[offset..frames], &right[offset..frames]);
                     if self.core.run_due() {
-                        Self::run_model(&mut self.core, &mut self.model, &self.shared, &self.incoming);
+                        Self::run_model(
+                            &mut self.core,
+                            &mut self.model,
+                            &self.shared,
+                            &self.incoming,
+                            &mut self.state_resets_done,
+                        );
                         let produced = self.core.output_len();
                         Self::emit(
                             &mut self.output,
@@ -139,7 +147,7 @@ impl Worker {
             if !self.core.run_due() {
                 continue;
             }
-            Self::run_model(&mut self.core, &mut self.model, &self.shared, &self.incoming);
+            Self::run_model(&mut self.core, &mut self.model, &self.shared, &self.incoming, &mut self.state_resets_done);
             let produced = self.core.output_len();
             let mut taken = 0;
             while taken < produced {
@@ -162,20 +170,31 @@ impl Worker {
 
     /// Runs the model once and records how long it took. A model waiting in `incoming` takes
     /// over first: between two runs, so the switch lands on a frame boundary and the overlap-add
-    /// blends it in without a gap or a click. A streaming model starts from its initial state,
-    /// primed with the frames its look-ahead needs.
+    /// blends it in without a gap or a click. A streaming model swapped in, or told to forget
+    /// (a transport jump), starts from its initial state, primed with the frames its
+    /// look-ahead needs.
     fn run_model(
         core: &mut SeparationCore,
         model: &mut Box<dyn MaskModel>,
         shared: &Shared,
         incoming: &Mutex<Option<Box<dyn MaskModel>>>,
+        state_resets_done: &mut u32,
     ) {
+        let mut fresh = false;
         // `try_lock`: the worker never waits for the main thread.
         if let Some(next) = incoming.try_lock().ok().and_then(|mut slot| slot.take()) {
             // The old model is dropped here, on the worker: never on the audio thread.
             *model = next;
-            model.reset();
             shared.model_swaps.fetch_add(1, Ordering::Relaxed);
+            fresh = true;
+        }
+        let requested = shared.state_resets_requested.load(Ordering::Acquire);
+        if requested != *state_resets_done {
+            *state_resets_done = requested;
+            fresh = true;
+        }
+        if fresh {
+            model.reset();
             // A failed priming shows in the run that follows; it is not a run of its own.
             let _ = core.prime(model.as_mut());
         }

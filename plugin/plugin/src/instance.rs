@@ -53,6 +53,27 @@ pub struct Instance {
     model_info: ModelInfo,
     /// Loads models picked in the editor and brings them into play.
     pub loader: Arc<ModelLoader>,
+    /// Spots jumps of the host's transport, after which a streaming model starts afresh.
+    transport: TransportWatch,
+}
+
+/// Spots jumps of the host's transport: a block that does not start where the last one ended
+/// (a locate, a loop's wrap, playing from elsewhere after a stop). Hosts that report no
+/// position never jump.
+#[derive(Default)]
+struct TransportWatch {
+    /// Where the next block should start: the last block's end while playing, its start while
+    /// stopped (a stopped transport does not move).
+    next: Option<i64>,
+}
+
+impl TransportWatch {
+    /// Whether the block at `position` (`len` samples) jumped; remembers where it ends.
+    fn jumped(&mut self, playing: bool, position: Option<i64>, len: usize) -> bool {
+        let jumped = matches!((position, self.next), (Some(at), Some(next)) if at != next);
+        self.next = position.map(|at| if playing { at + len as i64 } else { at });
+        jumped
+    }
 }
 
 impl Default for Instance {
@@ -84,6 +105,7 @@ impl Instance {
             loader,
             status,
             model_info: ModelInfo::default(),
+            transport: TransportWatch::default(),
         }
     }
 
@@ -235,6 +257,10 @@ impl Instance {
         // The host may render faster than real time without re-activating (Ardour's export marks
         // only its process calls offline): wait for the worker then, fall back to dry otherwise.
         processor.set_realtime(context.process_mode() == ProcessMode::Realtime);
+        let transport = context.transport();
+        if self.transport.jumped(transport.playing, transport.pos_samples(), len) {
+            processor.forget_state();
+        }
         // A mode change needs a new engine, with another latency. CLAP allows a latency change
         // only inside `activate()`: ask for a restart, and the next activation reports it. VST3
         // hosts re-read the latency when told it changed (nice-plug's restartComponent from the
@@ -294,5 +320,31 @@ impl Instance {
 impl Drop for Instance {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TransportWatch;
+
+    #[test]
+    fn a_transport_jump_is_a_block_that_does_not_start_where_the_last_one_ended() {
+        let mut watch = TransportWatch::default();
+        // Playing on: no jump; the first block has nothing to compare with.
+        assert!(!watch.jumped(true, Some(0), 512));
+        assert!(!watch.jumped(true, Some(512), 512));
+        // A loop's wrap and a locate while playing.
+        assert!(watch.jumped(true, Some(0), 512));
+        assert!(watch.jumped(true, Some(88_200), 256));
+        assert!(!watch.jumped(true, Some(88_456), 256));
+        // Stopped, the position stays put; playing from there is no jump, from elsewhere is.
+        assert!(!watch.jumped(false, Some(88_712), 256));
+        assert!(!watch.jumped(false, Some(88_712), 256));
+        assert!(!watch.jumped(true, Some(88_712), 256));
+        assert!(!watch.jumped(false, Some(88_968), 256));
+        assert!(watch.jumped(true, Some(0), 256));
+        // A host that reports no position never jumps.
+        let mut blind = TransportWatch::default();
+        assert!(!blind.jumped(true, None, 512) && !blind.jumped(true, None, 512));
     }
 }

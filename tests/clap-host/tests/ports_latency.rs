@@ -92,3 +92,32 @@ fn latency_depends_on_rate_and_mode() {
     assert!(by_mode[0].1 < balanced, "Live should have less latency than Balanced: {by_mode:?}");
     assert!(by_mode[2].1 > balanced, "Studio should have more latency than Balanced: {by_mode:?}");
 }
+
+/// A contract-2 streaming model (`stream-smoother`: causal, one frame per run on a 1024/256
+/// grid) loads in both plugins, which report its latency, `n_fft − 1 + K·hop` = 1279 samples
+/// at 44.1 kHz in Live, and delay the remix by exactly that.
+#[test]
+fn a_streaming_model_reports_its_short_latency_in_both_plugins() {
+    let model = sift_test_support::test_models().join("stream-smoother.onnx");
+    for id in [SIFT_ID, SIFT_SINGLE_ID] {
+        let mut plugin = TestPlugin::new(id).unwrap();
+        plugin.use_model(&model).unwrap();
+        let mode = plugin.param("Mode");
+        let live = plugin.text_to_value(mode.id, "Live").expect("Mode has a Live value");
+        plugin.set_params(&[(mode.id, live)]);
+        plugin.activate_offline(44_100.0, 512).unwrap();
+        let latency = plugin.latency() as usize;
+        assert_eq!(latency, 1024 - 1 + 256, "{id}: latency with the streaming model");
+        let mut input = vec![vec![0.0f32; 44_100]; 2];
+        input[0][10_000] = 1.0;
+        input[1][10_000] = -0.5;
+        let out = plugin.render(&input, |_| 512, &[]).unwrap();
+        for (ch, expected) in [(0, 1.0), (1, -0.5)] {
+            let main = &out.main()[ch];
+            let peak = (0..main.len()).max_by(|&a, &b| main[a].abs().total_cmp(&main[b].abs())).unwrap();
+            assert_eq!(peak, 10_000 + latency, "{id}: the remix's impulse lands at {peak}");
+            assert!((main[peak] - expected).abs() < 1e-4, "{id}: the remix's impulse is {}", main[peak]);
+        }
+        plugin.assert_no_violations();
+    }
+}

@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use sift_engine::{InferenceFailure, MaskModel, ModelSpec, Streaming};
@@ -102,8 +103,8 @@ pub struct Recurrent {
     recent: Vec<f32>,
     /// Frames seen since the last reset.
     seen: usize,
-    /// Calls to [`MaskModel::reset`] so far.
-    pub resets: usize,
+    /// Calls to [`MaskModel::reset`] so far (shared, so a test can watch a model the engine owns).
+    pub resets: Arc<AtomicUsize>,
 }
 
 impl Recurrent {
@@ -124,7 +125,7 @@ impl Recurrent {
             smooth: vec![0.0; 2 * Self::BINS],
             recent: vec![0.0; (lookahead + 1) * 2 * Self::BINS],
             seen: 0,
-            resets: 0,
+            resets: Arc::default(),
         }
     }
 }
@@ -170,7 +171,7 @@ impl MaskModel for Recurrent {
         self.smooth.fill(0.0);
         self.recent.fill(0.0);
         self.seen = 0;
-        self.resets += 1;
+        self.resets.fetch_add(1, Ordering::Relaxed);
     }
 }
 
