@@ -156,14 +156,16 @@ fn broken_and_mismatched_models_are_rejected_with_the_reason() {
 }
 
 /// A contract-2 streaming model separates real music from the command line with the latency
-/// of its formula (`n_fft − 1 + K·hop` = 1279 samples, 29.0 ms), stems that sum to the mixture,
+/// of its formula (`n_fft − 1 + K·hop` = 1279 samples, 29.0 ms, with 256-sample blocks), stems
+/// that sum to the mixture,
 /// and exactly the stems of the engine running the same recurrence in Rust.
 #[test]
 fn a_streaming_model_separates_with_its_short_latency() {
     let clip = support::rock_clip();
     let out = scratch("streaming");
     let model = support::test_models().join("stream-smoother.onnx");
-    let report = separate_ok(&clip.join("mixture.wav"), &out, &["--model", model.to_str().unwrap(), "--mode", "live"]);
+    let args = ["--model", model.to_str().unwrap(), "--mode", "live", "--block", "256"];
+    let report = separate_ok(&clip.join("mixture.wav"), &out, &args);
     assert_eq!(report["latency_samples"], 1279, "{report}");
     let input = audio_file::read(&clip.join("mixture.wav")).unwrap();
     let stems: Vec<Vec<Vec<f32>>> = ["vocals", "accompaniment"]

@@ -16,7 +16,8 @@ pub struct Latency {
     /// The part the algorithm needs even with an infinitely fast model: the STFT frame,
     /// look-ahead, waiting for a run's new frames, and resampling.
     pub algorithmic: usize,
-    /// The time the worker gets for one model run: one run's worth of new frames.
+    /// The time the worker gets for one model run: one run's worth of new frames, or the host's
+    /// largest block if that is longer (see [`Latency::new`]).
     pub budget: usize,
     /// Host sample rate, for converting to time.
     pub sample_rate: u32,
@@ -28,7 +29,18 @@ impl Latency {
     /// Without resampling the algorithmic part is exact: the largest number of samples that
     /// can be in before the stems for the first of them are out. With resampling it is a
     /// tight upper bound that adds each resampler's chunking and delay.
-    pub fn new(spec: &ModelSpec, schedule: &Schedule, host_rate: u32, bridge: Option<BridgeTiming>) -> Self {
+    ///
+    /// The budget is a run's worth of new frames, but never less than `max_block`: the worker
+    /// only sees a host block once the host hands it over, and the audio thread does not wait,
+    /// so stems for the samples of one block can only be ready by a later one. With a
+    /// streaming model (a run every 256 samples) host blocks longer than a run set the latency.
+    pub fn new(
+        spec: &ModelSpec,
+        schedule: &Schedule,
+        host_rate: u32,
+        max_block: usize,
+        bridge: Option<BridgeTiming>,
+    ) -> Self {
         let core_lag = SeparationCore::max_lag(spec, schedule);
         // Samples convert at the ratio the resamplers use.
         let ratio_rate = bridge.map_or(host_rate, |b| b.host_rate);
@@ -39,7 +51,7 @@ impl Latency {
             None => core_lag,
             Some(b) => b.down_chunk - 1 + to_host(core_lag + b.up_chunk - 1) + b.delay,
         };
-        let budget = to_host(schedule.new * spec.hop);
+        let budget = to_host(schedule.new * spec.hop).max(max_block);
         Self { samples: algorithmic + budget, algorithmic, budget, sample_rate: host_rate }
     }
 

@@ -183,6 +183,8 @@ pub struct Engine {
     shared: Arc<Shared>,
     worker: Option<JoinHandle<Box<dyn MaskModel>>>,
     latency: Latency,
+    /// The host's largest block, which the latency depends on.
+    max_block: usize,
     bridge_timing: Option<BridgeTiming>,
     spec: ModelSpec,
     provider: String,
@@ -211,7 +213,7 @@ impl Engine {
         let bridge =
             RateBridge::new(config.sample_rate, spec.sample_rate, stem_channels).map_err(EngineError::Resampling)?;
         let bridge_timing = bridge.as_ref().map(RateBridge::timing);
-        let latency = Latency::new(&spec, &schedule, config.sample_rate, bridge_timing);
+        let latency = Latency::new(&spec, &schedule, config.sample_rate, config.max_block, bridge_timing);
 
         // Room for the whole latency, a deadline's worth of slack, a few host blocks and two
         // seconds of hiccups before the input ring overflows.
@@ -260,8 +262,17 @@ impl Engine {
             consumed: 0,
             resetting: false,
         };
-        let engine =
-            Engine { shared, worker: Some(handle), latency, bridge_timing, spec, provider, schedule, incoming };
+        let engine = Engine {
+            shared,
+            worker: Some(handle),
+            latency,
+            max_block: config.max_block,
+            bridge_timing,
+            spec,
+            provider,
+            schedule,
+            incoming,
+        };
         Ok((engine, processor))
     }
 
@@ -273,7 +284,13 @@ impl Engine {
     /// The latency an engine for the same model and host rate would have in `mode`, so a host
     /// can be told what a mode change will cost before it restarts processing.
     pub fn latency_in(&self, mode: Mode) -> Latency {
-        Latency::new(&self.spec, &mode.schedule(&self.spec), self.latency.sample_rate, self.bridge_timing)
+        Latency::new(
+            &self.spec,
+            &mode.schedule(&self.spec),
+            self.latency.sample_rate,
+            self.max_block,
+            self.bridge_timing,
+        )
     }
 
     /// The running model's grid and stems.

@@ -299,7 +299,7 @@ const STREAMING: [(usize, usize); 3] = [(1, 0), (4, 0), (1, 2)];
 
 /// A streaming model's impulse lands exactly at the latency in every mode and at 44.1, 48 and
 /// 96 kHz, and a causal one-frame model on a 1024/256 grid is as fast as the formula says:
-/// `n_fft − 1 + K·hop` samples (29.0 ms at 44.1 kHz).
+/// `n_fft − 1 + K·hop` samples (29.0 ms at 44.1 kHz) with host blocks of up to 256 samples.
 #[test]
 fn streaming_latency_is_exact_in_every_mode_and_rate() {
     for (k, lookahead) in STREAMING {
@@ -309,9 +309,14 @@ fn streaming_latency_is_exact_in_every_mode_and_rate() {
             }
         }
     }
-    let (engine, _) =
-        Engine::start(Box::new(Recurrent::new(1, 0)), EngineConfig::new(RATE, 512).mode(Mode::Live)).unwrap();
-    assert_eq!(engine.latency().samples, 1024 - 1 + 256);
+    let live_latency = |max_block: usize| {
+        let config = EngineConfig::new(RATE, max_block).mode(Mode::Live);
+        Engine::start(Box::new(Recurrent::new(1, 0)), config).unwrap().0.latency().samples
+    };
+    assert_eq!(live_latency(256), 1024 - 1 + 256);
+    // A host block longer than a run is the worker's budget: its stems are ready a block later.
+    assert_eq!(live_latency(64), 1024 - 1 + 256);
+    assert_eq!(live_latency(1024), 1024 - 1 + 1024);
     let latencies: Vec<usize> = Mode::ALL
         .iter()
         .map(|&mode| Engine::start(Box::new(Recurrent::new(1, 0)), EngineConfig::new(RATE, 512).mode(mode)))

@@ -95,7 +95,7 @@ fn latency_depends_on_rate_and_mode() {
 
 /// A contract-2 streaming model (`stream-smoother`: causal, one frame per run on a 1024/256
 /// grid) loads in both plugins, which report its latency, `n_fft − 1 + K·hop` = 1279 samples
-/// at 44.1 kHz in Live, and delay the remix by exactly that.
+/// at 44.1 kHz in Live with 256-sample host blocks, and delay the remix by exactly that.
 #[test]
 fn a_streaming_model_reports_its_short_latency_in_both_plugins() {
     let model = sift_test_support::test_models().join("stream-smoother.onnx");
@@ -105,13 +105,13 @@ fn a_streaming_model_reports_its_short_latency_in_both_plugins() {
         let mode = plugin.param("Mode");
         let live = plugin.text_to_value(mode.id, "Live").expect("Mode has a Live value");
         plugin.set_params(&[(mode.id, live)]);
-        plugin.activate_offline(44_100.0, 512).unwrap();
+        plugin.activate_offline(44_100.0, 256).unwrap();
         let latency = plugin.latency() as usize;
         assert_eq!(latency, 1024 - 1 + 256, "{id}: latency with the streaming model");
         let mut input = vec![vec![0.0f32; 44_100]; 2];
         input[0][10_000] = 1.0;
         input[1][10_000] = -0.5;
-        let out = plugin.render(&input, |_| 512, &[]).unwrap();
+        let out = plugin.render(&input, |_| 256, &[]).unwrap();
         for (ch, expected) in [(0, 1.0), (1, -0.5)] {
             let main = &out.main()[ch];
             let peak = (0..main.len()).max_by(|&a, &b| main[a].abs().total_cmp(&main[b].abs())).unwrap();

@@ -14,14 +14,21 @@
 //! - the audio thread's time per host block in that paced render;
 //! - the peak resident memory of a process that does all of the above for that one mode.
 //!
+//! Then, for streaming models ([`streaming`]): the fixed cost of an ONNX Runtime call, the idle
+//! worker's polling, and paced `live` renders of a 1.19 M-parameter causal model at 64 to
+//! 1024-sample host blocks, with the worker's share of a core.
+//!
 //! Each mode runs in its own child process (this example re-run with `--one-mode <mode>`), so
 //! the peak memory (`VmHWM`) belongs to that mode alone and one mode's allocations do not
 //! shape the next one's timings. The child prints one JSON line of [`Figures`] on stdout; the
 //! parent collects them and prints a Markdown table. Progress goes to stderr.
 //!
-//! Usage: `cargo run --release -p sift --example bench [-- --quick]`. `--quick` shortens the
-//! renders (10 s offline, 10 s paced) for trying changes; the full run takes several minutes,
-//! at least a minute of wall-clock time per mode for the paced render.
+//! Usage: `cargo run --release -p sift-cli --example bench [-- --quick] [--streaming-only]`.
+//! `--quick` shortens the renders (10 s offline, 10 s paced) for trying changes; the full run
+//! takes several minutes, at least a minute of wall-clock time per mode and per streaming block
+//! size for the paced renders. `--streaming-only` skips the windowed (Spleeter) table.
+
+mod streaming;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -43,8 +50,10 @@ const PACED_BLOCK: usize = 128;
 
 /// The hidden argument that makes this process a child measuring one mode.
 const ONE_MODE: &str = "--one-mode";
+/// The hidden argument that makes this process a child measuring the streaming model.
+const STREAMING_CHILD: &str = "--streaming-child";
 
-const USAGE: &str = "usage: bench [--quick]";
+const USAGE: &str = "usage: bench [--quick] [--streaming-only]";
 
 /// How much audio each render gets, in seconds.
 #[derive(Clone, Copy, Debug)]
@@ -61,18 +70,23 @@ impl Lengths {
     const QUICK: Lengths = Lengths { offline: 10.0, paced: 10.0 };
 }
 
-/// The command line: `--quick`, and in a child `--one-mode <mode>`.
+/// The command line: `--quick`, `--streaming-only`, and in a child `--one-mode <mode>` or
+/// `--streaming-child`.
 struct Options {
     quick: bool,
+    streaming_only: bool,
     one_mode: Option<Mode>,
+    streaming_child: bool,
 }
 
 impl Options {
     fn parse(mut args: impl Iterator<Item = String>) -> Result<Self> {
-        let mut options = Options { quick: false, one_mode: None };
+        let mut options = Options { quick: false, streaming_only: false, one_mode: None, streaming_child: false };
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--quick" => options.quick = true,
+                "--streaming-only" => options.streaming_only = true,
+                STREAMING_CHILD => options.streaming_child = true,
                 ONE_MODE => {
                     let name = args.next().with_context(|| format!("{ONE_MODE} needs a mode"))?;
                     options.one_mode = Some(name.parse().map_err(|e: String| anyhow!(e))?);
@@ -118,6 +132,12 @@ struct Figures {
 
 fn main() -> Result<()> {
     let options = Options::parse(std::env::args().skip(1))?;
+    if options.streaming_child {
+        let clip = read_clip()?;
+        let figures = streaming::measure(&clip.channels, clip.sample_rate, options.lengths())?;
+        println!("{}", serde_json::to_string(&figures)?);
+        return Ok(());
+    }
     match options.one_mode {
         Some(mode) => child(mode, options.lengths()),
         None => parent(&options),
@@ -132,30 +152,38 @@ fn parent(options: &Options) -> Result<()> {
     let library = Runtime::get()?.library().to_owned();
     let header = header(&library, options.lengths());
     let mut rows = Vec::new();
-    for mode in Mode::ALL {
-        eprintln!("[{mode}] starting a child process");
-        rows.push(measure_in_child(mode, options.quick)?);
+    if !options.streaming_only {
+        for mode in Mode::ALL {
+            eprintln!("[{mode}] starting a child process");
+            rows.push(measure_in_child(&[ONE_MODE, mode.name()], options.quick)?);
+        }
     }
+    eprintln!("[streaming] starting a child process");
+    let streaming: streaming::StreamingFigures = measure_in_child(&[STREAMING_CHILD], options.quick)?;
     println!("{header}\n");
-    print_table(&rows);
+    if !rows.is_empty() {
+        print_table(&rows);
+    }
+    streaming::print(&streaming, &library);
     Ok(())
 }
 
-/// Runs this example again as `--one-mode <mode>` and reads its JSON line.
-fn measure_in_child(mode: Mode, quick: bool) -> Result<Figures> {
+/// Runs this example again with `args` (which make it a child) and reads its JSON line.
+fn measure_in_child<T: serde::de::DeserializeOwned>(args: &[&str], quick: bool) -> Result<T> {
     let exe = std::env::current_exe().context("finding the bench executable")?;
+    let what = args.join(" ");
     let output = Command::new(exe)
-        .args([ONE_MODE, mode.name()])
+        .args(args)
         .args(quick.then_some("--quick"))
         .stderr(Stdio::inherit())
         .output()
         .context("starting the bench child process")?;
     if !output.status.success() {
-        bail!("measuring {mode} failed ({}): see its messages above", output.status);
+        bail!("the child `{what}` failed ({}): see its messages above", output.status);
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let line = stdout.lines().last().with_context(|| format!("the {mode} child printed nothing"))?;
-    serde_json::from_str(line).with_context(|| format!("reading the {mode} child's figures: {line}"))
+    let line = stdout.lines().last().with_context(|| format!("the child `{what}` printed nothing"))?;
+    serde_json::from_str(line).with_context(|| format!("reading the figures of the child `{what}`: {line}"))
 }
 
 /// Date, machine, runtime library and what was rendered: what the figures depend on.

@@ -1,0 +1,199 @@
+//! The streaming part of the bench: what a run every hop costs, and whether a causal model of
+//! about a million parameters keeps up in `live` at every common host block size.
+//!
+//! - the fixed cost of one ONNX Runtime call: the median time of a call to `stream-smoother`,
+//!   whose graph does almost nothing (a few element-wise operations on 1026 values);
+//! - one call of `stream-gru` (1.19 M parameters, one frame on a 1024/256 grid);
+//! - the worker's CPU while it has nothing to do (its polling: nobody wakes it in real time);
+//! - a paced real-time render in `live` with `stream-gru` at 64 to 1024-sample host blocks:
+//!   deadline misses and the worker thread's share of one core (model runs included).
+//!
+//! Both models come from `model/make_test_models.py` (built into a temporary folder).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use sift_engine::render::{self, Blocks};
+use sift_engine::{Engine, EngineConfig, MaskModel, Mode};
+use sift_inference::{OnnxModel, SessionOptions};
+
+use super::{looped, seconds_to_frames, Lengths, Spread};
+
+/// The host block sizes of the paced renders.
+pub const BLOCKS: [usize; 5] = [64, 128, 256, 512, 1024];
+
+/// Calls timed for the per-call cost.
+const CALLS: usize = 3000;
+
+/// What the streaming child measured: one JSON line from child to parent.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StreamingFigures {
+    model: String,
+    latency_samples: usize,
+    latency_ms: f64,
+    hop_ms: f64,
+    empty_call_median_us: f64,
+    empty_call_p99_us: f64,
+    model_call_median_us: f64,
+    model_call_p99_us: f64,
+    idle_worker_percent: f64,
+    paced: Vec<PacedRow>,
+}
+
+/// One paced render at one host block size.
+#[derive(Debug, Serialize, Deserialize)]
+struct PacedRow {
+    block: usize,
+    misses: u64,
+    missed_samples: u64,
+    overflows: u64,
+    worker_percent: f64,
+}
+
+/// Every streaming measurement, in this (child) process.
+pub fn measure(clip: &[Vec<f32>], rate: u32, lengths: Lengths) -> Result<StreamingFigures> {
+    let models = sift_test_support::test_models();
+    let options = SessionOptions::default().intra_threads(1);
+    let mut smoother = OnnxModel::load(&models.join("stream-smoother.onnx"), &options)?;
+    let gru_path = models.join("stream-gru.onnx");
+    let mut gru = OnnxModel::load(&gru_path, &options)?;
+
+    eprintln!("[streaming] {CALLS} calls of stream-smoother and of stream-gru");
+    let empty = time_calls(&mut smoother)?;
+    let call = time_calls(&mut gru)?;
+    eprintln!("[streaming]   median {:.1} µs (empty graph), {:.1} µs (stream-gru)", empty.median, call.median);
+
+    eprintln!("[streaming] idle worker, 5 s");
+    let idle_worker_percent = idle_worker_percent(Box::new(smoother), rate)?;
+    eprintln!("[streaming]   {idle_worker_percent:.2} % of a core");
+
+    let input = looped(clip, seconds_to_frames(lengths.paced, rate));
+    let mut paced = Vec::new();
+    let mut model: Box<dyn MaskModel> = Box::new(gru);
+    let mut latency = None;
+    for block in BLOCKS {
+        eprintln!("[streaming] paced live render, {block}-sample blocks, {} s", lengths.paced);
+        let config = EngineConfig::new(rate, block).mode(Mode::Live).realtime(true);
+        let (engine, mut processor) = Engine::start(model, config)?;
+        latency = Some(*engine.latency());
+        let before = worker_cpu()?;
+        let started = Instant::now();
+        render::render(&mut processor, &input, rate, &Blocks::Fixed(block), true, |_| {});
+        let worker_percent = 100.0 * (worker_cpu()? - before).as_secs_f64() / started.elapsed().as_secs_f64();
+        let shared = engine.shared();
+        let load = |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed);
+        let row = PacedRow {
+            block,
+            misses: load(&shared.deadline_misses),
+            missed_samples: load(&shared.missed_samples),
+            overflows: load(&shared.overflows),
+            worker_percent,
+        };
+        eprintln!("[streaming]   {} misses, worker {:.1} % of a core", row.misses, row.worker_percent);
+        paced.push(row);
+        model = engine.stop().context("the worker thread panicked")?;
+    }
+    let latency = latency.context("no paced render ran")?;
+    let spec = model.spec();
+    Ok(StreamingFigures {
+        model: spec.name.clone(),
+        latency_samples: latency.samples,
+        latency_ms: latency.millis(),
+        hop_ms: spec.hop as f64 * 1000.0 / f64::from(spec.sample_rate),
+        empty_call_median_us: empty.median,
+        empty_call_p99_us: empty.p99,
+        model_call_median_us: call.median,
+        model_call_p99_us: call.p99,
+        idle_worker_percent,
+        paced,
+    })
+}
+
+/// Median and p99 of [`CALLS`] one-run calls, in microseconds, on random magnitudes.
+fn time_calls(model: &mut OnnxModel) -> Result<Spread> {
+    let spec = model.spec().clone();
+    let k = spec.streaming.map_or(1, |s| s.frames_per_run);
+    let mut rng = sift_test_support::Rng::new(11);
+    let input: Vec<f32> = (0..2 * k * spec.bins).map(|_| (rng.next_u64() % 1000) as f32 / 10.0).collect();
+    let mut masks = vec![0.0; spec.stem_count() * 2 * k * spec.bins];
+    let mut times = Vec::with_capacity(CALLS);
+    for _ in 0..CALLS {
+        let started = Instant::now();
+        model.infer(&input, k, &mut masks).map_err(|e| anyhow::anyhow!("{e}"))?;
+        times.push(started.elapsed().as_secs_f64() * 1e6);
+    }
+    Spread::of(times).context("no calls timed")
+}
+
+/// The worker's CPU while no audio comes, as a percentage of one core: the cost of its polling.
+fn idle_worker_percent(model: Box<dyn MaskModel>, rate: u32) -> Result<f64> {
+    let (engine, _processor) = Engine::start(model, EngineConfig::new(rate, 512).mode(Mode::Live))?;
+    std::thread::sleep(Duration::from_millis(200));
+    let before = worker_cpu()?;
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_secs(5));
+    let percent = 100.0 * (worker_cpu()? - before).as_secs_f64() / started.elapsed().as_secs_f64();
+    drop(engine);
+    Ok(percent)
+}
+
+/// CPU time (user + system) of the running `sift-worker` thread, from `/proc` (Linux). A worker
+/// just started names itself from its own thread: give it a moment.
+fn worker_cpu() -> Result<Duration> {
+    let started = Instant::now();
+    loop {
+        match worker_cpu_now() {
+            Err(e) if started.elapsed() > Duration::from_secs(1) => return Err(e),
+            Err(_) => std::thread::sleep(Duration::from_millis(1)),
+            found => return found,
+        }
+    }
+}
+
+fn worker_cpu_now() -> Result<Duration> {
+    // `/proc` counts in USER_HZ ticks, 100 a second on Linux whatever the kernel's own rate.
+    const TICKS_PER_SECOND: f64 = 100.0;
+    for task in std::fs::read_dir("/proc/self/task").context("reading /proc/self/task (the bench needs Linux)")? {
+        let dir = task?.path();
+        if std::fs::read_to_string(dir.join("comm")).is_ok_and(|name| name.trim() == "sift-worker") {
+            let stat = std::fs::read_to_string(dir.join("stat"))?;
+            // Fields after the parenthesised name: state is field 3, utime 14 and stime 15.
+            let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+            let ticks = |i: usize| fields.get(i - 3).and_then(|f| f.parse::<f64>().ok());
+            let (Some(user), Some(system)) = (ticks(14), ticks(15)) else {
+                bail!("unexpected format of {}", dir.join("stat").display());
+            };
+            return Ok(Duration::from_secs_f64((user + system) / TICKS_PER_SECOND));
+        }
+    }
+    bail!("no sift-worker thread is running")
+}
+
+/// The streaming table, after the windowed one.
+pub fn print(f: &StreamingFigures, library: &Path) {
+    println!(
+        "\nStreaming: `{}` (`model/make_test_models.py`, 1.19 M parameters, causal, one {:.1} ms hop per run) \
+         in `live`: latency {} samples = {:.1} ms at 44.1 kHz. ONNX Runtime {}, 1 intra-op thread.\n",
+        f.model,
+        f.hop_ms,
+        f.latency_samples,
+        f.latency_ms,
+        library.display()
+    );
+    println!(
+        "Per call: {:.1} µs median ({:.1} µs p99) for a graph that does almost nothing (`stream-smoother`: \
+         the fixed cost of an ONNX Runtime call from the worker), {:.1} µs median ({:.1} µs p99) for \
+         `stream-gru`. Idle worker (polling every 2 ms, nobody wakes it): {:.2} % of a core.\n",
+        f.empty_call_median_us, f.empty_call_p99_us, f.model_call_median_us, f.model_call_p99_us, f.idle_worker_percent
+    );
+    println!("| host block | paced misses (blocks/samples) | input overflows | worker CPU (% of one core) |");
+    println!("|--:|--:|--:|--:|");
+    for row in &f.paced {
+        println!(
+            "| {} | {}/{} | {} | {:.1} |",
+            row.block, row.misses, row.missed_samples, row.overflows, row.worker_percent
+        );
+    }
+}
