@@ -239,6 +239,9 @@ impl Engine {
             incoming: incoming.clone(),
             mixture: std::array::from_fn(|_| vec![0.0; 2048]),
             interleaved: Vec::with_capacity(largest_emit * stem_channels),
+            idle_park: worker::idle_park(std::time::Duration::from_secs_f64(
+                latency.budget as f64 / f64::from(config.sample_rate),
+            )),
         };
         let handle = std::thread::Builder::new()
             .name("sift-worker".into())

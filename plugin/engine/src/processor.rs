@@ -158,7 +158,7 @@ impl AudioProcessor {
         }
         let (pushed, _) = self.input.push_partial_slice(&self.scratch[..samples]);
         debug_assert_eq!(pushed.len(), samples);
-        // In real time the worker is not woken: it polls (see `worker::IDLE_PARK`), which keeps
+        // In real time the worker is not woken: it polls (see `worker::idle_park`), which keeps
         // system calls, and the scheduler's wake-up preemption, off the audio thread.
         if !self.realtime {
             self.wake_worker();

@@ -12,11 +12,20 @@ use super::shared::Shared;
 
 /// Mixture frames taken from the input ring at a time.
 const READ_FRAMES: usize = 2048;
-/// How long the worker sleeps when there is nothing to do. In real time nobody wakes it (the
-/// audio thread makes no system calls), so this is how late it may notice new input: 2 ms is
-/// small against the shortest run budget (93 ms in `live`) and costs ~500 cheap wake-ups a
-/// second.
-pub(super) const IDLE_PARK: Duration = Duration::from_millis(2);
+/// How long the worker sleeps when there is nothing to do, at most. In real time nobody wakes
+/// it (the audio thread makes no system call), so this is how late it may notice new input:
+/// 2 ms is small against the run budgets of windowed models (93 ms in `live` with Spleeter)
+/// and costs ~500 cheap wake-ups a second (1 % of a core, `cargo xtask bench`).
+const IDLE_PARK: Duration = Duration::from_millis(2);
+/// The shortest sleep: a streaming model's budget (5.8 ms at a 256-sample hop) gets an eighth
+/// of it, but no less than this.
+const MIN_IDLE_PARK: Duration = Duration::from_micros(250);
+
+/// The worker's idle sleep for a run budget of `budget`: an eighth of it, within
+/// [`MIN_IDLE_PARK`] and [`IDLE_PARK`], so that noticing input late costs little of the budget.
+pub(super) fn idle_park(budget: Duration) -> Duration {
+    (budget / 8).clamp(MIN_IDLE_PARK, IDLE_PARK)
+}
 
 /// Everything the worker thread owns. Built on the main thread, moved into the worker.
 pub struct Worker {
@@ -37,6 +46,8 @@ pub struct Worker {
     pub(super) mixture: [Vec<f32>; CHANNELS],
     /// Interleaved stem frames on their way to the output ring.
     pub(super) interleaved: Vec<f32>,
+    /// How long to sleep when there is nothing to do ([`idle_park`]).
+    pub(super) idle_park: Duration,
 }
 
 impl Worker {
@@ -79,7 +90,7 @@ impl Worker {
     fn park(&self) {
         self.shared.worker_parked.store(true, Ordering::SeqCst);
         if self.input.slots() == 0 && !self.shared.shutdown.load(Ordering::Acquire) {
-            std::thread::park_timeout(IDLE_PARK);
+            std::thread::park_timeout(self.idle_park);
         }
         self.shared.worker_parked.store(false, Ordering::SeqCst);
     }

@@ -31,8 +31,6 @@ const CALLS: usize = 3000;
 #[derive(Debug, Serialize, Deserialize)]
 pub struct StreamingFigures {
     model: String,
-    latency_samples: usize,
-    latency_ms: f64,
     hop_ms: f64,
     empty_call_median_us: f64,
     empty_call_p99_us: f64,
@@ -46,6 +44,8 @@ pub struct StreamingFigures {
 #[derive(Debug, Serialize, Deserialize)]
 struct PacedRow {
     block: usize,
+    latency_samples: usize,
+    latency_ms: f64,
     misses: u64,
     missed_samples: u64,
     overflows: u64,
@@ -72,12 +72,11 @@ pub fn measure(clip: &[Vec<f32>], rate: u32, lengths: Lengths) -> Result<Streami
     let input = looped(clip, seconds_to_frames(lengths.paced, rate));
     let mut paced = Vec::new();
     let mut model: Box<dyn MaskModel> = Box::new(gru);
-    let mut latency = None;
     for block in BLOCKS {
         eprintln!("[streaming] paced live render, {block}-sample blocks, {} s", lengths.paced);
         let config = EngineConfig::new(rate, block).mode(Mode::Live).realtime(true);
         let (engine, mut processor) = Engine::start(model, config)?;
-        latency = Some(*engine.latency());
+        let latency = *engine.latency();
         let before = worker_cpu()?;
         let started = Instant::now();
         render::render(&mut processor, &input, rate, &Blocks::Fixed(block), true, |_| {});
@@ -86,6 +85,8 @@ pub fn measure(clip: &[Vec<f32>], rate: u32, lengths: Lengths) -> Result<Streami
         let load = |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed);
         let row = PacedRow {
             block,
+            latency_samples: latency.samples,
+            latency_ms: latency.millis(),
             misses: load(&shared.deadline_misses),
             missed_samples: load(&shared.missed_samples),
             overflows: load(&shared.overflows),
@@ -95,12 +96,9 @@ pub fn measure(clip: &[Vec<f32>], rate: u32, lengths: Lengths) -> Result<Streami
         paced.push(row);
         model = engine.stop().context("the worker thread panicked")?;
     }
-    let latency = latency.context("no paced render ran")?;
     let spec = model.spec();
     Ok(StreamingFigures {
         model: spec.name.clone(),
-        latency_samples: latency.samples,
-        latency_ms: latency.millis(),
         hop_ms: spec.hop as f64 * 1000.0 / f64::from(spec.sample_rate),
         empty_call_median_us: empty.median,
         empty_call_p99_us: empty.p99,
@@ -175,25 +173,32 @@ fn worker_cpu_now() -> Result<Duration> {
 pub fn print(f: &StreamingFigures, library: &Path) {
     println!(
         "\nStreaming: `{}` (`model/make_test_models.py`, 1.19 M parameters, causal, one {:.1} ms hop per run) \
-         in `live`: latency {} samples = {:.1} ms at 44.1 kHz. ONNX Runtime {}, 1 intra-op thread.\n",
+         in `live`, paced real-time renders of the demo mixture at 44.1 kHz. ONNX Runtime {}, 1 intra-op thread.\n",
         f.model,
         f.hop_ms,
-        f.latency_samples,
-        f.latency_ms,
         library.display()
     );
     println!(
         "Per call: {:.1} µs median ({:.1} µs p99) for a graph that does almost nothing (`stream-smoother`: \
          the fixed cost of an ONNX Runtime call from the worker), {:.1} µs median ({:.1} µs p99) for \
-         `stream-gru`. Idle worker (polling every 2 ms, nobody wakes it): {:.2} % of a core.\n",
+         `stream-gru`. Idle worker (polling, nobody wakes it): {:.2} % of a core.\n",
         f.empty_call_median_us, f.empty_call_p99_us, f.model_call_median_us, f.model_call_p99_us, f.idle_worker_percent
     );
-    println!("| host block | paced misses (blocks/samples) | input overflows | worker CPU (% of one core) |");
-    println!("|--:|--:|--:|--:|");
+    println!(
+        "| host block | latency (samples) | latency (ms) | paced misses (blocks/samples) | input overflows \
+         | worker CPU (% of one core) |"
+    );
+    println!("|--:|--:|--:|--:|--:|--:|");
     for row in &f.paced {
         println!(
-            "| {} | {}/{} | {} | {:.1} |",
-            row.block, row.misses, row.missed_samples, row.overflows, row.worker_percent
+            "| {} | {} | {:.1} | {}/{} | {} | {:.1} |",
+            row.block,
+            row.latency_samples,
+            row.latency_ms,
+            row.misses,
+            row.missed_samples,
+            row.overflows,
+            row.worker_percent
         );
     }
 }
