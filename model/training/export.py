@@ -1,0 +1,246 @@
+"""Export a checkpoint as a streaming Sift model: `python model/training/export.py CKPT --out F.onnx`
+
+Writes one `.onnx` file that follows Sift's model contract version 2 for streaming models
+(model/README.md, "Contract version 2"): per call one new frame `magnitude` [1, 2, 1, 513] and
+the state `state_in` [layers, 1, hidden] go in, `masks` [1, 4, 2, 1, 513] and `state_out` come
+out; the engine feeds `state_out` back as the next call's `state_in` and starts from zeros.
+
+Why the graph needs no front end of its own:
+
+* Scaling. Training computes magnitudes with `model.Spectrogram`: `torch.stft` with a periodic
+  Hann window and no normalisation, i.e. |unnormalised rfft| of the windowed frame, which is
+  exactly what Sift feeds. `BandSplitRNN` does its own log compression, so it goes into the graph
+  with it. `--check` measures the equivalence on real audio.
+* Framing. Training's STFT is centred (frame t covers samples [t·hop − n_fft/2, t·hop + n_fft/2)
+  after zero padding), Sift's is not (frame j covers [(j+1)·hop − n_fft, (j+1)·hop)). For
+  n_fft = 4·hop, Sift's frame j is training's frame j − 1: the same samples, so the same
+  magnitudes. The network is causal, so the shift moves its output in time and nothing else; the
+  engine aligns masks to the frames it fed. Sift's first frame (three quarters zeros) comes one
+  hop before training's first, as if the clip had 6 ms more silence in front.
+* State. `BandSplitRNN.initial_state` is zeros, which is the contract's reset state, so nothing
+  needs folding into the graph. Both minGRU blocks' states travel as one tensor.
+* Output. The network ends in a softmax over stems: masks that sum to one in every bin
+  (`sift.output_kind` = `mask`). Sift's own normalisation then changes nothing, and `other`, the
+  residual stem, has no bins above `sift.bins` to take since all 513 are modelled.
+
+`--check` runs the exported file with ONNX Runtime frame by frame over the start of the
+evaluation clip, carrying the state as the engine does, compares its masks with the PyTorch
+full-sequence forward on the same frames, and times one call on one thread; it exits non-zero
+if the masks differ by `TOLERANCE` or more.
+
+Needs, besides the training venv: Debian's `python3-onnx` and the `onnxruntime` 1.31.1 wheel,
+the version Sift runs, installed with `pip install --no-deps`: running a model needs none of its
+requirements beyond numpy, and pip's protobuf would shadow the Debian one python3-onnx uses.
+"""
+import argparse
+import io
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+import onnx
+import onnxruntime
+import soundfile
+import torch
+from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sources  # noqa: E402
+from evaluate import EVAL_CLIP, load  # noqa: E402
+from model import STEMS  # noqa: E402
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+DEFAULT_CHECKPOINT = REPO / "model/training/checkpoints/bsgru-v1.pt"
+OPSET = 17
+TOLERANCE = 1e-4  # max |ONNX − PyTorch| of the masks that --check accepts, as build_spleeter.py
+LICENCE = "GPL-3.0-or-later"  # Sift's own licence (Cargo.toml); the weights are trained here
+
+
+class StreamingStep(nn.Module):
+    """One call of the contract: one frame's magnitude and the state in, masks and state out.
+
+    `BandSplitRNN.forward` already takes and returns the state and, for one frame, runs the
+    minGRU recurrence itself instead of the training scan; this wrapper only makes the state a
+    required input so that the traced graph has it."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, magnitude, state_in):
+        return self.net(magnitude, state_in)
+
+
+def git_commit():
+    """HEAD's hash, marked when model/training has uncommitted changes to tracked files."""
+    def git(*args):
+        return subprocess.run(["git", "-C", str(REPO), *args], check=True, capture_output=True,
+                              text=True).stdout.strip()
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", "model/training")
+    return git("rev-parse", "HEAD") + (" (with uncommitted changes in model/training)" if dirty
+                                       else "")
+
+
+def metadata(name, cfg, checkpoint, step):
+    """The contract's metadata_props; `sift.training_sources` adds `sources.SOURCES` (the
+    outside sources of the training data with their licences), for the credit their licences
+    ask for."""
+    mcfg = cfg["model"]
+    training_sources = {key: {k: s[k] for k in ("package", "licence", "role")}
+                        for key, s in sources.SOURCES.items()}
+    return {
+        "sift.contract": "2",
+        "sift.name": name,
+        "sift.output_kind": "mask",
+        "sift.stems": ",".join(STEMS),
+        "sift.residual_stem": "other",
+        "sift.sample_rate": str(cfg["data"]["sample_rate"]),
+        "sift.n_fft": str(mcfg["n_fft"]),
+        "sift.hop": str(mcfg["hop"]),
+        "sift.window": "hann-periodic",
+        "sift.bins": str(mcfg["n_fft"] // 2 + 1),
+        "sift.channels": "2",
+        "sift.input": "magnitude",
+        "sift.input_layout": "batch,channel,frame,bin",
+        "sift.output": "masks",
+        "sift.output_layout": "batch,stem,channel,frame,bin",
+        "sift.magnitude": "abs of unnormalised rfft of the periodic-Hann-windowed frame "
+                          "(no 1/N scaling)",
+        "sift.licence": LICENCE,
+        "sift.source": (
+            f"Sift's own four-stem model: the causal band-split minGRU of model/training/model.py "
+            f"({mcfg['layers']} blocks of {mcfg['hidden']}), trained in the Sift repository on "
+            f"multitracks rendered from MIDI with Debian and PyPI packages (SoundFonts, MMA "
+            f"grooves, OpenMSX songs, Flite and eSpeak NG voices; sift.training_sources lists "
+            f"them with their licences), data set {cfg['data']['root']}; run "
+            f"{cfg['train']['run_dir']}, step {step} ({checkpoint.name}); exported by "
+            f"model/training/export.py at git commit {git_commit()}."),
+        "sift.training_sources": json.dumps(training_sources, separators=(",", ":")),
+        "sift.streaming": "true",
+        "sift.frames_per_run": "1",
+        "sift.lookahead": "0",
+        "sift.state_inputs": "state_in",
+        "sift.state_outputs": "state_out",
+    }
+
+
+def export(net, meta, out):
+    """Trace one streaming step to ONNX, attach `meta` and write `out` atomically."""
+    if net.initial_state().any():
+        raise ValueError("the model's initial state is not zeros: fold it into the graph")
+    step, inputs = StreamingStep(net), (torch.zeros(1, net.channels, 1, net.n_bins),
+                                        net.initial_state())
+    buffer = io.BytesIO()
+    with torch.no_grad(), warnings.catch_warnings():
+        # the tracer warns that the one-frame branch of MinGRU and the loop over the layers'
+        # states are fixed in the graph: intended, the graph is for one frame and fixed shapes;
+        # torch 1.13's exporter warns about shape inference of its own constants: harmless
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", "The shape inference of prim::Constant")
+        outputs = step(*inputs)
+        torch.onnx.export(step, inputs, buffer, opset_version=OPSET,
+                          input_names=["magnitude", "state_in"],
+                          output_names=["masks", "state_out"])
+    model = onnx.load_model_from_string(buffer.getvalue())
+    # the exporter leaves symbolic dimensions on `state_out` (it comes from a Concat), but the
+    # contract wants every state shape fixed, and they are: write the traced shapes in
+    for value, tensor in zip(model.graph.output, outputs):
+        for dim, size in zip(value.type.tensor_type.shape.dim, tensor.shape):
+            dim.dim_value = size
+    for key, value in meta.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.checker.check_model(model, full_check=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_bytes(model.SerializeToString())
+    os.replace(tmp, out)
+
+
+def engine_frames(audio, n_fft, hop, frames):
+    """audio (2, N) -> magnitudes (1, 2, frames, n_fft/2+1) framed as Sift's engine frames a
+    stream: frame j is |rfft| of the Hann-windowed samples [(j+1)·hop − n_fft, (j+1)·hop), zeros
+    before the start."""
+    padded = nn.functional.pad(audio, (n_fft - hop, 0))
+    chunks = padded.unfold(-1, n_fft, hop)[:, :frames]                  # (2, frames, n_fft)
+    window = torch.hann_window(n_fft, periodic=True)
+    return torch.fft.rfft(chunks * window).abs().unsqueeze(0)
+
+
+def check(separator, path, frames, timed_calls=1000):
+    """Figures of the exported file against PyTorch on the first `frames` frames of the eval
+    clip (module docstring): max differences and the median time of one call on one thread."""
+    net, spec = separator.net, separator.spec
+    x, sr = soundfile.read(EVAL_CLIP / "mixture.wav", dtype="float32", always_2d=True)
+    assert sr == 44100
+    audio = torch.from_numpy(x.T.copy())[:, :frames * spec.hop]
+    mags = engine_frames(audio, spec.n_fft, spec.hop, frames)
+    # training's centred STFT: its frame t is the engine's frame t + 1 (module docstring)
+    centred = spec.stft(audio.unsqueeze(0)).abs()[:, :, :frames - 1]
+    framing = float((centred - mags[:, :, 1:]).abs().max() / mags.abs().max())
+    with torch.no_grad():
+        ref_masks, ref_state = net(mags)
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    session = onnxruntime.InferenceSession(str(path), options,
+                                           providers=["CPUExecutionProvider"])
+    state = np.zeros(net.initial_state().shape, np.float32)
+    inputs = [np.ascontiguousarray(mags[:, :, j:j + 1].numpy()) for j in range(frames)]
+    masks = []
+    for frame in inputs:
+        m, state = session.run(["masks", "state_out"], {"magnitude": frame, "state_in": state})
+        masks.append(m)
+    masks = np.concatenate(masks, axis=3)
+
+    times = []
+    for i in range(timed_calls + 50):  # the first 50 warm up
+        t0 = time.perf_counter()
+        session.run(["masks", "state_out"], {"magnitude": inputs[i % frames], "state_in": state})
+        times.append(time.perf_counter() - t0)
+    return {
+        "frames": frames,
+        "masks_max_abs_diff": float(np.abs(masks - ref_masks.numpy()).max()),
+        "state_max_abs_diff": float(np.abs(state - ref_state.numpy()).max()),
+        "state_max_abs": float(np.abs(ref_state.numpy()).max()),
+        "mask_sum_max_error": float(np.abs(masks.sum(axis=1) - 1).max()),
+        "framing_max_rel_diff": framing,
+        "ms_per_call_1_thread": round(1e3 * statistics.median(times[50:]), 4),
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("checkpoint", nargs="?", default=str(DEFAULT_CHECKPOINT),
+                    help="a best.pt, ckpt.pt or committed checkpoint (default: %(default)s)")
+    ap.add_argument("--out", required=True, help="the .onnx file to write")
+    ap.add_argument("--name", help="sift.name (default: sift-RUN, RUN from [train] run_dir, "
+                                   "e.g. sift-bsgru-v1)")
+    ap.add_argument("--check", action="store_true",
+                    help="verify the file against PyTorch on the eval clip and time it")
+    ap.add_argument("--check-frames", type=int, default=200)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    checkpoint, out = pathlib.Path(args.checkpoint), pathlib.Path(args.out)
+    separator, cfg, step = load(checkpoint)
+    net = separator.net
+    name = args.name or "sift-" + pathlib.Path(cfg["train"]["run_dir"]).name
+    export(net, metadata(name, cfg, checkpoint, step), out)
+    report = {"out": str(out), "bytes": out.stat().st_size, "step": step,
+              "parameters": sum(p.numel() for p in net.parameters())}
+    if args.check:
+        report["check"] = check(separator, out, args.check_frames)
+    print(json.dumps(report, indent=1))
+    if args.check and report["check"]["masks_max_abs_diff"] >= TOLERANCE:
+        sys.exit(f"masks differ from PyTorch by {report['check']['masks_max_abs_diff']:.2e}")
+
+
+if __name__ == "__main__":
+    main()
