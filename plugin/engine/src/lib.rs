@@ -46,6 +46,7 @@
 
 #![deny(missing_docs)]
 
+mod calibrate;
 mod core;
 mod latency;
 mod masks;
@@ -185,6 +186,9 @@ pub struct Engine {
     latency: Latency,
     /// The host's largest block, which the latency depends on.
     max_block: usize,
+    /// How many times its default new frames per run each mode needs on this machine (1 or 2,
+    /// in [`Mode::ALL`] order).
+    stretches: [usize; 3],
     bridge_timing: Option<BridgeTiming>,
     spec: ModelSpec,
     provider: String,
@@ -208,7 +212,11 @@ impl Engine {
             return Err(EngineError::Stems { stems: spec.stem_count(), residual: spec.residual });
         }
         let provider = model.provider().to_owned();
-        let schedule = config.mode.schedule(&spec);
+        // In real time every mode must keep up on this machine; offline it need not, and a
+        // render's output then does not depend on how fast the machine happened to be.
+        let mut model = model;
+        let stretches = if config.realtime { calibrate::stretches(model.as_mut(), &spec) } else { [1; 3] };
+        let schedule = config.mode.schedule(&spec).stretched(stretches[config.mode as usize]);
         let stem_channels = (spec.stem_count() - 1) * CHANNELS;
         let bridge =
             RateBridge::new(config.sample_rate, spec.sample_rate, stem_channels).map_err(EngineError::Resampling)?;
@@ -270,6 +278,7 @@ impl Engine {
             worker: Some(handle),
             latency,
             max_block: config.max_block,
+            stretches,
             bridge_timing,
             spec,
             provider,
@@ -285,15 +294,17 @@ impl Engine {
     }
 
     /// The latency an engine for the same model and host rate would have in `mode`, so a host
-    /// can be told what a mode change will cost before it restarts processing.
+    /// can be told what a mode change will cost before it restarts processing (with the mode
+    /// stretched as this engine measured the machine to need).
     pub fn latency_in(&self, mode: Mode) -> Latency {
-        Latency::new(
-            &self.spec,
-            &mode.schedule(&self.spec),
-            self.latency.sample_rate,
-            self.max_block,
-            self.bridge_timing,
-        )
+        let schedule = mode.schedule(&self.spec).stretched(self.stretch(mode));
+        Latency::new(&self.spec, &schedule, self.latency.sample_rate, self.max_block, self.bridge_timing)
+    }
+
+    /// How many times its default new frames per run `mode` runs here: 2 where this machine
+    /// was measured too slow for the default (a real-time engine times its model at start).
+    pub fn stretch(&self, mode: Mode) -> usize {
+        self.stretches[mode as usize]
     }
 
     /// The running model's grid and stems.

@@ -110,6 +110,21 @@ impl Schedule {
         }
     }
 
+    /// This schedule with `runs` times the new frames per run (and so `runs` times the budget),
+    /// the window unchanged: fewer past frames for a windowed model, more runs per wake-up for
+    /// a stateful one.
+    ///
+    /// # Panics
+    /// If a windowed model's window has no room left for a past frame.
+    pub fn stretched(self, runs: usize) -> Schedule {
+        let new = self.new * runs;
+        if self.stateful {
+            return Schedule { window: new, new, ..self };
+        }
+        assert!(new + self.lookahead < self.window, "a stretch of {runs} leaves no past frame");
+        Schedule { new, ..self }
+    }
+
     /// Frames whose spectra the engine keeps: the model's window, or for a stateful model the
     /// new frames and those its lagging masks or its priming still refer to.
     pub fn kept_frames(&self) -> usize {

@@ -247,6 +247,43 @@ fn modes_trade_latency_for_context() {
     assert_eq!(latencies[0], (s.new + s.lookahead) * 1024 + 4096 - 1024 - 1 + s.new * 1024);
 }
 
+/// Every mode keeps up on a slow machine: a real-time engine times its model first and, where a
+/// run would take more than 60 % of a mode's budget, doubles that mode's new frames per run
+/// (and its budget). Offline engines wait for the worker anyway, and their latency does not
+/// depend on the machine. Every engine tells the host the latencies the other modes' engines
+/// will have, and the modes keep their order.
+#[test]
+fn modes_double_their_budget_on_a_machine_too_slow_for_them() {
+    let slow = || {
+        let mut model = StandIn::new(Behaviour::Scrambled);
+        // Another model as far as the engine's memory of measured models goes.
+        model.spec.name = "slow-stand-in".into();
+        model.slow_every = 1;
+        // 75 % of live's 92.9 ms budget; a window twice as long is estimated at twice that.
+        model.slow_for = Duration::from_millis(70);
+        model
+    };
+    let start = |model: StandIn, mode: Mode, realtime: bool| {
+        let config = EngineConfig::new(RATE, 512).mode(mode).realtime(realtime);
+        Engine::start(Box::new(model), config).unwrap().0
+    };
+    // Spleeter's grid: (new + look-ahead)·hop + n_fft − hop − 1 + new·hop.
+    let latency = |new: usize, lookahead: usize| (new + lookahead) * 1024 + 4096 - 1024 - 1 + new * 1024;
+    let defaults = [latency(4, 2), latency(8, 8), latency(16, 32)];
+    let stretched = [latency(8, 2), latency(16, 8), latency(32, 32)];
+    for (m, mode) in Mode::ALL.into_iter().enumerate() {
+        let fast = start(StandIn::new(Behaviour::Scrambled), mode, true);
+        assert_eq!((fast.latency().samples, fast.stretch(mode)), (defaults[m], 1), "{mode} on a fast machine");
+        let offline = start(slow(), mode, false);
+        assert_eq!(offline.latency().samples, defaults[m], "{mode} offline must not stretch");
+        let live = start(slow(), mode, true);
+        assert_eq!((live.latency().samples, live.stretch(mode)), (stretched[m], 2), "{mode} on a slow machine");
+        let told: Vec<usize> = Mode::ALL.iter().map(|&other| live.latency_in(other).samples).collect();
+        assert_eq!(told, stretched, "a {mode} engine tells the host other latencies than the modes will have");
+    }
+    assert!(stretched.windows(2).all(|w| w[0] < w[1]), "stretched modes lost their order: {stretched:?}");
+}
+
 /// A model swapped into a running engine takes over between two runs: the stems keep summing to
 /// the input throughout, the new model's separation follows, and a model on another grid is
 /// refused.

@@ -3,12 +3,13 @@
 //!
 //! For every mode it measures:
 //!
-//! - the latency the host is told, in samples and milliseconds;
+//! - the latency the host is told in real time, in samples and milliseconds (a mode may be
+//!   stretched for this machine: a real-time engine times its model first);
 //! - the real-time factor (processing time / audio time) of an offline render, once with one and
 //!   once with two intra-op threads, because that is the choice a user makes for bouncing (the
 //!   time includes flushing the latency tail, as a bounce does);
-//! - the worker's time per model run against its deadline (the run budget), from the one-thread
-//!   offline render, where the worker runs back to back and nothing but the model is timed;
+//! - the worker's time per model run, from the one-thread offline render, where the worker runs
+//!   back to back and nothing but the model is timed, against the real-time run budget;
 //! - the deadline misses of a paced real-time render with 128-sample host blocks and one
 //!   intra-op thread, which is what a live user on a 2-core machine gets;
 //! - the audio thread's time per host block in that paced render;
@@ -113,6 +114,8 @@ struct Figures {
     model: String,
     latency_samples: usize,
     latency_ms: f64,
+    /// How many times its default new frames per run the mode runs on this machine.
+    stretch: usize,
     rtf_1_thread: f64,
     rtf_2_threads: f64,
     run_median_ms: f64,
@@ -233,9 +236,12 @@ fn print_table(rows: &[Figures]) {
     println!("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
     for f in rows {
         let rss = f.peak_rss_mib.map_or("n/a".into(), |m| format!("{m:.0}"));
+        let mode = match f.stretch {
+            1 => f.mode.clone(),
+            n => format!("{} (×{n} for this machine)", f.mode),
+        };
         println!(
-            "| {} | {} | {:.1} | {:.3} | {:.3} | {:.1} | {:.1} | {:.1} | {}/{} | {:.1} | {:.1} | {:.0} | {rss} |",
-            f.mode,
+            "| {mode} | {} | {:.1} | {:.3} | {:.3} | {:.1} | {:.1} | {:.1} | {}/{} | {:.1} | {:.1} | {:.0} | {rss} |",
             f.latency_samples,
             f.latency_ms,
             f.rtf_1_thread,
@@ -293,13 +299,14 @@ fn child(mode: Mode, lengths: Lengths) -> Result<()> {
     let figures = Figures {
         mode: mode.name().to_owned(),
         model: one.model,
-        latency_samples: one.latency.samples,
-        latency_ms: one.latency.millis(),
+        latency_samples: paced.latency.samples,
+        latency_ms: paced.latency.millis(),
+        stretch: paced.stretch,
         rtf_1_thread: one.rtf,
         rtf_2_threads: two.rtf,
         run_median_ms: runs.median,
         run_p99_ms: runs.p99,
-        run_deadline_ms: one.latency.budget as f64 * 1000.0 / f64::from(rate),
+        run_deadline_ms: paced.latency.budget as f64 * 1000.0 / f64::from(rate),
         paced_misses: paced.misses,
         paced_missed_samples: paced.missed_samples,
         block_median_us: blocks.median,
@@ -341,7 +348,6 @@ fn looped(channels: &[Vec<f32>], frames: usize) -> Vec<Vec<f32>> {
 /// What an offline render measured.
 struct Offline {
     model: String,
-    latency: Latency,
     rtf: f64,
     runs_micros: Vec<u32>,
 }
@@ -360,7 +366,6 @@ fn offline(
     check_runs(&engine)?;
     let measured = Offline {
         model: engine.spec().name.clone(),
-        latency: *engine.latency(),
         rtf: rendered.elapsed.as_secs_f64() / (input_frames(input) as f64 / f64::from(rate)),
         runs_micros: engine.shared().recent_runs(),
     };
@@ -370,6 +375,8 @@ fn offline(
 
 /// What the paced real-time render measured.
 struct Paced {
+    latency: Latency,
+    stretch: usize,
     misses: u64,
     missed_samples: u64,
     overflows: u64,
@@ -387,6 +394,8 @@ fn paced(model: Box<dyn MaskModel>, mode: Mode, input: &[Vec<f32>], rate: u32) -
     let shared = engine.shared();
     let load = |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed);
     Ok(Paced {
+        latency: *engine.latency(),
+        stretch: engine.stretch(mode),
         misses: load(&shared.deadline_misses),
         missed_samples: load(&shared.missed_samples),
         overflows: load(&shared.overflows),

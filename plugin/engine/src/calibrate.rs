@@ -1,0 +1,101 @@
+//! How long each mode's runs must be on this machine: measured once when a real-time engine
+//! starts.
+//!
+//! A mode promises its context (window, look-ahead) and a latency that keeps up. Spleeter's
+//! default `live` runs its 64-frame window every 4 hops, a 92.9 ms budget for a run that takes
+//! 35 ms on one 2-core machine and 64 ms (p99 99 ms) on another, where every mode was late and
+//! the stem buses fell silent. A windowed model's run costs the same however many of its frames
+//! are new, so doubling the new frames per run doubles the budget at the same cost. The first
+//! real-time engine of a model in a process times it on `live`'s window before the worker
+//! starts (later ones reuse the result, so latencies stay put), estimates the other
+//! windows in proportion to their frames, and stretches each mode as far as it needs (at most
+//! twice, which keeps `live` < `balanced` < `studio`).
+//!
+//! Streaming models are left alone: their run costs in proportion to the frames it is given,
+//! so a longer schedule buys no headroom.
+
+use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::core::CHANNELS;
+use super::mode::Mode;
+use super::model::{MaskModel, ModelSpec};
+
+/// The largest stretch of a mode: twice its new frames per run, which keeps the modes' order
+/// (Spleeter at 44.1 kHz: `live` 488 ms, `balanced` 998 ms, `studio` 2299 ms at most).
+pub const MAX_STRETCH: usize = 2;
+
+/// The share of its budget a run may take: the rest is for the host's own work, the slower
+/// runs (p99 is ~1.5 × the median) and scheduling.
+const HEADROOM: f64 = 0.6;
+
+/// Stretches measured in this process, by model (name and file): measured once, so every
+/// instance and every activation of a model in a session reports the same latency, and a
+/// re-activation costs no extra runs.
+static MEASURED: Mutex<Vec<Measured>> = Mutex::new(Vec::new());
+
+/// One measured model: its name, its file and its stretches.
+type Measured = (String, Option<PathBuf>, [usize; 3]);
+
+/// For each mode in [`Mode::ALL`] order, the stretch (1 or 2) of its new frames per run this
+/// machine needs for `model`: measured on the model's first real-time start in this process
+/// (two runs on `live`'s window), remembered after. A model that fails or panics here gets no
+/// stretch: its failures show where they are counted, in the worker.
+pub fn stretches(model: &mut dyn MaskModel, spec: &ModelSpec) -> [usize; 3] {
+    let mut measured = MEASURED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, _, known)) = measured.iter().find(|(name, origin, _)| *name == spec.name && *origin == spec.origin)
+    {
+        return *known;
+    }
+    let found = measure(model, spec);
+    measured.push((spec.name.clone(), spec.origin.clone(), found));
+    found
+}
+
+fn measure(model: &mut dyn MaskModel, spec: &ModelSpec) -> [usize; 3] {
+    let live = Mode::Live.schedule(spec);
+    if live.stateful {
+        return [1; 3];
+    }
+    let frames = live.window;
+    let magnitude = vec![0.0; CHANNELS * frames * spec.bins];
+    let mut masks = vec![0.0; spec.stem_count() * CHANNELS * frames * spec.bins];
+    // The faster of two runs: the first may still be faulting pages in.
+    let mut fastest = Duration::MAX;
+    for _ in 0..2 {
+        let started = Instant::now();
+        let run = std::panic::AssertUnwindSafe(|| model.infer(&magnitude, frames, &mut masks));
+        if !matches!(std::panic::catch_unwind(run), Ok(Ok(()))) {
+            return [1; 3];
+        }
+        fastest = fastest.min(started.elapsed());
+    }
+    model.reset();
+    let per_frame = fastest.as_secs_f64() / frames as f64;
+    Mode::ALL.map(|mode| {
+        let schedule = mode.schedule(spec);
+        let budget = (schedule.new * spec.hop) as f64 / f64::from(spec.sample_rate);
+        stretch_for(Duration::from_secs_f64(per_frame * schedule.window as f64), Duration::from_secs_f64(budget))
+    })
+}
+
+/// The smallest stretch whose budget leaves `run` its headroom, at most [`MAX_STRETCH`].
+pub fn stretch_for(run: Duration, budget: Duration) -> usize {
+    (1..=MAX_STRETCH).find(|&n| run.as_secs_f64() <= budget.as_secs_f64() * n as f64 * HEADROOM).unwrap_or(MAX_STRETCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_stretch_only_as_far_as_the_run_needs() {
+        let budget = Duration::from_micros(92_880);
+        // The machine of the first bench (35 ms) keeps the default; this one (64 ms) doubles.
+        assert_eq!(stretch_for(Duration::from_millis(35), budget), 1);
+        assert_eq!(stretch_for(Duration::from_millis(64), budget), 2);
+        // Slower still: no further than twice, so `live` stays below `balanced`.
+        assert_eq!(stretch_for(Duration::from_millis(400), budget), MAX_STRETCH);
+    }
+}
