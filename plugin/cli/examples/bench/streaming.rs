@@ -50,6 +50,9 @@ struct PacedRow {
     missed_samples: u64,
     overflows: u64,
     worker_percent: f64,
+    /// Share of the machine's CPU time the hypervisor gave to others during the render (`None`
+    /// off Linux): what misses on a shared virtual machine come from.
+    steal_percent: Option<f64>,
 }
 
 /// Every streaming measurement, in this (child) process.
@@ -78,9 +81,13 @@ pub fn measure(clip: &[Vec<f32>], rate: u32, lengths: Lengths) -> Result<Streami
         let (engine, mut processor) = Engine::start(model, config)?;
         let latency = *engine.latency();
         let before = worker_cpu()?;
+        let steal_before = steal_ticks();
         let started = Instant::now();
         render::render(&mut processor, &input, rate, &Blocks::Fixed(block), true, |_| {});
         let worker_percent = 100.0 * (worker_cpu()? - before).as_secs_f64() / started.elapsed().as_secs_f64();
+        let steal_percent = steal_before
+            .zip(steal_ticks())
+            .map(|((steal0, all0), (steal1, all1))| 100.0 * (steal1 - steal0) as f64 / (all1 - all0).max(1) as f64);
         let shared = engine.shared();
         let load = |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed);
         let row = PacedRow {
@@ -91,6 +98,7 @@ pub fn measure(clip: &[Vec<f32>], rate: u32, lengths: Lengths) -> Result<Streami
             missed_samples: load(&shared.missed_samples),
             overflows: load(&shared.overflows),
             worker_percent,
+            steal_percent,
         };
         eprintln!("[streaming]   {} misses, worker {:.1} % of a core", row.misses, row.worker_percent);
         paced.push(row);
@@ -169,6 +177,15 @@ fn worker_cpu_now() -> Result<Duration> {
     bail!("no sift-worker thread is running")
 }
 
+/// The machine's stolen and total CPU ticks so far (`/proc/stat`, all CPUs), on Linux.
+fn steal_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<u64> =
+        stat.lines().next()?.split_whitespace().skip(1).map(|t| t.parse().ok()).collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal ...
+    Some((*ticks.get(7)?, ticks.iter().take(8).sum()))
+}
+
 /// The streaming table, after the windowed one.
 pub fn print(f: &StreamingFigures, library: &Path) {
     println!(
@@ -186,12 +203,13 @@ pub fn print(f: &StreamingFigures, library: &Path) {
     );
     println!(
         "| host block | latency (samples) | latency (ms) | paced misses (blocks/samples) | input overflows \
-         | worker CPU (% of one core) |"
+         | worker CPU (% of one core) | CPU stolen by the hypervisor (%) |"
     );
-    println!("|--:|--:|--:|--:|--:|--:|");
+    println!("|--:|--:|--:|--:|--:|--:|--:|");
     for row in &f.paced {
+        let steal = row.steal_percent.map_or("n/a".into(), |p| format!("{p:.1}"));
         println!(
-            "| {} | {} | {:.1} | {}/{} | {} | {:.1} |",
+            "| {} | {} | {:.1} | {}/{} | {} | {:.1} | {steal} |",
             row.block,
             row.latency_samples,
             row.latency_ms,
