@@ -1,12 +1,12 @@
-//! How long each mode's runs must be on this machine: measured once when a real-time engine
-//! starts.
+//! How long each mode's runs must be on this machine: measured once, when the first engine
+//! fitted to the machine ([`crate::EngineConfig::fit_to_machine`]) starts.
 //!
 //! A mode promises its context (window, look-ahead) and a latency that keeps up. Spleeter's
 //! default `live` runs its 64-frame window every 4 hops, a 92.9 ms budget for a run that takes
 //! 35 ms on one 2-core machine and 64 ms (p99 99 ms) on another, where every mode was late and
 //! the stem buses fell silent. A windowed model's run costs the same however many of its frames
 //! are new, so doubling the new frames per run doubles the budget at the same cost. The first
-//! real-time engine of a model in a process times it on `live`'s window before the worker
+//! fitted engine of a model in a process times it on `live`'s window before the worker
 //! starts (later ones reuse the result, so latencies stay put), estimates the other
 //! windows in proportion to their frames, and stretches each mode as far as it needs (at most
 //! twice, which keeps `live` < `balanced` < `studio`).
@@ -39,7 +39,7 @@ static MEASURED: Mutex<Vec<Measured>> = Mutex::new(Vec::new());
 type Measured = (String, Option<PathBuf>, [usize; 3]);
 
 /// For each mode in [`Mode::ALL`] order, the stretch (1 or 2) of its new frames per run this
-/// machine needs for `model`: measured on the model's first real-time start in this process
+/// machine needs for `model`: measured on the model's first fitted start in this process
 /// (two runs on `live`'s window), remembered after. A model that fails or panics here gets no
 /// stretch: its failures show where they are counted, in the worker.
 pub fn stretches(model: &mut dyn MaskModel, spec: &ModelSpec) -> [usize; 3] {

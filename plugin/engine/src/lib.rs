@@ -123,12 +123,24 @@ pub struct EngineConfig {
     pub extension: Extension,
     /// Real-time (fall back when late) or offline (wait for the worker).
     pub realtime: bool,
+    /// Stretch each mode's schedule as far as this machine needs to keep up in real time
+    /// (`calibrate`). A plugin sets it whatever its process mode, so that its latency does not
+    /// change between playing and bouncing; a render that only ever runs offline leaves it off,
+    /// so its output does not depend on the machine.
+    pub fit_to_machine: bool,
 }
 
 impl EngineConfig {
     /// A configuration with the defaults for everything but the rate and block size.
     pub fn new(sample_rate: u32, max_block: usize) -> Self {
-        Self { sample_rate, max_block, mode: Mode::Balanced, extension: Extension::default(), realtime: true }
+        Self {
+            sample_rate,
+            max_block,
+            mode: Mode::Balanced,
+            extension: Extension::default(),
+            realtime: true,
+            fit_to_machine: false,
+        }
     }
 
     /// Sets the latency mode.
@@ -140,6 +152,12 @@ impl EngineConfig {
     /// Sets real-time or offline processing.
     pub fn realtime(mut self, realtime: bool) -> Self {
         self.realtime = realtime;
+        self
+    }
+
+    /// Sets whether the modes' schedules are fitted to this machine's speed.
+    pub fn fit_to_machine(mut self, fit: bool) -> Self {
+        self.fit_to_machine = fit;
         self
     }
 
@@ -212,10 +230,8 @@ impl Engine {
             return Err(EngineError::Stems { stems: spec.stem_count(), residual: spec.residual });
         }
         let provider = model.provider().to_owned();
-        // In real time every mode must keep up on this machine; offline it need not, and a
-        // render's output then does not depend on how fast the machine happened to be.
         let mut model = model;
-        let stretches = if config.realtime { calibrate::stretches(model.as_mut(), &spec) } else { [1; 3] };
+        let stretches = if config.fit_to_machine { calibrate::stretches(model.as_mut(), &spec) } else { [1; 3] };
         let schedule = config.mode.schedule(&spec).stretched(stretches[config.mode as usize]);
         let stem_channels = (spec.stem_count() - 1) * CHANNELS;
         let bridge =
@@ -302,7 +318,8 @@ impl Engine {
     }
 
     /// How many times its default new frames per run `mode` runs here: 2 where this machine
-    /// was measured too slow for the default (a real-time engine times its model at start).
+    /// was measured too slow for the default (an engine fitted to the machine times its model
+    /// at start; others always run 1).
     pub fn stretch(&self, mode: Mode) -> usize {
         self.stretches[mode as usize]
     }

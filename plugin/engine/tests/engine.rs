@@ -5,7 +5,7 @@ use sift_test_support as support;
 use std::time::Duration;
 
 use sift_engine::render::{render, Blocks};
-use sift_engine::{Engine, EngineConfig, Extension, MaskModel, Mode, ModelSpec};
+use sift_engine::{AudioProcessor, Engine, EngineConfig, Extension, MaskModel, Mode, ModelSpec};
 use support::{peak_difference_db, sum_stems, test_signal, Behaviour, Recurrent, StandIn};
 
 const RATE: u32 = 44_100;
@@ -21,6 +21,29 @@ fn separate(
     let config = EngineConfig::new(rate, max).mode(mode).realtime(false);
     let (_engine, mut processor) = Engine::start(Box::new(model), config).expect("engine starts");
     render(&mut processor, input, rate, blocks, false, |_| {}).stems
+}
+
+/// Renders `input` and `latency` samples of silence through `processor` in 512-sample blocks,
+/// calling `at_block(start, processor)` before each block (to swap a model or report a
+/// transport jump there), and returns the two stems `[stem][channel]` aligned with the input.
+fn render_blocks(
+    processor: &mut AudioProcessor,
+    input: &[Vec<f32>],
+    mut at_block: impl FnMut(usize, &mut AudioProcessor),
+) -> Vec<Vec<Vec<f32>>> {
+    let latency = processor.latency();
+    let total = input[0].len() + latency;
+    let mut out = vec![vec![0.0f32; total]; 4];
+    for start in (0..total).step_by(512) {
+        at_block(start, processor);
+        let end = (start + 512).min(total);
+        let block: Vec<Vec<f32>> =
+            input.iter().map(|c| (start..end).map(|i| c.get(i).copied().unwrap_or(0.0)).collect()).collect();
+        let ins: Vec<&[f32]> = block.iter().map(Vec::as_slice).collect();
+        let mut outs: Vec<&mut [f32]> = out.iter_mut().map(|c| &mut c[start..end]).collect();
+        processor.process(&ins, &mut outs);
+    }
+    (0..2).map(|stem| (0..2).map(|ch| out[stem * 2 + ch][latency..].to_vec()).collect()).collect()
 }
 
 #[test]
@@ -247,11 +270,11 @@ fn modes_trade_latency_for_context() {
     assert_eq!(latencies[0], (s.new + s.lookahead) * 1024 + 4096 - 1024 - 1 + s.new * 1024);
 }
 
-/// Every mode keeps up on a slow machine: a real-time engine times its model first and, where a
-/// run would take more than 60 % of a mode's budget, doubles that mode's new frames per run
-/// (and its budget). Offline engines wait for the worker anyway, and their latency does not
-/// depend on the machine. Every engine tells the host the latencies the other modes' engines
-/// will have, and the modes keep their order.
+/// Every mode keeps up on a slow machine: an engine fitted to the machine times its model first
+/// and, where a run would take more than 60 % of a mode's budget, doubles that mode's new frames
+/// per run (and its budget). An engine not fitted (an offline render) does not depend on the
+/// machine. Every engine tells the host the latencies the other modes' engines will have, and
+/// the modes keep their order.
 #[test]
 fn modes_double_their_budget_on_a_machine_too_slow_for_them() {
     let slow = || {
@@ -263,8 +286,8 @@ fn modes_double_their_budget_on_a_machine_too_slow_for_them() {
         model.slow_for = Duration::from_millis(70);
         model
     };
-    let start = |model: StandIn, mode: Mode, realtime: bool| {
-        let config = EngineConfig::new(RATE, 512).mode(mode).realtime(realtime);
+    let start = |model: StandIn, mode: Mode, fit: bool| {
+        let config = EngineConfig::new(RATE, 512).mode(mode).fit_to_machine(fit);
         Engine::start(Box::new(model), config).unwrap().0
     };
     // Spleeter's grid: (new + look-ahead)·hop + n_fft − hop − 1 + new·hop.
@@ -274,11 +297,11 @@ fn modes_double_their_budget_on_a_machine_too_slow_for_them() {
     for (m, mode) in Mode::ALL.into_iter().enumerate() {
         let fast = start(StandIn::new(Behaviour::Scrambled), mode, true);
         assert_eq!((fast.latency().samples, fast.stretch(mode)), (defaults[m], 1), "{mode} on a fast machine");
-        let offline = start(slow(), mode, false);
-        assert_eq!(offline.latency().samples, defaults[m], "{mode} offline must not stretch");
-        let live = start(slow(), mode, true);
-        assert_eq!((live.latency().samples, live.stretch(mode)), (stretched[m], 2), "{mode} on a slow machine");
-        let told: Vec<usize> = Mode::ALL.iter().map(|&other| live.latency_in(other).samples).collect();
+        let unfitted = start(slow(), mode, false);
+        assert_eq!(unfitted.latency().samples, defaults[m], "{mode} must not stretch unless fitted to the machine");
+        let fitted = start(slow(), mode, true);
+        assert_eq!((fitted.latency().samples, fitted.stretch(mode)), (stretched[m], 2), "{mode} on a slow machine");
+        let told: Vec<usize> = Mode::ALL.iter().map(|&other| fitted.latency_in(other).samples).collect();
         assert_eq!(told, stretched, "a {mode} engine tells the host other latencies than the modes will have");
     }
     assert!(stretched.windows(2).all(|w| w[0] < w[1]), "stretched modes lost their order: {stretched:?}");
@@ -292,12 +315,8 @@ fn models_swap_while_running() {
     let input = test_signal(4 * RATE as usize, 37);
     let config = EngineConfig::new(RATE, 512).mode(Mode::Live).realtime(false).extension(Extension::EdgeBin);
     let (mut engine, mut processor) = Engine::start(Box::new(StandIn::new(Behaviour::Scrambled)), config).unwrap();
-    let latency = processor.latency();
-    let total = input[0].len() + latency;
-    let mut out = vec![vec![0.0f32; total]; 4];
     let mut swapped = false;
-    for start in (0..total).step_by(512) {
-        let end = (start + 512).min(total);
+    let stems = render_blocks(&mut processor, &input, |start, _| {
         if !swapped && start >= input[0].len() / 2 {
             let mut other = StandIn::new(Behaviour::AllToFirst);
             other.spec.stems = vec!["vocals".into(), "drums".into()];
@@ -306,15 +325,8 @@ fn models_swap_while_running() {
             assert!(engine.swap_model(Box::new(StandIn::new(Behaviour::AllToFirst))).is_ok());
             swapped = true;
         }
-        let block: Vec<Vec<f32>> =
-            input.iter().map(|c| (start..end).map(|i| c.get(i).copied().unwrap_or(0.0)).collect()).collect();
-        let ins: Vec<&[f32]> = block.iter().map(Vec::as_slice).collect();
-        let mut outs: Vec<&mut [f32]> = out.iter_mut().map(|c| &mut c[start..end]).collect();
-        processor.process(&ins, &mut outs);
-    }
+    });
     assert_eq!(engine.shared().model_swaps.load(std::sync::atomic::Ordering::Relaxed), 1);
-    let aligned = |c: &Vec<f32>| c[latency..].to_vec();
-    let stems = vec![vec![aligned(&out[0]), aligned(&out[1])], vec![aligned(&out[2]), aligned(&out[3])]];
     assert!(peak_difference_db(&sum_stems(&stems), &input) <= -80.0, "the sum broke across the swap");
     let second = |signal: &[Vec<f32>], from: usize| -> Vec<Vec<f32>> {
         signal.iter().map(|c| c[from..from + RATE as usize].to_vec()).collect()
@@ -424,24 +436,13 @@ fn a_transport_jump_resets_the_model_without_a_gap() {
         let resets = model.resets.clone();
         let config = EngineConfig::new(RATE, 512).mode(Mode::Live).realtime(false);
         let (_engine, mut processor) = Engine::start(Box::new(model), config).unwrap();
-        let latency = processor.latency();
         let jump = 512 * 86; // about a second in, on a block boundary
-        let total = input[0].len() + latency;
-        let mut out = vec![vec![0.0f32; total]; 4];
-        for start in (0..total).step_by(512) {
+        let stems = render_blocks(&mut processor, &input, |start, processor| {
             if start == jump {
                 processor.forget_state();
             }
-            let end = (start + 512).min(total);
-            let block: Vec<Vec<f32>> =
-                input.iter().map(|c| (start..end).map(|i| c.get(i).copied().unwrap_or(0.0)).collect()).collect();
-            let ins: Vec<&[f32]> = block.iter().map(Vec::as_slice).collect();
-            let mut outs: Vec<&mut [f32]> = out.iter_mut().map(|c| &mut c[start..end]).collect();
-            processor.process(&ins, &mut outs);
-        }
+        });
         assert_eq!(resets.load(std::sync::atomic::Ordering::Relaxed), 1, "K={k} L={lookahead}: no reset");
-        let stems: Vec<Vec<Vec<f32>>> =
-            (0..2).map(|s| (0..2).map(|ch| out[s * 2 + ch][latency..].to_vec()).collect()).collect();
         let null = peak_difference_db(&sum_stems(&stems), &input);
         assert!(null <= -80.0, "K={k} L={lookahead}: the sum broke at the jump ({null:.1} dBFS)");
         // No gap: every 256-sample stretch of vocals around the jump has signal.
@@ -462,25 +463,12 @@ fn a_streaming_model_swapped_in_lines_up_with_the_stream() {
         let reference = separate(Recurrent::new(k, lookahead), RATE, Mode::Live, &Blocks::Fixed(512), &input);
         let config = EngineConfig::new(RATE, 512).mode(Mode::Live).realtime(false);
         let (mut engine, mut processor) = Engine::start(Box::new(Recurrent::new(k, lookahead)), config).unwrap();
-        let latency = processor.latency();
-        let total = input[0].len() + latency;
-        let mut out = vec![vec![0.0f32; total]; 4];
-        for start in (0..total).step_by(512) {
+        let stems = render_blocks(&mut processor, &input, |start, _| {
             if start == 512 * 100 {
                 assert!(engine.swap_model(Box::new(Recurrent::new(k, lookahead))).is_ok());
             }
-            let end = (start + 512).min(total);
-            let block: Vec<Vec<f32>> =
-                input.iter().map(|c| (start..end).map(|i| c.get(i).copied().unwrap_or(0.0)).collect()).collect();
-            let ins: Vec<&[f32]> = block.iter().map(Vec::as_slice).collect();
-            let mut outs: Vec<&mut [f32]> = out.iter_mut().map(|c| &mut c[start..end]).collect();
-            processor.process(&ins, &mut outs);
-        }
+        });
         assert_eq!(engine.shared().model_swaps.load(std::sync::atomic::Ordering::Relaxed), 1);
-        let stems: Vec<Vec<Vec<f32>>> = vec![
-            vec![out[0][latency..].to_vec(), out[1][latency..].to_vec()],
-            vec![out[2][latency..].to_vec(), out[3][latency..].to_vec()],
-        ];
         let null = peak_difference_db(&sum_stems(&stems), &input);
         assert!(null <= -80.0, "K={k} L={lookahead}: the sum broke across the swap ({null:.1} dBFS)");
         let last =

@@ -128,8 +128,12 @@ impl Instance {
         let max_block = config.max_buffer_size.max(1) as usize;
         self.mode = self.params.mode.value().into();
         let model = self.model();
-        let engine_config =
-            EngineConfig::new(rate, max_block).mode(self.mode).realtime(config.process_mode == ProcessMode::Realtime);
+        // Fitted to the machine whatever the process mode: the latency must not change between
+        // playing and a bounce (DawDreamer and others activate offline to render).
+        let engine_config = EngineConfig::new(rate, max_block)
+            .mode(self.mode)
+            .realtime(config.process_mode == ProcessMode::Realtime)
+            .fit_to_machine(true);
         let (engine, processor) = match Engine::start(model, engine_config) {
             Ok(started) => started,
             Err(e) => {

@@ -13,9 +13,26 @@
 use sift_clap_host::*;
 
 const RATE: f64 = 44_100.0;
-/// The README's latencies at 44.1 kHz with the default model.
-const LIVE_LATENCY: u32 = 13_311;
-const BALANCED_LATENCY: u32 = 27_647;
+/// The README's latencies at 44.1 kHz with the default model: as designed, and with the run
+/// budget doubled on a machine too slow for it (README, "Modes keep up on slow machines").
+const LIVE_LATENCIES: [u32; 2] = [13_311, 21_503];
+const BALANCED_LATENCIES: [u32; 2] = [27_647, 44_031];
+
+/// The latency a fresh instance of `id` reports in Live at 44.1 kHz: what a Mode change to
+/// Live must lead to on this machine.
+fn live_latency(id: &str) -> u32 {
+    let mut probe = remix_plugin(id).unwrap();
+    let mode = probe.param("Mode");
+    let live = probe.text_to_value(mode.id, "Live").expect("Mode value for Live");
+    probe.set_params(&[(mode.id, live)]);
+    probe.activate_offline(RATE, 512).unwrap();
+    let latency = probe.latency();
+    assert!(
+        LIVE_LATENCIES.contains(&latency),
+        "{id}: Live's latency at 44.1 kHz is {latency}, not one of {LIVE_LATENCIES:?}"
+    );
+    latency
+}
 
 /// A fresh instance of `id` whose main output is the remix (Sift Single's `Stem` = Remix).
 fn remix_plugin(id: &str) -> Result<TestPlugin, String> {
@@ -101,11 +118,12 @@ fn mode_change_while_active(id: &str) {
     let mode = plugin.param("Mode");
     let live = plugin.text_to_value(mode.id, "Live").expect("Mode value for Live");
     plugin.activate_offline(RATE, 512).unwrap();
-    assert_eq!(
-        plugin.host_latency(),
-        Some(BALANCED_LATENCY),
-        "{id}: latency in the default mode (Balanced) at 44.1 kHz"
+    let balanced = plugin.host_latency();
+    assert!(
+        balanced.is_some_and(|l| BALANCED_LATENCIES.contains(&l)),
+        "{id}: latency in the default mode (Balanced) at 44.1 kHz is {balanced:?}, not one of {BALANCED_LATENCIES:?}"
     );
+    let live_latency = live_latency(id);
     let silence = vec![vec![0.0f32; 2048]; 2];
     plugin.render(&silence, |_| 512, &[]).unwrap();
     plugin.assert_no_violations();
@@ -130,8 +148,8 @@ fn mode_change_while_active(id: &str) {
     );
     match plugin.restarts().get(restarts) {
         None => failures.push("the host did not restart the plugin".to_owned()),
-        Some(restart) if restart.latency != Some(LIVE_LATENCY) => failures.push(format!(
-            "after the restart the plugin reports a latency of {:?}, not Live's {LIVE_LATENCY} at 44.1 kHz",
+        Some(restart) if restart.latency != Some(live_latency) => failures.push(format!(
+            "after the restart the plugin reports a latency of {:?}, not Live's {live_latency} at 44.1 kHz",
             restart.latency
         )),
         Some(_) => {
@@ -141,7 +159,7 @@ fn mode_change_while_active(id: &str) {
                 );
             }
             // The new latency is the true delay.
-            let latency = LIVE_LATENCY as usize;
+            let latency = live_latency as usize;
             let impulse = 1000;
             let input = test_signal(44_100, impulse, 7);
             let out = plugin.render(&pad(&input, latency), |_| 512, &[]).unwrap();

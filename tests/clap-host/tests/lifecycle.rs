@@ -24,7 +24,10 @@ fn activate_deactivate_cycles() {
         plugin.activate(rate, 1, block).unwrap_or_else(|e| panic!("cycle {i}: {e}"));
         let latency = plugin.latency();
         eprintln!("cycle {i}: {rate} Hz, max block {block}, offline {offline}: latency {latency}");
-        assert!(latency > 0 && (latency as f64) < rate, "cycle {i}: latency {latency} at {rate} Hz");
+        // Balanced: 627 ms, or 998 ms on a machine that needs its budget doubled (README,
+        // "Modes keep up on slow machines"), plus resampling away from 44.1 kHz.
+        let ceiling = 1.1 * rate;
+        assert!(latency > 0 && (latency as f64) < ceiling, "cycle {i}: latency {latency} at {rate} Hz");
         if let Some(&(_, previous)) = seen.iter().find(|(r, _)| *r == rate) {
             assert_eq!(latency, previous, "cycle {i}: latency at {rate} Hz changed between activations");
         }

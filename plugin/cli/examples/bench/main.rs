@@ -387,7 +387,7 @@ struct Paced {
 /// Renders `input` in real time, each block waiting for its wall-clock moment like a live host,
 /// with late output falling back to dry as it does in a session.
 fn paced(model: Box<dyn MaskModel>, mode: Mode, input: &[Vec<f32>], rate: u32) -> Result<Paced> {
-    let config = EngineConfig::new(rate, PACED_BLOCK).mode(mode).realtime(true);
+    let config = EngineConfig::new(rate, PACED_BLOCK).mode(mode).realtime(true).fit_to_machine(true);
     let (engine, mut processor) = Engine::start(model, config)?;
     let rendered = render::render(&mut processor, input, rate, &Blocks::Fixed(PACED_BLOCK), true, |_| {});
     check_runs(&engine)?;

@@ -54,8 +54,11 @@ pub fn run(args: &SeparateArgs) -> anyhow::Result<()> {
 
     let path = catalogue::resolve(args.model.as_deref(), sift_inference::binary_location::binary_dir().as_deref())?;
     let model = OnnxModel::load(&path, &SessionOptions::default().intra_threads(args.threads))?;
-    let config =
-        EngineConfig::new(sample_rate, block).mode(args.mode).realtime(args.realtime).extension(args.mask_extension);
+    let config = EngineConfig::new(sample_rate, block)
+        .mode(args.mode)
+        .realtime(args.realtime)
+        .fit_to_machine(args.realtime)
+        .extension(args.mask_extension);
     let (engine, mut processor) = Engine::start(Box::new(model), config)?;
     let spec = engine.spec().clone();
 
