@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use super::core::CHANNELS;
 use super::mode::Mode;
-use super::model::{MaskModel, ModelSpec};
+use super::model::{MaskModel, ModelSpec, Streaming};
 
 /// The largest stretch of a mode: twice its new frames per run, which keeps the modes' order
 /// (Spleeter at 44.1 kHz: `live` 488 ms, `balanced` 998 ms, `studio` 2299 ms at most).
@@ -35,22 +35,40 @@ const HEADROOM: f64 = 0.6;
 /// re-activation costs no extra runs.
 static MEASURED: Mutex<Vec<Measured>> = Mutex::new(Vec::new());
 
-/// One measured model: its name, its file and its stretches.
-type Measured = (String, Option<PathBuf>, [usize; 3]);
+/// One measured model.
+struct Measured {
+    name: String,
+    origin: Option<PathBuf>,
+    /// What a pass-through shares with the model it stands in for.
+    grid: Grid,
+    stretches: [usize; 3],
+}
+
+/// Rate, frame length, hop, bins, frame multiple and streaming of a model.
+type Grid = (u32, usize, usize, usize, usize, Option<Streaming>);
+
+fn grid(spec: &ModelSpec) -> Grid {
+    (spec.sample_rate, spec.n_fft, spec.hop, spec.bins, spec.frame_multiple, spec.streaming)
+}
 
 /// For each mode in [`Mode::ALL`] order, the stretch (1 or 2) of its new frames per run this
 /// machine needs for `model`: measured on the model's first fitted start in this process
 /// (two runs on `live`'s window), remembered after. A model that fails or panics here gets no
 /// stretch: its failures show where they are counted, in the worker.
+///
+/// A pass-through is not timed: it takes what was measured last for a model on its grid (none
+/// measured yet: no stretch), so its latency is the one the real model has here.
 pub fn stretches(model: &mut dyn MaskModel, spec: &ModelSpec) -> [usize; 3] {
     let mut measured = MEASURED.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some((_, _, known)) = measured.iter().find(|(name, origin, _)| *name == spec.name && *origin == spec.origin)
-    {
-        return *known;
+    if model.is_pass_through() {
+        return measured.iter().rev().find(|m| m.grid == grid(spec)).map_or([1; 3], |m| m.stretches);
     }
-    let found = measure(model, spec);
-    measured.push((spec.name.clone(), spec.origin.clone(), found));
-    found
+    if let Some(known) = measured.iter().find(|m| m.name == spec.name && m.origin == spec.origin) {
+        return known.stretches;
+    }
+    let stretches = measure(model, spec);
+    measured.push(Measured { name: spec.name.clone(), origin: spec.origin.clone(), grid: grid(spec), stretches });
+    stretches
 }
 
 fn measure(model: &mut dyn MaskModel, spec: &ModelSpec) -> [usize; 3] {

@@ -130,6 +130,13 @@ pub trait MaskModel: Send {
     /// calls it whenever its stream restarts: after its reset hand-shake, when a model is
     /// swapped in, and on a transport jump. Models without state need nothing here.
     fn reset(&mut self) {}
+
+    /// Whether this model only passes audio through, standing in for one that could not load.
+    /// Such a model is not timed: it takes the schedule measured for a real model on its grid,
+    /// so the host's delay compensation does not move when the real model comes back.
+    fn is_pass_through(&self) -> bool {
+        false
+    }
 }
 
 /// A model that separates nothing: every bin goes to the residual stem.
@@ -162,5 +169,9 @@ impl MaskModel for PassThrough {
         // All-zero masks normalise to "everything to the residual stem".
         masks.fill(0.0);
         Ok(())
+    }
+
+    fn is_pass_through(&self) -> bool {
+        true
     }
 }

@@ -5,7 +5,7 @@ use sift_test_support as support;
 use std::time::Duration;
 
 use sift_engine::render::{render, Blocks};
-use sift_engine::{AudioProcessor, Engine, EngineConfig, Extension, MaskModel, Mode, ModelSpec};
+use sift_engine::{AudioProcessor, Engine, EngineConfig, Extension, MaskModel, Mode, ModelSpec, PassThrough};
 use support::{peak_difference_db, sum_stems, test_signal, Behaviour, Recurrent, StandIn};
 
 const RATE: u32 = 44_100;
@@ -305,6 +305,11 @@ fn modes_double_their_budget_on_a_machine_too_slow_for_them() {
         assert_eq!(told, stretched, "a {mode} engine tells the host other latencies than the modes will have");
     }
     assert!(stretched.windows(2).all(|w| w[0] < w[1]), "stretched modes lost their order: {stretched:?}");
+    // A pass-through standing in for a model that did not load is not timed: it takes the
+    // schedule last measured on its grid, so the host's delay compensation does not move.
+    let config = EngineConfig::new(RATE, 512).mode(Mode::Balanced).fit_to_machine(true);
+    let (dry, _) = Engine::start(Box::new(PassThrough::new(ModelSpec::default_grid())), config).unwrap();
+    assert_eq!(dry.latency().samples, stretched[1], "a pass-through does not keep the measured model's latency");
 }
 
 /// A model swapped into a running engine takes over between two runs: the stems keep summing to
