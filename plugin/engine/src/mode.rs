@@ -7,9 +7,12 @@ use super::model::ModelSpec;
 
 /// How much latency Sift may add in exchange for context.
 ///
-/// Each model run sees a window of `past + new + lookahead` STFT frames and keeps the masks of
-/// the `new` frames. Look-ahead improves the masks a little; `new` sets how often the model runs
+/// A windowed model's run sees `past + new + lookahead` STFT frames and keeps the masks of the
+/// `new` frames. Look-ahead improves the masks a little; `new` sets how often the model runs
 /// and therefore the time budget of each run, which on a CPU is what bounds the lowest latency.
+/// A streaming model brings its own look-ahead; for it a mode sets how many runs one wake-up
+/// of the worker makes. An engine fitted to the machine may double a mode's `new`
+/// ([`Schedule::stretched`]) where the machine is too slow for the default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Mode {
     /// The lowest latency that keeps up on a 2-core CPU: for playing live.
