@@ -207,7 +207,7 @@ impl OnnxModel {
             for ((name, _), (state, shape)) in
                 contract.state.iter().zip(self.state.iter().zip(&self.loaded.state_shapes))
             {
-                let value = TensorRef::from_array_view((shape.clone(), state.as_slice())).map_err(failure)?;
+                let value = TensorRef::from_array_view((shape.as_slice(), state.as_slice())).map_err(failure)?;
                 inputs.push((name.as_str(), SessionInputValue::from(value)));
             }
             let outputs = session.run(inputs).map_err(failure)?;

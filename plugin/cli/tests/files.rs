@@ -29,6 +29,12 @@ fn assert_fails(output: &Output, expected: &str) {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
+/// Asserts that `output` said `expected` on stderr (a warning or an error), showing all it
+/// said if not.
+fn assert_said(output: &Output, expected: &str) {
+    assert!(String::from_utf8_lossy(&output.stderr).contains(expected), "expected `{expected}` in:\n{}", text(output));
+}
+
 /// A stereo test signal of `seconds` at 44.1 kHz written as a float WAV.
 fn input(dir: &Path, name: &str, seconds: usize) -> PathBuf {
     let path = dir.join(name);
@@ -221,7 +227,7 @@ fn a_signal_stops_the_run_and_removes_the_partial_files() {
         let output = child.wait_with_output().unwrap();
         assert!(asked.elapsed() < Duration::from_secs(5), "took {:?} to stop", asked.elapsed());
         assert_eq!(output.status.code(), Some(code), "{}", text(&output));
-        assert!(String::from_utf8_lossy(&output.stderr).contains(said), "{}", text(&output));
+        assert_said(&output, said);
         assert_no_stems(&out);
     }
 }
@@ -302,12 +308,7 @@ fn odd_inputs_are_named_and_reported() {
     audio_file::write_wav(&nan, &Audio { sample_rate: 44_100, channels }).unwrap();
     let output = separate(&nan, &dir.join("o4"), &args);
     assert_eq!(json_of(&output)["non_finite_samples"], 3);
-    assert!(
-        String::from_utf8_lossy(&output.stderr)
-            .contains("3 samples were not finite (NaN or infinity) and were replaced by silence"),
-        "{}",
-        text(&output)
-    );
+    assert_said(&output, "3 samples were not finite (NaN or infinity) and were replaced by silence");
 
     // A WAV cut short: separated to where it ends, with a warning, never silently in part.
     let bytes = std::fs::read(&song).unwrap();
@@ -316,12 +317,7 @@ fn odd_inputs_are_named_and_reported() {
     std::fs::write(&cut, &bytes[..data + 8 * 12_345 + 5]).unwrap();
     let output = separate(&cut, &dir.join("o5"), &args);
     json_of(&output);
-    assert!(
-        String::from_utf8_lossy(&output.stderr)
-            .contains("claims 1.00 s of audio but the file holds 0.28 s (cut short?)"),
-        "{}",
-        text(&output)
-    );
+    assert_said(&output, "claims 1.00 s of audio but the file holds 0.28 s (cut short?)");
     assert_eq!(audio_file::read(&dir.join("o5/vocals.wav")).unwrap().frames(), 12_345);
 }
 
@@ -376,12 +372,7 @@ fn eval_is_honest_about_lengths_missing_stems_and_infinities() {
     audio_file::write_wav(&ests.join("vocals.wav"), &short).unwrap();
     let output = eval(&refs, &ests, &["--stems", "vocals"]);
     json_of(&output);
-    assert!(
-        String::from_utf8_lossy(&output.stderr)
-            .contains("vocals: the estimate is 3 samples shorter than the reference"),
-        "{}",
-        text(&output)
-    );
+    assert_said(&output, "vocals: the estimate is 3 samples shorter than the reference");
     short.channels.iter_mut().for_each(|c| c.truncate(23_000));
     audio_file::write_wav(&ests.join("vocals.wav"), &short).unwrap();
     assert_fails(&eval(&refs, &ests, &[]), "23000 samples but the reference");

@@ -14,13 +14,12 @@
 //! Streaming models are left alone: their run costs in proportion to the frames it is given,
 //! so a longer schedule buys no headroom.
 
-use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::core::CHANNELS;
 use super::mode::Mode;
-use super::model::{MaskModel, ModelSpec, Streaming};
+use super::model::{MaskModel, ModelSpec};
 
 /// The largest stretch of a mode: twice its new frames per run, which keeps the modes' order
 /// (Spleeter at 44.1 kHz: `live` 488 ms, `balanced` 998 ms, `studio` 2299 ms at most).
@@ -35,20 +34,11 @@ const HEADROOM: f64 = 0.6;
 /// re-activation costs no extra runs.
 static MEASURED: Mutex<Vec<Measured>> = Mutex::new(Vec::new());
 
-/// One measured model.
+/// One measured model: its spec (name and file to find it again, grid for a pass-through
+/// standing in for it) and its stretches.
 struct Measured {
-    name: String,
-    origin: Option<PathBuf>,
-    /// What a pass-through shares with the model it stands in for.
-    grid: Grid,
+    spec: ModelSpec,
     stretches: [usize; 3],
-}
-
-/// Rate, frame length, hop, bins, frame multiple and streaming of a model.
-type Grid = (u32, usize, usize, usize, usize, Option<Streaming>);
-
-fn grid(spec: &ModelSpec) -> Grid {
-    (spec.sample_rate, spec.n_fft, spec.hop, spec.bins, spec.frame_multiple, spec.streaming)
 }
 
 /// For each mode in [`Mode::ALL`] order, the stretch (1 or 2) of its new frames per run this
@@ -61,13 +51,13 @@ fn grid(spec: &ModelSpec) -> Grid {
 pub fn stretches(model: &mut dyn MaskModel, spec: &ModelSpec) -> [usize; 3] {
     let mut measured = MEASURED.lock().unwrap_or_else(PoisonError::into_inner);
     if model.is_pass_through() {
-        return measured.iter().rev().find(|m| m.grid == grid(spec)).map_or([1; 3], |m| m.stretches);
+        return measured.iter().rev().find(|m| m.spec.same_grid(spec)).map_or([1; 3], |m| m.stretches);
     }
-    if let Some(known) = measured.iter().find(|m| m.name == spec.name && m.origin == spec.origin) {
+    if let Some(known) = measured.iter().find(|m| m.spec.name == spec.name && m.spec.origin == spec.origin) {
         return known.stretches;
     }
     let stretches = measure(model, spec);
-    measured.push(Measured { name: spec.name.clone(), origin: spec.origin.clone(), grid: grid(spec), stretches });
+    measured.push(Measured { spec: spec.clone(), stretches });
     stretches
 }
 

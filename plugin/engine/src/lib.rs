@@ -85,10 +85,7 @@ pub struct ModelInbox {
 impl ModelInbox {
     /// Whether `spec` can replace the running model without a new engine: same grid, same stems.
     pub fn accepts(&self, spec: &ModelSpec) -> bool {
-        let key = |s: &ModelSpec| {
-            (s.sample_rate, s.n_fft, s.hop, s.bins, s.frame_multiple, s.streaming, s.residual, s.stems.clone())
-        };
-        key(spec) == key(&self.spec)
+        spec.same_grid(&self.spec) && spec.residual == self.spec.residual && spec.stems == self.spec.stems
     }
 
     /// Leaves `model` for the worker, or gives it back if it needs a new engine (see
@@ -218,7 +215,7 @@ impl Engine {
     /// Starts a worker for `model` and returns the engine handle with its audio-thread half.
     ///
     /// All buffers are allocated here, so the returned [`AudioProcessor`] never allocates.
-    pub fn start(model: Box<dyn MaskModel>, config: EngineConfig) -> Result<(Engine, AudioProcessor), EngineError> {
+    pub fn start(mut model: Box<dyn MaskModel>, config: EngineConfig) -> Result<(Engine, AudioProcessor), EngineError> {
         if !HOST_RATES.contains(&config.sample_rate) {
             return Err(EngineError::SampleRate(config.sample_rate));
         }
@@ -230,7 +227,6 @@ impl Engine {
             return Err(EngineError::Stems { stems: spec.stem_count(), residual: spec.residual });
         }
         let provider = model.provider().to_owned();
-        let mut model = model;
         let stretches = if config.fit_to_machine { calibrate::stretches(model.as_mut(), &spec) } else { [1; 3] };
         let schedule = config.mode.schedule(&spec).stretched(stretches[config.mode as usize]);
         let stem_channels = (spec.stem_count() - 1) * CHANNELS;

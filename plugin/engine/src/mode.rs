@@ -47,9 +47,10 @@ impl Mode {
                 Mode::Balanced => 4,
                 Mode::Studio => 16,
             };
-            let new = runs * streaming.frames_per_run;
-            let prime = streaming.lookahead.next_multiple_of(streaming.frames_per_run);
-            return Schedule { window: new, new, lookahead: streaming.lookahead, stateful: true, prime };
+            let k = streaming.frames_per_run;
+            let prime = streaming.lookahead.next_multiple_of(k);
+            let one_run = Schedule { window: k, new: k, lookahead: streaming.lookahead, stateful: true, prime };
+            return one_run.stretched(runs);
         }
         // Windows are expressed in units of the model's frame multiple (64 for Spleeter), so a
         // model with another stride gets windows of the same shape. The figures behind these
@@ -113,9 +114,9 @@ impl Schedule {
         }
     }
 
-    /// This schedule with `runs` times the new frames per run (and so `runs` times the budget),
-    /// the window unchanged: fewer past frames for a windowed model, more runs per wake-up for
-    /// a stateful one.
+    /// This schedule with `runs` times the new frames per run (and so `runs` times the budget):
+    /// a windowed model keeps its window and sees fewer past frames; a stateful model is given
+    /// all the new frames, `runs` of its runs per wake-up.
     ///
     /// # Panics
     /// If a windowed model's window has no room left for a past frame.

@@ -68,6 +68,14 @@ impl ModelSpec {
         }
     }
 
+    /// Whether `other` frames and runs audio as this model does (rate, frame length, hop, bins,
+    /// frame multiple, streaming): then it has the same latency in every mode and can stand in
+    /// for it.
+    pub fn same_grid(&self, other: &ModelSpec) -> bool {
+        let grid = |s: &ModelSpec| (s.sample_rate, s.n_fft, s.hop, s.bins, s.frame_multiple, s.streaming);
+        grid(self) == grid(other)
+    }
+
     /// Number of stems the model produces.
     pub fn stem_count(&self) -> usize {
         self.stems.len()

@@ -289,7 +289,7 @@ fn child(mode: Mode, lengths: Lengths) -> Result<()> {
     let paced = paced(model, mode, &paced_input, rate)?;
     eprintln!(
         "[{mode}]   {} misses ({} samples), {} input overflows",
-        paced.misses, paced.missed_samples, paced.overflows
+        paced.missed.misses, paced.missed.missed_samples, paced.missed.overflows
     );
 
     let runs = Spread::of(one.runs_micros.iter().map(|&us| f64::from(us) / 1000.0).collect())
@@ -307,8 +307,8 @@ fn child(mode: Mode, lengths: Lengths) -> Result<()> {
         run_median_ms: runs.median,
         run_p99_ms: runs.p99,
         run_deadline_ms: paced.latency.budget as f64 * 1000.0 / f64::from(rate),
-        paced_misses: paced.misses,
-        paced_missed_samples: paced.missed_samples,
+        paced_misses: paced.missed.misses,
+        paced_missed_samples: paced.missed.missed_samples,
         block_median_us: blocks.median,
         block_p99_us: blocks.p99,
         block_max_us: blocks.max,
@@ -373,13 +373,32 @@ fn offline(
     Ok((measured, model))
 }
 
+/// What a paced real-time render missed, from the engine's own counters.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+struct Misses {
+    /// Host blocks with samples that fell back to dry.
+    misses: u64,
+    missed_samples: u64,
+    overflows: u64,
+}
+
+impl Misses {
+    fn of(engine: &Engine) -> Self {
+        let shared = engine.shared();
+        let load = |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed);
+        Misses {
+            misses: load(&shared.deadline_misses),
+            missed_samples: load(&shared.missed_samples),
+            overflows: load(&shared.overflows),
+        }
+    }
+}
+
 /// What the paced real-time render measured.
 struct Paced {
     latency: Latency,
     stretch: usize,
-    misses: u64,
-    missed_samples: u64,
-    overflows: u64,
+    missed: Misses,
     block_times: Vec<Duration>,
     buffer_bytes: usize,
 }
@@ -391,14 +410,10 @@ fn paced(model: Box<dyn MaskModel>, mode: Mode, input: &[Vec<f32>], rate: u32) -
     let (engine, mut processor) = Engine::start(model, config)?;
     let rendered = render::render(&mut processor, input, rate, &Blocks::Fixed(PACED_BLOCK), true, |_| {});
     check_runs(&engine)?;
-    let shared = engine.shared();
-    let load = |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed);
     Ok(Paced {
         latency: *engine.latency(),
         stretch: engine.stretch(mode),
-        misses: load(&shared.deadline_misses),
-        missed_samples: load(&shared.missed_samples),
-        overflows: load(&shared.overflows),
+        missed: Misses::of(&engine),
         buffer_bytes: buffer_bytes(input, &rendered),
         block_times: rendered.block_times,
     })

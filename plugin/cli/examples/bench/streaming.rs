@@ -19,7 +19,7 @@ use sift_engine::render::{self, Blocks};
 use sift_engine::{Engine, EngineConfig, MaskModel, Mode};
 use sift_inference::{OnnxModel, SessionOptions};
 
-use super::{looped, seconds_to_frames, Lengths, Spread};
+use super::{looped, seconds_to_frames, Lengths, Misses, Spread};
 
 /// The host block sizes of the paced renders.
 pub const BLOCKS: [usize; 5] = [64, 128, 256, 512, 1024];
@@ -46,9 +46,8 @@ struct PacedRow {
     block: usize,
     latency_samples: usize,
     latency_ms: f64,
-    misses: u64,
-    missed_samples: u64,
-    overflows: u64,
+    #[serde(flatten)]
+    missed: Misses,
     worker_percent: f64,
     /// Share of the machine's CPU time the hypervisor gave to others during the render (`None`
     /// off Linux): what misses on a shared virtual machine come from.
@@ -88,19 +87,15 @@ pub fn measure(clip: &[Vec<f32>], rate: u32, lengths: Lengths) -> Result<Streami
         let steal_percent = steal_before
             .zip(steal_ticks())
             .map(|((steal0, all0), (steal1, all1))| 100.0 * (steal1 - steal0) as f64 / (all1 - all0).max(1) as f64);
-        let shared = engine.shared();
-        let load = |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed);
         let row = PacedRow {
             block,
             latency_samples: latency.samples,
             latency_ms: latency.millis(),
-            misses: load(&shared.deadline_misses),
-            missed_samples: load(&shared.missed_samples),
-            overflows: load(&shared.overflows),
+            missed: Misses::of(&engine),
             worker_percent,
             steal_percent,
         };
-        eprintln!("[streaming]   {} misses, worker {:.1} % of a core", row.misses, row.worker_percent);
+        eprintln!("[streaming]   {} misses, worker {:.1} % of a core", row.missed.misses, row.worker_percent);
         paced.push(row);
         model = engine.stop().context("the worker thread panicked")?;
     }
@@ -213,9 +208,9 @@ pub fn print(f: &StreamingFigures, library: &Path) {
             row.block,
             row.latency_samples,
             row.latency_ms,
-            row.misses,
-            row.missed_samples,
-            row.overflows,
+            row.missed.misses,
+            row.missed.missed_samples,
+            row.missed.overflows,
             row.worker_percent
         );
     }
