@@ -1,4 +1,4 @@
-"""SDR of a checkpoint: `python model/training/evaluate.py data/runs/bsgru-v1/best.pt`
+"""SDR of a checkpoint: `python model/training/evaluate.py data/runs/bsgru-v2/best.pt`
 
 Prints per-stem SDR (global, and the median over 1 s windows, the figure MUSDB18 papers quote)
 on the held-out synthetic renders and, for information only, on the real evaluation clip

@@ -56,7 +56,7 @@ from evaluate import EVAL_CLIP, load  # noqa: E402
 from model import STEMS  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-DEFAULT_CHECKPOINT = REPO / "model/training/checkpoints/bsgru-v1.pt"
+DEFAULT_CHECKPOINT = REPO / "model/training/checkpoints/bsgru-v2.pt"
 OPSET = 17
 TOLERANCE = 1e-4  # max |ONNX − PyTorch| of the masks that --check accepts, as build_spleeter.py
 LICENCE = "GPL-3.0-or-later"  # Sift's own licence (Cargo.toml); the weights are trained here
@@ -222,7 +222,7 @@ def main():
                     help="a best.pt, ckpt.pt or committed checkpoint (default: %(default)s)")
     ap.add_argument("--out", required=True, help="the .onnx file to write")
     ap.add_argument("--name", help="sift.name (default: sift-RUN, RUN from [train] run_dir, "
-                                   "e.g. sift-bsgru-v1)")
+                                   "e.g. sift-bsgru-v2)")
     ap.add_argument("--check", action="store_true",
                     help="verify the file against PyTorch on the eval clip and time it")
     ap.add_argument("--check-frames", type=int, default=200)

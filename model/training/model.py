@@ -7,14 +7,20 @@ this grid has n_fft - 1 + hop = 1279 samples (29 ms) of latency in Sift's stream
       -> log, split into bands (narrow at the bottom, wide at the top); each band's stereo bins
          -> Linear -> LayerNorm: one `band_dim` vector per band and frame
       -> all bands -> Linear -> `hidden` -> `layers` residual blocks of minGRU + MLP (causal)
-      -> Linear back to one vector per band, next to the band's input vector
-      -> per band: MLP -> logits for (stems x 2 channels x band bins)
+      -> LayerNorm -> Linear back to one vector per band, next to the band's input vector
+      -> per band: MLP (GELU) -> logits for (stems x 2 channels x band bins)
       -> softmax over stems: masks (B, 4, 2, T, 513) that sum to one in every bin
 
 Nothing looks at a later frame, so `forward` on a whole sequence equals frame-by-frame
 `forward` calls that carry `state` (the GRU's hidden state), which is what the streaming
 contract (issue 10) runs: K new frames plus state in, masks plus next state out. The state is
 one vector of `hidden` per block.
+
+Why the LayerNorm before `out_of_rnn` and the GELU in the decoder: in run bsgru-v1 (tanh, no
+norm) the minGRU's always-positive state grew a constant offset in the residual stream, which
+saturated the decoder's tanh (99 % of units beyond |x| > 3), cut every earlier layer's gradient
+by ~1000x and left one fixed mask per bin. `init_mask_bias` starts the decoder at the data's
+mean mask per bin, so the first steps learn what varies, not the average split.
 """
 import torch
 from torch import nn
@@ -105,6 +111,7 @@ class BandSplitRNN(nn.Module):
         self.n_bins, self.stems, self.channels = n_bins, stems, channels
         self.groups = band_groups(n_bins, band_widths)
         nb = sum(count for _, _, count in self.groups)
+        self.group_bins = [w * k for _, w, k in self.groups]
         self.n_bands, self.band_dim, self.hidden, self.layers = nb, band_dim, hidden, layers
         # per band: Linear(stereo bins -> band_dim); weights batched per group of equal width
         self.enc_w = nn.ParameterList([_uniform(k, channels * w, band_dim, fan_in=channels * w)
@@ -114,6 +121,7 @@ class BandSplitRNN(nn.Module):
         self.into_rnn = nn.Linear(nb * band_dim, hidden)
         self.rnn_norm = nn.LayerNorm(hidden)
         self.rnn = nn.ModuleList([RecurrentBlock(hidden) for _ in range(layers)])
+        self.out_norm = nn.LayerNorm(hidden)
         self.out_of_rnn = nn.Linear(hidden, nb * band_dim)
         # per band: MLP(rnn output, band input -> decoder_dim -> stems x channels x bins)
         self.dec1_w = _uniform(nb, 2 * band_dim, decoder_dim, fan_in=2 * band_dim)
@@ -123,6 +131,18 @@ class BandSplitRNN(nn.Module):
         self.dec2_b = nn.ParameterList([nn.Parameter(torch.zeros(k, stems * channels * w))
                                         for _, w, k in self.groups])
 
+    @torch.no_grad()
+    def init_mask_bias(self, mean_masks):
+        """Set the last decoder bias so that an input-blind network gives `mean_masks`.
+
+        `mean_masks` (stems, bins): the share of each stem in each bin, summing to one over
+        stems; its log is the softmax's logit for that share."""
+        logits = torch.log(mean_masks.clamp_min(1e-4))
+        for (start, w, k), bias in zip(self.groups, self.dec2_b):
+            band = logits[:, start:start + w * k].reshape(self.stems, k, w)      # (S, k, w)
+            band = band.permute(1, 0, 2).unsqueeze(2).expand(k, self.stems, self.channels, w)
+            bias.copy_(band.reshape(k, -1))
+
     def initial_state(self, batch=1):
         return torch.zeros(self.layers, batch, self.hidden)
 
@@ -130,9 +150,11 @@ class BandSplitRNN(nn.Module):
         """mag (B, C, T, F) -> masks (B, S, C, T, F), next state (layers, B, hidden)."""
         B, C, T, F = mag.shape
         x = torch.log(mag + 1e-3).permute(0, 2, 1, 3)                  # (B, T, C, F)
+        # split, not slices: the backward of one split is one concatenation, while every slice's
+        # backward fills a zero tensor of the whole input (a third of a training step)
         enc = []
-        for (start, w, k), weight in zip(self.groups, self.enc_w):
-            v = x[..., start:start + w * k].reshape(B, T, C, k, w).transpose(2, 3)
+        for (_, w, k), v, weight in zip(self.groups, x.split(self.group_bins, dim=-1), self.enc_w):
+            v = v.reshape(B, T, C, k, w).transpose(2, 3)
             enc.append(torch.einsum("btki,kio->btko", v.reshape(B, T, k, C * w), weight))
         e = self.norm(torch.cat(enc, dim=2) + self.enc_b)               # (B, T, nb, D)
         h = self.rnn_norm(self.into_rnn(e.reshape(B, T, -1)))
@@ -142,15 +164,16 @@ class BandSplitRNN(nn.Module):
         for block, h0 in zip(self.rnn, state):
             r, h_last = block(r, h0)
             next_state.append(h_last)
-        r = self.out_of_rnn(r).reshape(B, T, self.n_bands, self.band_dim)
+        r = self.out_of_rnn(self.out_norm(r)).reshape(B, T, self.n_bands, self.band_dim)
         d = torch.einsum("btki,kio->btko", torch.cat([r, e], dim=-1), self.dec1_w)
-        d = torch.tanh(d + self.dec1_b)                                  # (B, T, nb, dd)
-        logits, band = [], 0
-        for (start, w, k), weight, bias in zip(self.groups, self.dec2_w, self.dec2_b):
-            y = torch.einsum("btki,kio->btko", d[:, :, band:band + k], weight) + bias
+        d = nn.functional.gelu(d + self.dec1_b)                          # (B, T, nb, dd)
+        logits = []
+        group_bands = [k for _, _, k in self.groups]
+        for (_, w, k), dk, weight, bias in zip(self.groups, d.split(group_bands, dim=2), self.dec2_w,
+                                               self.dec2_b):
+            y = torch.einsum("btki,kio->btko", dk, weight) + bias
             y = y.reshape(B, T, k, self.stems, C, w).permute(0, 1, 3, 4, 2, 5)
             logits.append(y.reshape(B, T, self.stems, C, k * w))
-            band += k
         masks = torch.softmax(torch.cat(logits, dim=-1), dim=2)          # (B, T, S, C, F)
         return masks.permute(0, 2, 3, 1, 4), torch.stack(next_state)
 

@@ -52,6 +52,7 @@ mod latency;
 mod masks;
 mod mode;
 mod model;
+pub mod priority;
 mod processor;
 pub mod render;
 pub mod resample;
@@ -67,6 +68,7 @@ pub use self::latency::Latency;
 pub use self::masks::Extension;
 pub use self::mode::{Mode, Schedule};
 pub use self::model::{InferenceFailure, MaskModel, ModelSpec, PassThrough, Streaming, MAX_STEMS};
+pub use self::priority::Scheduling;
 pub use self::processor::{AudioProcessor, BlockReport};
 pub use self::shared::Shared;
 
@@ -209,6 +211,7 @@ pub struct Engine {
     provider: String,
     schedule: Schedule,
     incoming: Arc<std::sync::Mutex<Option<Box<dyn MaskModel>>>>,
+    scheduling: Scheduling,
 }
 
 impl Engine {
@@ -267,6 +270,11 @@ impl Engine {
             .name("sift-worker".into())
             .spawn(move || worker.run())
             .map_err(EngineError::Thread)?;
+        let scheduling = if config.realtime && spec.streaming.is_some() {
+            priority::promote(&handle, priority::WORKER_PRIORITY)
+        } else {
+            priority::make_normal(&handle)
+        };
         let processor = AudioProcessor {
             input: input_tx,
             output: output_rx,
@@ -296,6 +304,7 @@ impl Engine {
             provider,
             schedule,
             incoming,
+            scheduling,
         };
         Ok((engine, processor))
     }
@@ -328,6 +337,12 @@ impl Engine {
     /// The execution provider running the model.
     pub fn provider(&self) -> &str {
         &self.provider
+    }
+
+    /// How the worker thread is scheduled: real time for a streaming model in a real-time
+    /// engine where the OS allows it ([`priority`]), normal otherwise.
+    pub fn worker_scheduling(&self) -> &Scheduling {
+        &self.scheduling
     }
 
     /// The model-run schedule of the engine's mode.

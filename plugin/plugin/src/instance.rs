@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use nice_plug::prelude::*;
 
-use sift_engine::{AudioProcessor, Engine, EngineConfig, MaskModel, Mode, ModelSpec, PassThrough, CHANNELS, MAX_STEMS};
+use sift_engine::{
+    AudioProcessor, Engine, EngineConfig, MaskModel, Mode, ModelSpec, PassThrough, Scheduling, CHANNELS, MAX_STEMS,
+};
 use sift_inference::{catalogue, OnnxModel, SessionOptions};
 
 use nice_plug_egui::EguiEditor;
@@ -172,6 +174,11 @@ impl Instance {
         let mut info = self.model_info.clone();
         info.provider =
             if info.problem.is_some() { "none (pass-through)".to_owned() } else { engine.provider().to_owned() };
+        info.worker = engine.worker_scheduling().to_string();
+        info.worker_refused = matches!(engine.worker_scheduling(), Scheduling::Refused { .. });
+        if info.worker_refused {
+            nice_log!("Sift: worker at {}", info.worker);
+        }
         let budget_micros = (engine.schedule().new * spec.hop) as f64 / spec.sample_rate.max(1) as f64 * 1e6;
         self.status.activated(info, &self.roles, self.mode, latency_ms, budget_micros.round() as u32);
         self.loader.engine_started(engine.model_inbox());

@@ -57,6 +57,10 @@ pub struct ModelInfo {
     pub licence: String,
     /// The execution provider running it ("CPU", or "none" for the pass-through).
     pub provider: String,
+    /// How the worker thread is scheduled (see `sift_engine::priority`); empty until activated.
+    pub worker: String,
+    /// Whether the worker asked for real time and was refused: a warning in the editor.
+    pub worker_refused: bool,
     /// Why Sift passes audio through unseparated, in a musician's words; `None` when separating.
     pub problem: Option<String>,
     /// The full technical reason behind `problem` (shown on hover).
@@ -71,6 +75,8 @@ impl ModelInfo {
             stems: spec.stems.clone(),
             licence: spec.licence.clone(),
             provider: provider.to_owned(),
+            worker: String::new(),
+            worker_refused: false,
             problem: None,
             detail: spec.origin.as_ref().map(|path| path.display().to_string()).unwrap_or_default(),
         }

@@ -6,7 +6,10 @@
 //! - one call of `stream-gru` (1.19 M parameters, one frame on a 1024/256 grid);
 //! - the worker's CPU while it has nothing to do (its polling: nobody wakes it in real time);
 //! - a paced real-time render in `live` with `stream-gru` at 64 to 1024-sample host blocks:
-//!   deadline misses and the worker thread's share of one core (model runs included).
+//!   deadline misses and the worker thread's share of one core (model runs included), on a
+//!   quiet machine and with [`HOGS`] threads spinning beside it (a build, another program).
+//!   The paced thread plays a host's audio thread, so it asks for real-time scheduling at
+//!   [`HOST_PRIORITY`], above the worker's.
 //!
 //! Both models come from `model/make_test_models.py` (built into a temporary folder).
 
@@ -27,6 +30,12 @@ pub const BLOCKS: [usize; 5] = [64, 128, 256, 512, 1024];
 /// Calls timed for the per-call cost.
 const CALLS: usize = 3000;
 
+/// Threads spinning at normal priority beside the busy renders: every core of this machine.
+const HOGS: usize = 2;
+
+/// The paced thread's real-time priority, as a host's audio thread (JACK's default is 70).
+const HOST_PRIORITY: i32 = 70;
+
 /// What the streaming child measured: one JSON line from child to parent.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct StreamingFigures {
@@ -37,6 +46,9 @@ pub struct StreamingFigures {
     model_call_median_us: f64,
     model_call_p99_us: f64,
     idle_worker_percent: f64,
+    /// How the paced thread (the host's audio thread) and the worker were scheduled.
+    host_scheduling: String,
+    worker_scheduling: String,
     paced: Vec<PacedRow>,
 }
 
@@ -44,6 +56,8 @@ pub struct StreamingFigures {
 #[derive(Debug, Serialize, Deserialize)]
 struct PacedRow {
     block: usize,
+    /// Whether [`HOGS`] threads were spinning beside the render.
+    busy: bool,
     latency_samples: usize,
     latency_ms: f64,
     #[serde(flatten)]
@@ -72,23 +86,30 @@ pub fn measure(clip: &[Vec<f32>], rate: u32, lengths: Lengths) -> Result<Streami
     eprintln!("[streaming]   {idle_worker_percent:.2} % of a core");
 
     let input = looped(clip, seconds_to_frames(lengths.paced, rate));
+    let host_scheduling = sift_engine::priority::promote_current_thread(HOST_PRIORITY).to_string();
+    let mut worker_scheduling = String::new();
     let mut paced = Vec::new();
     let mut model: Box<dyn MaskModel> = Box::new(gru);
-    for block in BLOCKS {
-        eprintln!("[streaming] paced live render, {block}-sample blocks, {} s", lengths.paced);
+    for (busy, block) in [false, true].into_iter().flat_map(|busy| BLOCKS.map(|block| (busy, block))) {
+        let beside = if busy { format!(", {HOGS} threads spinning beside") } else { String::new() };
+        eprintln!("[streaming] paced live render, {block}-sample blocks, {} s{beside}", lengths.paced);
         let config = EngineConfig::new(rate, block).mode(Mode::Live).realtime(true);
         let (engine, mut processor) = Engine::start(model, config)?;
+        worker_scheduling = engine.worker_scheduling().to_string();
+        let hogs = busy.then(|| Hogs::spin(HOGS));
         let latency = *engine.latency();
         let before = worker_cpu()?;
         let steal_before = steal_ticks();
         let started = Instant::now();
         render::render(&mut processor, &input, rate, &Blocks::Fixed(block), true, |_| {});
         let worker_percent = 100.0 * (worker_cpu()? - before).as_secs_f64() / started.elapsed().as_secs_f64();
+        drop(hogs);
         let steal_percent = steal_before
             .zip(steal_ticks())
             .map(|((steal0, all0), (steal1, all1))| 100.0 * (steal1 - steal0) as f64 / (all1 - all0).max(1) as f64);
         let row = PacedRow {
             block,
+            busy,
             latency_samples: latency.samples,
             latency_ms: latency.millis(),
             missed: Misses::of(&engine),
@@ -108,8 +129,45 @@ pub fn measure(clip: &[Vec<f32>], rate: u32, lengths: Lengths) -> Result<Streami
         model_call_median_us: call.median,
         model_call_p99_us: call.p99,
         idle_worker_percent,
+        host_scheduling,
+        worker_scheduling,
         paced,
     })
+}
+
+/// Threads that spin at normal priority until dropped.
+struct Hogs {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Hogs {
+    fn spin(count: usize) -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = (0..count)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    // spawned by the paced thread, which runs in real time: not these
+                    sift_engine::priority::make_current_thread_normal();
+                    let mut x = 1u64;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                    }
+                })
+            })
+            .collect();
+        Hogs { stop, threads }
+    }
+}
+
+impl Drop for Hogs {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// Median and p99 of [`CALLS`] one-run calls, in microseconds, on random magnitudes.
@@ -197,15 +255,21 @@ pub fn print(f: &StreamingFigures, library: &Path) {
         f.empty_call_median_us, f.empty_call_p99_us, f.model_call_median_us, f.model_call_p99_us, f.idle_worker_percent
     );
     println!(
-        "| host block | latency (samples) | latency (ms) | paced misses (blocks/samples) | input overflows \
+        "Paced thread (the host's audio thread): {}. Worker: {}. Busy: {HOGS} threads spin at normal priority \
+         beside the render.\n",
+        f.host_scheduling, f.worker_scheduling
+    );
+    println!(
+        "| host block | machine | latency (samples) | latency (ms) | paced misses (blocks/samples) | input overflows \
          | worker CPU (% of one core) | CPU stolen by the hypervisor (%) |"
     );
-    println!("|--:|--:|--:|--:|--:|--:|--:|");
+    println!("|--:|--|--:|--:|--:|--:|--:|--:|");
     for row in &f.paced {
         let steal = row.steal_percent.map_or("n/a".into(), |p| format!("{p:.1}"));
         println!(
-            "| {} | {} | {:.1} | {}/{} | {} | {:.1} | {steal} |",
+            "| {} | {} | {} | {:.1} | {}/{} | {} | {:.1} | {steal} |",
             row.block,
+            if row.busy { "busy" } else { "quiet" },
             row.latency_samples,
             row.latency_ms,
             row.missed.misses,

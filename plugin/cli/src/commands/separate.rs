@@ -61,6 +61,9 @@ pub fn run(args: &SeparateArgs) -> anyhow::Result<()> {
         .extension(args.mask_extension);
     let (engine, mut processor) = Engine::start(Box::new(model), config)?;
     let spec = engine.spec().clone();
+    if let sift_engine::Scheduling::Refused { reason } = engine.worker_scheduling() {
+        audio_file::warn(&format!("the separation thread runs at normal priority: {reason}"));
+    }
 
     let plan = Plan::new(&out_dir, &spec.stems, &args.input, args.force)?;
     if let Some(frames) = frames_hint {
@@ -129,6 +132,7 @@ pub fn run(args: &SeparateArgs) -> anyhow::Result<()> {
         "run_budget_ms": (latency.budget as f64 * 1000.0 / f64::from(sample_rate)),
         "threads": args.threads,
         "provider": engine.provider(),
+        "worker_scheduling": engine.worker_scheduling().to_string(),
         "input": std::path::absolute(&args.input).unwrap_or_else(|_| args.input.clone()),
         "output": args.output,
         "peak_rss_mib": peak_rss_mib(),

@@ -394,6 +394,15 @@ impl SiftEditor {
                 section(ui, "Engine");
                 let provider = status.model.lock().map(|m| m.provider.clone()).unwrap_or_default();
                 key_value(ui, "Runs on", if provider.is_empty() { "—" } else { &provider });
+                let (worker, refused) =
+                    status.model.lock().map(|m| (m.worker.clone(), m.worker_refused)).unwrap_or_default();
+                if !worker.is_empty() {
+                    ui.horizontal(|ui| {
+                        ui.label(RichText::new("Worker").color(theme::TEXT_DIM));
+                        let colour = if refused { theme::WARNING } else { Color32::WHITE };
+                        ui.label(RichText::new(&worker).small().color(colour));
+                    });
+                }
                 let load = status.load();
                 ui.horizontal(|ui| {
                     ui.label(RichText::new("Load").color(theme::TEXT_DIM));
