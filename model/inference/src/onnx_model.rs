@@ -11,8 +11,9 @@ use ort::value::{TensorRef, ValueType};
 
 use sift_engine::{InferenceFailure, MaskModel, ModelSpec};
 
-use super::contract::{Contract, OutputKind};
+use super::contract::{self, Contract, OutputKind};
 use super::runtime::Runtime;
+use super::waveform::WaveformAdapter;
 use super::InferenceError;
 
 /// How a session is set up.
@@ -78,6 +79,8 @@ pub struct OnnxModel {
     state: Vec<Vec<f32>>,
     /// One run's input frames of a streaming model, `[channel][frame][bin]`.
     frames_in: Vec<f32>,
+    /// A waveform model's adapter and its scratch (`None` for mask and magnitude models).
+    waveform: Option<WaveformAdapter>,
 }
 
 impl OnnxModel {
@@ -112,13 +115,18 @@ impl OnnxModel {
         let state = loaded.state_shapes.iter().map(|shape| vec![0.0; shape.iter().product()]).collect();
         let spec = &loaded.contract.spec;
         let frames_in = vec![0.0; 2 * spec.streaming.map_or(0, |s| s.frames_per_run) * spec.bins];
-        OnnxModel { loaded, provider: "CPU".to_owned(), state, frames_in }
+        let waveform = loaded.contract.waveform.as_ref().map(|w| WaveformAdapter::new(spec, w));
+        OnnxModel { loaded, provider: "CPU".to_owned(), state, frames_in, waveform }
     }
 
     fn load_file(runtime: &Runtime, path: &Path, options: &SessionOptions) -> Result<Loaded, InferenceError> {
         let unreadable = |reason: String| InferenceError::ModelUnreadable { path: path.to_owned(), reason };
         let session = build_session(runtime, path, options).map_err(|e| unreadable(e.to_string()))?;
-        let metadata = read_metadata(&session).map_err(|e| unreadable(e.to_string()))?;
+        let mut metadata = read_metadata(&session).map_err(|e| unreadable(e.to_string()))?;
+        let sidecar = path.with_extension(contract::SIDECAR_EXTENSION);
+        if let Ok(text) = std::fs::read_to_string(&sidecar) {
+            contract::add_sidecar(&mut metadata, &text).map_err(|e| e.in_file(&sidecar))?;
+        }
         let mut contract = Contract::from_metadata(&metadata).map_err(|e| e.in_file(path))?;
         contract.spec.origin = Some(path.to_owned());
         let state_shapes = contract
@@ -139,12 +147,31 @@ impl OnnxModel {
         Arc::strong_count(&self.loaded)
     }
 
+    /// Separates a clip of at most one segment with a waveform model in one run, as the model's
+    /// own tools do, without Sift's masks: the stems' waveforms, `[stem][channel][sample]`.
+    /// The reference the adapted model is measured against.
+    ///
+    /// # Errors
+    /// If this is not a waveform model, the clip is longer than its segment, or the run fails.
+    pub fn separate_clip(&mut self, clip: [&[f32]; 2]) -> Result<Vec<f32>, InferenceFailure> {
+        let adapter = self.waveform.as_mut().ok_or_else(|| InferenceFailure("not a waveform model".into()))?;
+        let mut session = self.loaded.session.lock().unwrap_or_else(PoisonError::into_inner);
+        adapter.separate_clip(&mut session, &self.loaded.contract, clip)
+    }
+
     /// Runs the model once on silence, so a model that loads but cannot run is rejected at
     /// load time rather than on the worker.
+    ///
+    /// Not for a waveform model: one of its runs takes seconds (HTDemucs: 12–18 s on one core)
+    /// and gigabytes, too much to spend on every load, and all its dimensions are fixed and
+    /// checked against the metadata.
     fn test_run(&mut self) -> Result<(), InferenceError> {
         let spec = &self.loaded.contract.spec;
+        if spec.segment.is_some() {
+            return Ok(());
+        }
         let frames = spec.frame_multiple;
-        let magnitude = vec![0.0; 2 * frames * spec.bins];
+        let magnitude = vec![0.0; spec.input_values(frames)];
         let mut masks = vec![0.0; spec.stem_count() * 2 * frames * spec.bins];
         self.infer(&magnitude, frames, &mut masks)
             .map_err(|e| InferenceError::Contract(format!("a test run failed: {}", e.0)).in_file(self.path()))
@@ -163,6 +190,10 @@ impl MaskModel for OnnxModel {
     fn infer(&mut self, magnitude: &[f32], frames: usize, masks: &mut [f32]) -> Result<(), InferenceFailure> {
         if self.loaded.contract.spec.streaming.is_some() {
             return self.infer_streaming(magnitude, frames, masks);
+        }
+        if let Some(adapter) = &mut self.waveform {
+            let mut session = self.loaded.session.lock().unwrap_or_else(PoisonError::into_inner);
+            return adapter.infer(&mut session, &self.loaded.contract, magnitude, frames, masks);
         }
         let contract = &self.loaded.contract;
         let shape = [1usize, 2, frames, contract.spec.bins];
@@ -235,15 +266,19 @@ impl OnnxModel {
 
 /// Writes a run's output values as masks: as they are, or squared magnitudes, which the engine
 /// normalises into ratio masks.
+///
+/// # Panics
+/// For a waveform model, whose output is not per bin (the [`WaveformAdapter`] makes its masks).
 fn write_masks(kind: OutputKind, values: &[f32], masks: &mut [f32]) {
     match kind {
         OutputKind::Mask => masks.copy_from_slice(values),
         OutputKind::Magnitude => masks.iter_mut().zip(values).for_each(|(m, &v)| *m = v * v),
+        OutputKind::Waveform => unreachable!("a waveform model's masks come from its adapter"),
     }
 }
 
 /// A runtime error as a failed run.
-fn failure(error: ort::Error) -> InferenceFailure {
+pub(crate) fn failure(error: ort::Error) -> InferenceFailure {
     InferenceFailure(error.to_string())
 }
 

@@ -8,7 +8,7 @@ use realfft::num_complex::Complex32;
 
 use super::masks::{self, Extension};
 use super::mode::Schedule;
-use super::model::{InferenceFailure, MaskModel, ModelSpec, MAX_STEMS};
+use super::model::{InferenceFailure, MaskModel, ModelInput, ModelSpec, MAX_STEMS};
 use super::stft::{Analysis, Synthesis};
 
 /// Audio channels the engine separates (mono input is carried as two equal channels).
@@ -36,7 +36,8 @@ pub struct SeparationCore {
     analysis: Analysis,
     /// Complex spectra of the last `kept_frames` frames: `[slot][channel][full bin]`.
     spectra: Vec<Complex32>,
-    /// Model input, `[channel][frame][bin]`, for one run (or one priming).
+    /// Model input, `[channel][frame][bin]` (complex spectra: `[channel][frame][bin][re, im]`),
+    /// for one run (or one priming).
     magnitude: Vec<f32>,
     /// Model output, `[stem][channel][frame][bin]`, for one run (or one priming).
     masks: Vec<f32>,
@@ -71,7 +72,7 @@ impl SeparationCore {
             filled: 0,
             analysis: Analysis::new(n_fft),
             spectra: vec![Complex32::default(); kept * CHANNELS * full],
-            magnitude: vec![0.0; CHANNELS * kept * bins],
+            magnitude: vec![0.0; spec.input_values(kept)],
             masks: vec![0.0; spec.stem_count() * CHANNELS * kept * bins],
             frame_masks: vec![0.0; spec.stem_count() * full],
             synthesis: (0..separated * CHANNELS).map(|_| Synthesis::new(n_fft, hop)).collect(),
@@ -177,7 +178,8 @@ impl SeparationCore {
         self.gather_magnitudes(first, frames);
         let stems = self.spec.stem_count();
         let values = CHANNELS * frames * self.spec.bins;
-        let (magnitude, masks) = (&self.magnitude[..values], &mut self.masks[..stems * values]);
+        let inputs = self.spec.input_values(frames);
+        let (magnitude, masks) = (&self.magnitude[..inputs], &mut self.masks[..stems * values]);
         let run = std::panic::AssertUnwindSafe(|| model.infer(magnitude, frames, masks));
         std::panic::catch_unwind(run).unwrap_or_else(|_| Err(InferenceFailure("the model panicked".into())))
     }
@@ -208,21 +210,27 @@ impl SeparationCore {
         self.frames += 1;
     }
 
-    /// Fills the model input, `[channel][frame][bin]`, with the magnitudes of `frames` frames
-    /// from `first`.
+    /// Fills the model input, `[channel][frame][bin]`, with the magnitudes (or the complex
+    /// values, as the model's [`ModelInput`] asks) of `frames` frames from `first`.
     fn gather_magnitudes(&mut self, first: isize, frames: usize) {
         let (bins, full, kept) = (self.spec.bins, self.spec.full_bins(), self.schedule.kept_frames());
+        let per_frame = self.spec.input_values(1) / CHANNELS;
         for f in 0..frames {
             let frame = first + f as isize;
             for ch in 0..CHANNELS {
-                let dst = &mut self.magnitude[(ch * frames + f) * bins..][..bins];
+                let dst = &mut self.magnitude[(ch * frames + f) * per_frame..][..per_frame];
                 if frame < 0 {
                     dst.fill(0.0);
-                } else {
-                    let at = ((frame as usize % kept) * CHANNELS + ch) * full;
-                    for (d, s) in dst.iter_mut().zip(&self.spectra[at..at + bins]) {
-                        *d = s.norm();
-                    }
+                    continue;
+                }
+                let at = ((frame as usize % kept) * CHANNELS + ch) * full;
+                let spectrum = &self.spectra[at..at + bins];
+                match self.spec.input {
+                    ModelInput::Magnitude => dst.iter_mut().zip(spectrum).for_each(|(d, s)| *d = s.norm()),
+                    ModelInput::Spectrum => dst.chunks_exact_mut(2).zip(spectrum).for_each(|(d, s)| {
+                        d[0] = s.re;
+                        d[1] = s.im;
+                    }),
                 }
             }
         }

@@ -66,9 +66,10 @@ pub use self::core::CHANNELS;
 pub use self::latency::Latency;
 pub use self::masks::Extension;
 pub use self::mode::{Mode, Schedule};
-pub use self::model::{InferenceFailure, MaskModel, ModelSpec, PassThrough, Streaming, MAX_STEMS};
+pub use self::model::{InferenceFailure, MaskModel, ModelInput, ModelSpec, PassThrough, Streaming, MAX_STEMS};
 pub use self::processor::{AudioProcessor, BlockReport};
 pub use self::shared::Shared;
+pub use self::stft::periodic_hann;
 
 use self::core::SeparationCore;
 use self::resample::{BridgeTiming, RateBridge};

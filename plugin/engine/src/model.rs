@@ -1,9 +1,10 @@
 //! What the engine needs from a separation model, and nothing about how it runs.
 //!
 //! The engine is written against [`MaskModel`]: a model that turns a window of mixture
-//! magnitudes into one soft mask per stem. ONNX Runtime lives behind this trait in
-//! the `sift-inference` crate; a model whose network outputs stem spectrograms or waveforms is adapted
-//! to masks there, so the real-time engine never changes when the model does.
+//! magnitudes (or, if it asks for them, complex spectra) into one soft mask per stem. ONNX
+//! Runtime lives behind this trait in the `sift-inference` crate; a model whose network outputs
+//! stem spectrograms or waveforms is adapted to masks there, so the real-time engine never
+//! changes when the model does.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -38,6 +39,12 @@ pub struct ModelSpec {
     /// Set for a streaming model, which carries its own state from one run to the next
     /// instead of seeing a window of past frames (model contract 2).
     pub streaming: Option<Streaming>,
+    /// Set for a model that runs on windows of exactly this many frames and no other (a
+    /// waveform model's fixed segment): the modes' schedules are then fractions of it, and
+    /// its `frame_multiple` equals it.
+    pub segment: Option<usize>,
+    /// What the model is given of each frame.
+    pub input: ModelInput,
     /// Licence of the weights, shown to the user.
     pub licence: String,
     /// Where the weights come from, shown to the user.
@@ -62,6 +69,8 @@ impl ModelSpec {
             bins: 1024,
             frame_multiple: 64,
             streaming: None,
+            segment: None,
+            input: ModelInput::Magnitude,
             licence: String::new(),
             source: String::new(),
             origin: None,
@@ -69,11 +78,21 @@ impl ModelSpec {
     }
 
     /// Whether `other` frames and runs audio as this model does (rate, frame length, hop, bins,
-    /// frame multiple, streaming): then it has the same latency in every mode and can stand in
-    /// for it.
+    /// frame multiple, streaming, segment, input): then it has the same latency in every mode
+    /// and can stand in for it.
     pub fn same_grid(&self, other: &ModelSpec) -> bool {
-        let grid = |s: &ModelSpec| (s.sample_rate, s.n_fft, s.hop, s.bins, s.frame_multiple, s.streaming);
+        let grid =
+            |s: &ModelSpec| (s.sample_rate, s.n_fft, s.hop, s.bins, s.frame_multiple, s.streaming, s.segment, s.input);
         grid(self) == grid(other)
+    }
+
+    /// Number of `f32` values of a model input holding `frames` frames (see [`ModelInput`]).
+    pub fn input_values(&self, frames: usize) -> usize {
+        let per_bin = match self.input {
+            ModelInput::Magnitude => 1,
+            ModelInput::Spectrum => 2,
+        };
+        2 * frames * self.bins * per_bin
     }
 
     /// Number of stems the model produces.
@@ -85,6 +104,21 @@ impl ModelSpec {
     pub fn full_bins(&self) -> usize {
         self.n_fft / 2 + 1
     }
+}
+
+/// What a model is given of each frame of the mixture.
+///
+/// Most mask models need only magnitudes. A model that needs the signal itself (a waveform
+/// model, which rebuilds the window's waveform from it) asks for the complex spectra, which the
+/// engine holds anyway: this costs it nothing but a wider buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ModelInput {
+    /// Magnitudes, `[channel][frame][bin]`.
+    #[default]
+    Magnitude,
+    /// Complex spectra of the engine's analysis (periodic Hann window, no scaling), as
+    /// `[channel][frame][bin][real, imaginary]`.
+    Spectrum,
 }
 
 /// How a streaming model is run: `frames_per_run` new frames per call, with its recurrent state
@@ -125,7 +159,8 @@ pub trait MaskModel: Send {
 
     /// Computes masks for `frames` frames of stereo magnitudes.
     ///
-    /// `magnitude` is laid out `[channel (2)][frame][bin (spec.bins)]`; `masks` must be filled
+    /// `magnitude` is laid out `[channel (2)][frame][bin (spec.bins)]` (for a model whose
+    /// [`ModelSpec::input`] is [`ModelInput::Spectrum`], `[channel][frame][bin][re, im]`); `masks` must be filled
     /// `[stem][channel (2)][frame][bin (spec.bins)]`. Masks need not be normalised: the engine
     /// normalises them so that they sum to one in every bin.
     ///
