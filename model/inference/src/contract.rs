@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use sift_engine::{ModelInput, ModelSpec, Streaming, MAX_STEMS};
+use sift_engine::{ModelInput, ModelOutput, ModelSpec, Streaming, MAX_STEMS};
 
 use super::InferenceError;
 
@@ -214,6 +214,7 @@ impl Contract {
             streaming,
             segment,
             input: if segment.is_some() { ModelInput::Spectrum } else { ModelInput::Magnitude },
+            output: if segment.is_some() { ModelOutput::Spectra } else { ModelOutput::Masks },
             licence: get("sift.licence")?,
             source: get("sift.source")?,
             origin: None,

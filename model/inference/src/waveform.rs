@@ -1,8 +1,8 @@
 //! Waveform models (`sift.output_kind = waveform`, e.g. HTDemucs) behind the mask interface.
 //!
 //! The engine hands such a model the complex spectra of one window of its own STFT (the model
-//! asks for them with [`ModelInput::Spectrum`]) and wants one mask per stem, frame and bin
-//! back. The adapter:
+//! asks for them with [`sift_engine::ModelInput::Spectrum`]) and takes the stems' spectra back
+//! on the same grid ([`sift_engine::ModelOutput::Spectra`]). The adapter:
 //!
 //! 1. rebuilds the window's waveform from the spectra: each frame is inverse-transformed,
 //!    windowed again and overlap-added, and every sample is divided by the squared windows of
@@ -10,15 +10,18 @@
 //! 2. runs the network on the middle `segment` samples of it (and, for a hybrid model, on
 //!    their spectrogram in the `demucs` convention), and adds the inverse of its spectrogram
 //!    output to its waveform output;
-//! 3. analyses each stem's waveform on the engine's grid and returns ratio masks
-//!    `|Sₛ| / Σₖ|Sₖ|`, which the engine normalises, extends and applies to the mixture's
-//!    spectrum with the mixture's phase.
+//! 3. analyses each stem's waveform on the engine's grid and hands the spectra over.
 //!
-//! Ratio masks are chosen over the stems' own waveforms because they score higher on the eval
-//! clip (model/README.md, "Waveform models"), and they keep the engine model-agnostic: the
-//! stems still sum to the mixture, because the masks sum to one and the residual stem takes
-//! the rest. Segments overlap as the engine's schedule slides its window; the engine keeps
-//! each run's middle frames, and its overlap-add cross-fades one run's frames into the next.
+//! The engine synthesises the non-residual stems from those spectra, which gives back the
+//! network's own waveforms, and forms the residual stem as the mixture minus the others, so the
+//! stems sum to the mixture exactly. Segments overlap as the engine's schedule slides its
+//! window; the engine keeps each run's middle frames, and its overlap-add cross-fades one run's
+//! frames into the next.
+//!
+//! The stems' own waveforms were chosen over ratio masks (`|Sₛ| / Σₖ|Sₖ|` on the mixture's
+//! spectrum, with its phase) by SDR on the eval clip: 1–4 dB better on every stem, most on drums
+//! and bass, whose transients and phase the mixture's 93 ms frames smear (model/README.md,
+//! "Waveform models").
 
 use std::sync::Arc;
 
@@ -107,15 +110,16 @@ impl WaveformAdapter {
         }
     }
 
-    /// Masks for one window: `spectra` is the engine's input (`[channel][frame][bin][re, im]`,
-    /// all bins), `masks` is filled `[stem][channel][frame][bin]`.
+    /// The stems of one window: `spectra` is the engine's input (`[channel][frame][bin][re, im]`,
+    /// all bins), `spectra_out` is filled with the stems' spectra on the same grid,
+    /// `[stem][channel][frame][bin][re, im]`.
     pub fn infer(
         &mut self,
         session: &mut Session,
         contract: &Contract,
         spectra: &[f32],
         frames: usize,
-        masks: &mut [f32],
+        spectra_out: &mut [f32],
     ) -> Result<(), InferenceFailure> {
         if frames != self.frames {
             return Err(InferenceFailure(format!(
@@ -129,7 +133,7 @@ impl WaveformAdapter {
             self.input[ch * self.segment..][..self.segment].copy_from_slice(&self.rebuilt[from..from + self.segment]);
         }
         self.separate(session, contract)?;
-        self.ratio_masks(masks);
+        self.stem_spectra(spectra_out);
         Ok(())
     }
 
@@ -225,9 +229,10 @@ impl WaveformAdapter {
         Ok(())
     }
 
-    /// Ratio masks `|Sₛ|` of each stem's waveform on the engine's grid, `[stem][channel][frame][bin]`
-    /// (the engine divides by their sum). Frame samples outside the segment are silence.
-    fn ratio_masks(&mut self, masks: &mut [f32]) {
+    /// Each stem's spectra on the engine's grid, `[stem][channel][frame][bin][re, im]`: the
+    /// engine's analysis of the stem's waveform placed where the segment lies in the window
+    /// (silence outside it).
+    fn stem_spectra(&mut self, out: &mut [f32]) {
         let (hop, bins, frames) = (self.hop, self.n_fft / 2 + 1, self.frames);
         for (sc, stem) in self.stems_out.chunks_exact(self.segment).enumerate() {
             for j in 0..frames {
@@ -238,8 +243,11 @@ impl WaveformAdapter {
                 self.fft
                     .process_with_scratch(&mut self.frame, &mut self.spectrum, &mut self.scratch)
                     .expect("buffers are sized at construction");
-                let out = &mut masks[(sc * frames + j) * bins..][..bins];
-                out.iter_mut().zip(&self.spectrum).for_each(|(m, z)| *m = z.norm());
+                let values = &mut out[(sc * frames + j) * 2 * bins..][..2 * bins];
+                for (v, z) in values.chunks_exact_mut(2).zip(&self.spectrum) {
+                    v[0] = z.re;
+                    v[1] = z.im;
+                }
             }
         }
     }

@@ -19,7 +19,6 @@
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::core::CHANNELS;
 use super::mode::Mode;
 use super::model::{MaskModel, ModelSpec};
 
@@ -70,7 +69,7 @@ fn measure(model: &mut dyn MaskModel, spec: &ModelSpec) -> [usize; 3] {
     }
     let frames = live.window;
     let magnitude = vec![0.0; spec.input_values(frames)];
-    let mut masks = vec![0.0; spec.stem_count() * CHANNELS * frames * spec.bins];
+    let mut masks = vec![0.0; spec.output_values(frames)];
     // The faster of two runs: the first may still be faulting pages in.
     let mut fastest = Duration::MAX;
     for _ in 0..2 {

@@ -66,7 +66,9 @@ pub use self::core::CHANNELS;
 pub use self::latency::Latency;
 pub use self::masks::Extension;
 pub use self::mode::{Mode, Schedule};
-pub use self::model::{InferenceFailure, MaskModel, ModelInput, ModelSpec, PassThrough, Streaming, MAX_STEMS};
+pub use self::model::{
+    InferenceFailure, MaskModel, ModelInput, ModelOutput, ModelSpec, PassThrough, Streaming, MAX_STEMS,
+};
 pub use self::processor::{AudioProcessor, BlockReport};
 pub use self::shared::Shared;
 pub use self::stft::periodic_hann;

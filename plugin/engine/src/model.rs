@@ -45,6 +45,8 @@ pub struct ModelSpec {
     pub segment: Option<usize>,
     /// What the model is given of each frame.
     pub input: ModelInput,
+    /// What the model gives back for each frame.
+    pub output: ModelOutput,
     /// Licence of the weights, shown to the user.
     pub licence: String,
     /// Where the weights come from, shown to the user.
@@ -71,6 +73,7 @@ impl ModelSpec {
             streaming: None,
             segment: None,
             input: ModelInput::Magnitude,
+            output: ModelOutput::Masks,
             licence: String::new(),
             source: String::new(),
             origin: None,
@@ -81,8 +84,9 @@ impl ModelSpec {
     /// frame multiple, streaming, segment, input): then it has the same latency in every mode
     /// and can stand in for it.
     pub fn same_grid(&self, other: &ModelSpec) -> bool {
-        let grid =
-            |s: &ModelSpec| (s.sample_rate, s.n_fft, s.hop, s.bins, s.frame_multiple, s.streaming, s.segment, s.input);
+        let grid = |s: &ModelSpec| {
+            (s.sample_rate, s.n_fft, s.hop, s.bins, s.frame_multiple, s.streaming, s.segment, s.input, s.output)
+        };
         grid(self) == grid(other)
     }
 
@@ -93,6 +97,15 @@ impl ModelSpec {
             ModelInput::Spectrum => 2,
         };
         2 * frames * self.bins * per_bin
+    }
+
+    /// Number of `f32` values of a model output holding `frames` frames (see [`ModelOutput`]).
+    pub fn output_values(&self, frames: usize) -> usize {
+        let per_bin = match self.output {
+            ModelOutput::Masks => 1,
+            ModelOutput::Spectra => 2,
+        };
+        self.stem_count() * 2 * frames * self.bins * per_bin
     }
 
     /// Number of stems the model produces.
@@ -119,6 +132,24 @@ pub enum ModelInput {
     /// Complex spectra of the engine's analysis (periodic Hann window, no scaling), as
     /// `[channel][frame][bin][real, imaginary]`.
     Spectrum,
+}
+
+/// What a model gives back for each frame.
+///
+/// Masks are what a mask model computes, and they keep the mixture's phase. A model that
+/// produces the stems themselves (a waveform model, whose stems keep their own phase and
+/// transients) hands their spectra over as they are: the engine synthesises the non-residual
+/// stems from them, and the residual stem, the mixture minus the others, keeps the sum exact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ModelOutput {
+    /// Soft masks, `[stem][channel][frame][bin]`: normalised to sum to one in every bin,
+    /// extended above the model's bins and applied to the mixture's spectrum.
+    #[default]
+    Masks,
+    /// The stems' complex spectra on the engine's grid (its analysis: periodic Hann, no
+    /// scaling), `[stem][channel][frame][bin][real, imaginary]`, all `n_fft / 2 + 1` bins; the
+    /// residual stem's are not read.
+    Spectra,
 }
 
 /// How a streaming model is run: `frames_per_run` new frames per call, with its recurrent state
@@ -159,10 +190,12 @@ pub trait MaskModel: Send {
 
     /// Computes masks for `frames` frames of stereo magnitudes.
     ///
-    /// `magnitude` is laid out `[channel (2)][frame][bin (spec.bins)]` (for a model whose
-    /// [`ModelSpec::input`] is [`ModelInput::Spectrum`], `[channel][frame][bin][re, im]`); `masks` must be filled
+    /// `magnitude` is laid out `[channel (2)][frame][bin (spec.bins)]`; `masks` must be filled
     /// `[stem][channel (2)][frame][bin (spec.bins)]`. Masks need not be normalised: the engine
-    /// normalises them so that they sum to one in every bin.
+    /// normalises them so that they sum to one in every bin. A model that asks for complex
+    /// spectra ([`ModelInput::Spectrum`]) gets `[channel][frame][bin][re, im]` instead; one
+    /// that gives the stems' spectra ([`ModelOutput::Spectra`]) fills `masks` with them,
+    /// `[stem][channel][frame][bin][re, im]`.
     ///
     /// A streaming model ([`ModelSpec::streaming`]) gets the next `frames` frames of its stream
     /// (a multiple of its frames per run, oldest first) and advances its state over them; its

@@ -425,6 +425,9 @@ impl SiftEditor {
                         status.peak_load().map_or("—".to_owned(), |p| format!("{:.0}%", p * 100.0))
                     ));
                 });
+                if let Some(warning) = status.live_fallback() {
+                    ui.label(RichText::new(warning).small().color(theme::WARNING));
+                }
                 ui.horizontal(|ui| {
                     let misses = status.misses();
                     ui.label(RichText::new("Deadline misses").color(theme::TEXT_DIM));
