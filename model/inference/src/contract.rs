@@ -412,3 +412,61 @@ fn find_tensor(list: &[(String, Vec<i64>)], name: &str, what: &str) -> Result<Ve
         InferenceError::Contract(format!("the model has no {what} tensor `{name}` (it has {names:?})"))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// HTDemucs's sidecar, as `sift models install htdemucs` writes it.
+    fn htdemucs() -> HashMap<String, String> {
+        let mut meta = HashMap::new();
+        add_sidecar(&mut meta, include_str!("../../htdemucs.sift-meta")).unwrap();
+        meta
+    }
+
+    #[test]
+    fn a_waveform_model_asks_for_spectra_and_a_window_that_covers_its_segment() {
+        let contract = Contract::from_metadata(&htdemucs()).unwrap();
+        let spec = &contract.spec;
+        assert_eq!(spec.stems, ["drums", "bass", "other", "vocals"]);
+        assert_eq!(spec.stems[spec.residual], "other");
+        assert_eq!((spec.input, spec.output), (ModelInput::Spectrum, ModelOutput::Spectra));
+        assert_eq!(spec.bins, 2049, "the whole spectrum, to rebuild the waveform from");
+        // 333 frames of 4096 every 1024 span 344 064 samples, the fewest that hold 343 980.
+        assert_eq!((spec.segment, spec.frame_multiple), (Some(333), 333));
+        assert!(332 * 1024 + 4096 >= 343_980 && 331 * 1024 + 4096 < 343_980);
+        let waveform = contract.waveform.unwrap();
+        assert_eq!(waveform.segment, 343_980);
+        assert_eq!(waveform.spectrogram_input.as_deref(), Some("onnx::ReduceMean_1"));
+        assert!(spec.licence.contains("personal and research use only"));
+    }
+
+    #[test]
+    fn the_model_files_own_keys_win_over_its_sidecar() {
+        let mut meta = HashMap::from([("sift.name".to_owned(), "renamed".to_owned())]);
+        add_sidecar(&mut meta, "# a comment\n\nsift.name = htdemucs\nsift.hop=1024\n").unwrap();
+        assert_eq!((meta["sift.name"].as_str(), meta["sift.hop"].as_str()), ("renamed", "1024"));
+        let error = add_sidecar(&mut meta, "sift.name htdemucs").unwrap_err().to_string();
+        assert!(error.contains("line 1") && error.contains("`key = value`"), "{error}");
+    }
+
+    #[test]
+    fn broken_waveform_descriptions_are_refused_naming_the_key() {
+        let broken = |key: &str, value: Option<&str>| {
+            let mut meta = htdemucs();
+            match value {
+                Some(value) => meta.insert(key.to_owned(), value.to_owned()),
+                None => meta.remove(key),
+            };
+            Contract::from_metadata(&meta).unwrap_err().to_string()
+        };
+        assert!(broken("sift.segment", None).contains("`sift.segment` is missing"));
+        assert!(broken("sift.contract", Some("1")).contains("with `sift.contract` 2"));
+        assert!(broken("sift.spectrogram", Some("stft")).contains("`sift.spectrogram` `stft`"));
+        assert!(broken("sift.spectrogram", None).contains("`sift.spectrogram` is missing"));
+        assert!(
+            broken("sift.output_layout", Some("batch,stem,channel,frame,bin")).contains("batch,stem,channel,sample")
+        );
+        assert!(broken("sift.streaming", Some("true")).contains("frames_per_run"));
+    }
+}

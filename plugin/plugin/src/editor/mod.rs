@@ -153,10 +153,15 @@ impl SiftEditor {
                         .color(theme::TEXT_DIM),
                 );
             }
-            for (name, path) in &picker.installed {
-                if ui.button(name).on_hover_text(path.display().to_string()).clicked() {
-                    loader.request(path.clone());
-                }
+            for (name, path, licence) in &picker.installed {
+                ui.horizontal(|ui| {
+                    if ui.button(name).on_hover_text(path.display().to_string()).clicked() {
+                        loader.request(path.clone());
+                    }
+                    if let Some(licence) = licence {
+                        ui.add(egui::Label::new(RichText::new(licence).small().color(theme::TEXT_DIM)).wrap());
+                    }
+                });
             }
             ui.add_space(6.0);
             ui.label(RichText::new("Model file (.onnx)").color(theme::TEXT_DIM));
@@ -503,13 +508,20 @@ fn mode_name(choice: ModeChoice) -> &'static str {
 struct Picker {
     /// What the path field holds.
     path: String,
-    /// Installed models, listed when the picker opened.
-    installed: Vec<(String, PathBuf)>,
+    /// Installed models, listed when the picker opened, with the licence a model's sidecar
+    /// declares (HTDemucs: personal and research use only).
+    installed: Vec<(String, PathBuf, Option<String>)>,
 }
 
 impl Picker {
     fn new() -> Self {
-        let installed = catalogue::installed(sift_inference::binary_location::binary_dir().as_deref());
+        let installed = catalogue::installed(sift_inference::binary_location::binary_dir().as_deref())
+            .into_iter()
+            .map(|(name, path)| {
+                let licence = catalogue::sidecar_licence(&path);
+                (name, path, licence)
+            })
+            .collect();
         Self { path: String::new(), installed }
     }
 }
