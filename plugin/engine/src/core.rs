@@ -235,7 +235,8 @@ impl SeparationCore {
         }
     }
 
-    /// Masks `frame` with the masks at `position` in the run's output and overlap-adds it.
+    /// Synthesises `frame` of every non-residual stem from the run's output at `position` (the
+    /// mixture times its masks, or the spectra the model gave) and overlap-adds it.
     fn synthesise_frame(&mut self, frame: usize, position: usize) {
         let (stems, hop) = (self.spec.stem_count(), self.spec.hop);
         let skip = self.lead_in.min(hop);

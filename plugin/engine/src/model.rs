@@ -1,10 +1,10 @@
 //! What the engine needs from a separation model, and nothing about how it runs.
 //!
 //! The engine is written against [`MaskModel`]: a model that turns a window of mixture
-//! magnitudes (or, if it asks for them, complex spectra) into one soft mask per stem. ONNX
-//! Runtime lives behind this trait in the `sift-inference` crate; a model whose network outputs
-//! stem spectrograms or waveforms is adapted to masks there, so the real-time engine never
-//! changes when the model does.
+//! magnitudes (or, if it asks for them, complex spectra) into one soft mask per stem (or, if it
+//! says so, the stems' spectra). ONNX Runtime lives behind this trait in the `sift-inference`
+//! crate; a model whose network outputs stem spectrograms or waveforms is adapted there, so the
+//! real-time engine never changes when the model does.
 
 use std::fmt;
 use std::path::PathBuf;
