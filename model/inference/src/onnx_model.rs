@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use ort::session::builder::GraphOptimizationLevel;
-use ort::session::Session;
 use ort::session::SessionInputValue;
+use ort::session::{RunOptions, Session};
 use ort::value::{TensorRef, ValueType};
 
-use sift_engine::{InferenceFailure, MaskModel, ModelSpec};
+use sift_engine::{InferenceFailure, Interrupter, MaskModel, ModelSpec};
 
 use super::contract::{self, Contract, OutputKind};
 use super::runtime::Runtime;
@@ -79,8 +79,9 @@ pub struct OnnxModel {
     state: Vec<Vec<f32>>,
     /// One run's input frames of a streaming model, `[channel][frame][bin]`.
     frames_in: Vec<f32>,
-    /// A waveform model's adapter and its scratch (`None` for mask and magnitude models).
-    waveform: Option<WaveformAdapter>,
+    /// A waveform model's adapter and its scratch, and the options of its runs, through which
+    /// another thread can end one (`None` for mask and magnitude models, whose runs are short).
+    waveform: Option<(WaveformAdapter, Arc<RunOptions>)>,
 }
 
 impl OnnxModel {
@@ -100,23 +101,34 @@ impl OnnxModel {
         let mut cache = LOADED.get_or_init(Cache::default).lock().unwrap_or_else(PoisonError::into_inner);
         cache.retain(|_, weak| weak.strong_count() > 0);
         if let Some(loaded) = cache.get(&key).and_then(Weak::upgrade) {
-            return Ok(Self::instance(loaded));
+            return Self::instance(loaded);
         }
         let loaded = Arc::new(Self::load_file(runtime, path, options)?);
         cache.insert(key, Arc::downgrade(&loaded));
-        let mut model = Self::instance(loaded);
+        let mut model = Self::instance(loaded)?;
         model.test_run()?;
         model.reset();
         Ok(model)
     }
 
     /// An instance of a loaded model with its own (initial) state.
-    fn instance(loaded: Arc<Loaded>) -> Self {
+    fn instance(loaded: Arc<Loaded>) -> Result<Self, InferenceError> {
         let state = loaded.state_shapes.iter().map(|shape| vec![0.0; shape.iter().product()]).collect();
         let spec = &loaded.contract.spec;
         let frames_in = vec![0.0; 2 * spec.streaming.map_or(0, |s| s.frames_per_run) * spec.bins];
-        let waveform = loaded.contract.waveform.as_ref().map(|w| WaveformAdapter::new(spec, w));
-        OnnxModel { loaded, provider: "CPU".to_owned(), state, frames_in, waveform }
+        let waveform = loaded
+            .contract
+            .waveform
+            .as_ref()
+            .map(|w| {
+                let options = RunOptions::new().map_err(|e| InferenceError::ModelUnreadable {
+                    path: spec.origin.clone().unwrap_or_default(),
+                    reason: e.to_string(),
+                })?;
+                Ok::<_, InferenceError>((WaveformAdapter::new(spec, w), Arc::new(options)))
+            })
+            .transpose()?;
+        Ok(OnnxModel { loaded, provider: "CPU".to_owned(), state, frames_in, waveform })
     }
 
     fn load_file(runtime: &Runtime, path: &Path, options: &SessionOptions) -> Result<Loaded, InferenceError> {
@@ -154,9 +166,11 @@ impl OnnxModel {
     /// # Errors
     /// If this is not a waveform model, the clip is longer than its segment, or the run fails.
     pub fn separate_clip(&mut self, clip: [&[f32]; 2]) -> Result<Vec<f32>, InferenceFailure> {
-        let adapter = self.waveform.as_mut().ok_or_else(|| InferenceFailure("not a waveform model".into()))?;
+        let (adapter, options) =
+            self.waveform.as_mut().ok_or_else(|| InferenceFailure("not a waveform model".into()))?;
+        options.unterminate().map_err(failure)?;
         let mut session = self.loaded.session.lock().unwrap_or_else(PoisonError::into_inner);
-        adapter.separate_clip(&mut session, &self.loaded.contract, clip)
+        adapter.separate_clip(&mut session, &self.loaded.contract, options, clip)
     }
 
     /// Runs the model once on silence, so a model that loads but cannot run is rejected at
@@ -191,9 +205,11 @@ impl MaskModel for OnnxModel {
         if self.loaded.contract.spec.streaming.is_some() {
             return self.infer_streaming(magnitude, frames, masks);
         }
-        if let Some(adapter) = &mut self.waveform {
+        if let Some((adapter, options)) = &mut self.waveform {
+            // An interruption ends the run in progress only; this one is wanted.
+            options.unterminate().map_err(failure)?;
             let mut session = self.loaded.session.lock().unwrap_or_else(PoisonError::into_inner);
-            return adapter.infer(&mut session, &self.loaded.contract, magnitude, frames, masks);
+            return adapter.infer(&mut session, &self.loaded.contract, options, magnitude, frames, masks);
         }
         let contract = &self.loaded.contract;
         let shape = [1usize, 2, frames, contract.spec.bins];
@@ -210,6 +226,14 @@ impl MaskModel for OnnxModel {
 
     fn reset(&mut self) {
         self.state.iter_mut().for_each(|s| s.fill(0.0));
+    }
+
+    fn interrupter(&self) -> Option<Interrupter> {
+        let options = self.waveform.as_ref().map(|(_, options)| options.clone())?;
+        Some(Arc::new(move || {
+            // Failing to flag it only means waiting for the run, as without an interrupter.
+            let _ = options.terminate();
+        }))
     }
 }
 

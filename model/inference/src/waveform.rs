@@ -25,7 +25,7 @@
 
 use std::sync::Arc;
 
-use ort::session::{Session, SessionInputValue};
+use ort::session::{RunOptions, Session, SessionInputValue};
 use ort::value::TensorRef;
 use realfft::num_complex::Complex32;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
@@ -117,6 +117,7 @@ impl WaveformAdapter {
         &mut self,
         session: &mut Session,
         contract: &Contract,
+        options: &RunOptions,
         spectra: &[f32],
         frames: usize,
         spectra_out: &mut [f32],
@@ -132,7 +133,7 @@ impl WaveformAdapter {
             let from = ch * self.span + self.offset;
             self.input[ch * self.segment..][..self.segment].copy_from_slice(&self.rebuilt[from..from + self.segment]);
         }
-        self.separate(session, contract)?;
+        self.separate(session, contract, options)?;
         self.stem_spectra(spectra_out);
         Ok(())
     }
@@ -144,6 +145,7 @@ impl WaveformAdapter {
         &mut self,
         session: &mut Session,
         contract: &Contract,
+        options: &RunOptions,
         clip: [&[f32]; CHANNELS],
     ) -> Result<Vec<f32>, InferenceFailure> {
         let length = clip[0].len();
@@ -158,7 +160,7 @@ impl WaveformAdapter {
         for (ch, channel) in clip.iter().enumerate() {
             self.input[ch * self.segment + start..][..length].copy_from_slice(channel);
         }
-        self.separate(session, contract)?;
+        self.separate(session, contract, options)?;
         Ok(self.stems_out.chunks_exact(self.segment).flat_map(|s| &s[start..start + length]).copied().collect())
     }
 
@@ -187,8 +189,14 @@ impl WaveformAdapter {
         }
     }
 
-    /// Runs the network on `input` and leaves the stems' waveforms in `stems_out`.
-    fn separate(&mut self, session: &mut Session, contract: &Contract) -> Result<(), InferenceFailure> {
+    /// Runs the network on `input` and leaves the stems' waveforms in `stems_out`; another
+    /// thread may end the run through `options` (then it fails).
+    fn separate(
+        &mut self,
+        session: &mut Session,
+        contract: &Contract,
+        options: &RunOptions,
+    ) -> Result<(), InferenceFailure> {
         let waveform = contract.waveform.as_ref().ok_or_else(|| InferenceFailure("not a waveform model".into()))?;
         let mut inputs = Vec::with_capacity(2);
         let shape = [1usize, CHANNELS, self.segment];
@@ -200,7 +208,7 @@ impl WaveformAdapter {
             let tensor = TensorRef::from_array_view(([1usize, 4, bins, frames], values.as_slice())).map_err(failure)?;
             inputs.push((name.as_str(), SessionInputValue::from(tensor)));
         }
-        let outputs = session.run(inputs).map_err(failure)?;
+        let outputs = session.run_with_options(inputs, options).map_err(failure)?;
         let (_, stems) = outputs[contract.output.as_str()].try_extract_tensor::<f32>().map_err(failure)?;
         if stems.len() != self.stems_out.len() {
             return Err(InferenceFailure(format!(

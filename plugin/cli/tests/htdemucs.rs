@@ -15,7 +15,7 @@ use sift_test_support as support;
 
 use sift_cli::audio_file;
 use sift_cli::evaluation::global_sdr;
-use sift_engine::{MaskModel, CHANNELS};
+use sift_engine::{Engine, EngineConfig, MaskModel, Mode, CHANNELS};
 use sift_inference::{catalogue, OnnxModel, SessionOptions};
 
 /// Threads per run: enough to halve a run on two cores, no more (the network takes ~2.7 GB).
@@ -190,4 +190,24 @@ fn studio_is_within_a_db_of_one_whole_run_and_its_stems_null() {
     for ((stem, e), d) in stems.iter().zip(&engine).zip(&one_run) {
         assert!(e > &(d - 1.0), "{stem}: studio {e:.2} dB is more than 1 dB below one whole run ({d:.2} dB)");
     }
+}
+
+#[test]
+fn stopping_the_engine_does_not_wait_for_a_run_in_progress() {
+    let Some(path) = htdemucs() else { return };
+    let model = OnnxModel::load(&path, &SessionOptions::default().intra_threads(2)).unwrap();
+    let config = EngineConfig::new(44_100, 512).mode(Mode::Live).realtime(true);
+    let (engine, mut processor) = Engine::start(Box::new(model), config).unwrap();
+    // Enough input for `live`'s first run (82 frames, 1.9 s), then time for it to start.
+    let (block, mut out) = (vec![0.1f32; 512], vec![vec![0.0f32; 512]; 4 * CHANNELS]);
+    for _ in 0..2 * 44_100 / 512 {
+        let mut outs: Vec<&mut [f32]> = out.iter_mut().map(Vec::as_mut_slice).collect();
+        processor.process(&[&block, &block], &mut outs);
+    }
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let started = std::time::Instant::now();
+    drop(engine);
+    let waited = started.elapsed();
+    // One run takes 12 s or more on a CPU; interrupted, it ends in well under a second.
+    assert!(waited < std::time::Duration::from_secs(3), "stopping waited {waited:?} for the run in progress");
 }

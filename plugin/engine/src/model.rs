@@ -166,6 +166,9 @@ pub struct Streaming {
     pub lookahead: usize,
 }
 
+/// Ends a model's run in progress from another thread (see [`MaskModel::interrupter`]).
+pub type Interrupter = std::sync::Arc<dyn Fn() + Send + Sync>;
+
 /// A model failed to produce masks for one window.
 #[derive(Debug, Clone)]
 pub struct InferenceFailure(pub String);
@@ -201,6 +204,15 @@ pub trait MaskModel: Send {
     /// (a multiple of its frames per run, oldest first) and advances its state over them; its
     /// masks lag by its look-ahead.
     fn infer(&mut self, magnitude: &[f32], frames: usize, masks: &mut [f32]) -> Result<(), InferenceFailure>;
+
+    /// A handle that makes this model's run in progress, if any, fail at once, callable from any
+    /// thread. The engine calls it when it stops, so that stopping (a plugin's deactivation, the
+    /// end of a render) does not wait for a run whose output nobody will hear: with a model
+    /// whose runs take seconds (a waveform model) that wait would hold up the host. `None` (the
+    /// default) for models whose runs are short enough to wait for.
+    fn interrupter(&self) -> Option<Interrupter> {
+        None
+    }
 
     /// Returns a streaming model to its initial state, as at the start of a stream. The engine
     /// calls it whenever its stream restarts: after its reset hand-shake, when a model is
