@@ -9,6 +9,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use common::{json_of, scratch, separate, sift, text};
 use sift_test_support as support;
@@ -21,11 +22,15 @@ use sift_inference::{catalogue, OnnxModel, SessionOptions};
 /// Threads per run: enough to halve a run on two cores, no more (the network takes ~2.7 GB).
 const THREADS: &str = "2";
 
-/// The installed model, installing it into the user's models folder first if needed; `None`
-/// (with a message) where npm or its registry is unreachable.
-fn htdemucs() -> Option<PathBuf> {
+/// One test with HTDemucs at a time: a run takes ~2.7 GB and every core it is given.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// The installed model, installing it into the user's models folder first if needed, and the
+/// turn to use it; `None` (with a message) where npm or its registry is unreachable.
+fn htdemucs() -> Option<(PathBuf, MutexGuard<'static, ()>)> {
+    let turn = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
     if let Ok(path) = catalogue::resolve(Some("htdemucs"), None) {
-        return Some(path);
+        return Some((path, turn));
     }
     let output = sift().args(["models", "install", "htdemucs"]).output().unwrap();
     if !output.status.success() {
@@ -34,12 +39,12 @@ fn htdemucs() -> Option<PathBuf> {
         eprintln!("SKIPPED: HTDemucs is not installed and npm could not fetch it ({})", said.trim());
         return None;
     }
-    Some(catalogue::resolve(Some("htdemucs"), None).expect("installed"))
+    Some((catalogue::resolve(Some("htdemucs"), None).expect("installed"), turn))
 }
 
 #[test]
 fn install_checks_the_file_shows_the_licence_and_lists_it() {
-    let Some(installed) = htdemucs() else { return };
+    let Some((installed, _turn)) = htdemucs() else { return };
     let dir = scratch("install");
     // A damaged copy is replaced, not trusted: its checksum does not match.
     std::fs::write(dir.join("htdemucs.onnx"), b"not the model").unwrap();
@@ -95,7 +100,7 @@ fn spectra(audio: &[Vec<f32>], frames: usize) -> Vec<f32> {
 
 #[test]
 fn the_adapters_stems_add_up_to_the_mixture_frame_by_frame() {
-    let Some(path) = htdemucs() else { return };
+    let Some((path, _turn)) = htdemucs() else { return };
     let mut model = OnnxModel::load(&path, &SessionOptions::default().intra_threads(2)).unwrap();
     let spec = model.spec().clone();
     let (frames, bins, stems) = (spec.frame_multiple, spec.bins, spec.stem_count());
@@ -146,7 +151,7 @@ fn sdrs(clip: &Path, stems: &[String], estimates: &[Vec<Vec<f32>>]) -> Vec<f64> 
 
 #[test]
 fn studio_is_within_a_db_of_one_whole_run_and_its_stems_null() {
-    let Some(path) = htdemucs() else { return };
+    let Some((path, _turn)) = htdemucs() else { return };
     let clip = support::rock_clip();
     let mixture = audio_file::read(&clip.join("mixture.wav")).unwrap().channels;
 
@@ -194,7 +199,7 @@ fn studio_is_within_a_db_of_one_whole_run_and_its_stems_null() {
 
 #[test]
 fn stopping_the_engine_does_not_wait_for_a_run_in_progress() {
-    let Some(path) = htdemucs() else { return };
+    let Some((path, _turn)) = htdemucs() else { return };
     let model = OnnxModel::load(&path, &SessionOptions::default().intra_threads(2)).unwrap();
     let config = EngineConfig::new(44_100, 512).mode(Mode::Live).realtime(true);
     let (engine, mut processor) = Engine::start(Box::new(model), config).unwrap();
