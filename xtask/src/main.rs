@@ -24,7 +24,10 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  setup   create .venv, fetch the ONNX Runtime library, build the default model, unpack the demo clip
+  setup [--model NAME]
+          create .venv, fetch the ONNX Runtime library, build the default model, unpack the demo clip;
+          with --model, also install a model Sift does not bundle (`htdemucs`: four stems, personal and
+          research use only) into the user's models folder with `sift models install NAME`
   demo    setup, then separate the demo clip, score the stems against its reference stems and bundle the plugins
   bundle sift [--release]
           setup, then build the CLAP and VST3 plugins into target/bundled (sift.clap, sift.vst3) with the
@@ -48,6 +51,7 @@ fn run() -> Result<()> {
     let paths = Paths::discover();
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["setup"] => setup::run(&paths),
+        ["setup", "--model", name] => setup::run(&paths).and_then(|()| setup::install_model(&paths, name)),
         ["demo"] => demo::run(&paths),
         ["bundle", ..] => bundle::command(&paths, &args[1..]),
         ["install"] => install::run(&paths),

@@ -60,6 +60,16 @@ pub fn installed(binary_dir: Option<&Path>) -> Vec<(String, PathBuf)> {
     found
 }
 
+/// The licence a model's sidecar file (`<name>.sift-meta`, see [`crate::contract::add_sidecar`])
+/// declares, read without loading the model: for pickers that list a model with its licence
+/// before anyone loads it. `None` without a sidecar or a `sift.licence` in it.
+pub fn sidecar_licence(model: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(model.with_extension(super::contract::SIDECAR_EXTENSION)).ok()?;
+    let mut meta = std::collections::HashMap::new();
+    super::contract::add_sidecar(&mut meta, &text).ok()?;
+    meta.remove("sift.licence")
+}
+
 /// Resolves what the user typed (a file path or an installed model's name) to a file.
 pub fn resolve(model: Option<&str>, binary_dir: Option<&Path>) -> Result<PathBuf, InferenceError> {
     let wanted = model.unwrap_or(DEFAULT_MODEL);

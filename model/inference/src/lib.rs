@@ -3,6 +3,8 @@
 //! - [`runtime`]: loads the ONNX Runtime library once per process from an absolute path.
 //! - [`contract`]: reads and checks the metadata a Sift model carries.
 //! - [`onnx_model`]: [`OnnxModel`], a [`sift_engine::MaskModel`] run by ONNX Runtime.
+//! - [`waveform`]: adapts a waveform model (HTDemucs) to masks; [`demucs_spectrogram`] is
+//!   the spectrogram such a hybrid model takes beside its waveform.
 //! - [`catalogue`]: finds installed models by name.
 //! - [`binary_location`]: the folder of the running executable or plugin library, where the
 //!   runtime library and the models are looked for.
@@ -12,8 +14,10 @@
 pub mod binary_location;
 pub mod catalogue;
 pub mod contract;
+pub mod demucs_spectrogram;
 pub mod onnx_model;
 pub mod runtime;
+pub mod waveform;
 
 use std::path::PathBuf;
 

@@ -5,14 +5,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use ort::session::builder::GraphOptimizationLevel;
-use ort::session::Session;
 use ort::session::SessionInputValue;
+use ort::session::{RunOptions, Session};
 use ort::value::{TensorRef, ValueType};
 
-use sift_engine::{InferenceFailure, MaskModel, ModelSpec};
+use sift_engine::{InferenceFailure, Interrupter, MaskModel, ModelSpec};
 
-use super::contract::{Contract, OutputKind};
+use super::contract::{self, Contract, OutputKind};
 use super::runtime::Runtime;
+use super::waveform::WaveformAdapter;
 use super::InferenceError;
 
 /// How a session is set up.
@@ -78,6 +79,9 @@ pub struct OnnxModel {
     state: Vec<Vec<f32>>,
     /// One run's input frames of a streaming model, `[channel][frame][bin]`.
     frames_in: Vec<f32>,
+    /// A waveform model's adapter and its scratch, and the options of its runs, through which
+    /// another thread can end one (`None` for mask and magnitude models, whose runs are short).
+    waveform: Option<(WaveformAdapter, Arc<RunOptions>)>,
 }
 
 impl OnnxModel {
@@ -97,28 +101,44 @@ impl OnnxModel {
         let mut cache = LOADED.get_or_init(Cache::default).lock().unwrap_or_else(PoisonError::into_inner);
         cache.retain(|_, weak| weak.strong_count() > 0);
         if let Some(loaded) = cache.get(&key).and_then(Weak::upgrade) {
-            return Ok(Self::instance(loaded));
+            return Self::instance(loaded);
         }
         let loaded = Arc::new(Self::load_file(runtime, path, options)?);
         cache.insert(key, Arc::downgrade(&loaded));
-        let mut model = Self::instance(loaded);
+        let mut model = Self::instance(loaded)?;
         model.test_run()?;
         model.reset();
         Ok(model)
     }
 
     /// An instance of a loaded model with its own (initial) state.
-    fn instance(loaded: Arc<Loaded>) -> Self {
+    fn instance(loaded: Arc<Loaded>) -> Result<Self, InferenceError> {
         let state = loaded.state_shapes.iter().map(|shape| vec![0.0; shape.iter().product()]).collect();
         let spec = &loaded.contract.spec;
         let frames_in = vec![0.0; 2 * spec.streaming.map_or(0, |s| s.frames_per_run) * spec.bins];
-        OnnxModel { loaded, provider: "CPU".to_owned(), state, frames_in }
+        let waveform = loaded
+            .contract
+            .waveform
+            .as_ref()
+            .map(|w| {
+                let options = RunOptions::new().map_err(|e| InferenceError::ModelUnreadable {
+                    path: spec.origin.clone().unwrap_or_default(),
+                    reason: e.to_string(),
+                })?;
+                Ok::<_, InferenceError>((WaveformAdapter::new(spec, w), Arc::new(options)))
+            })
+            .transpose()?;
+        Ok(OnnxModel { loaded, provider: "CPU".to_owned(), state, frames_in, waveform })
     }
 
     fn load_file(runtime: &Runtime, path: &Path, options: &SessionOptions) -> Result<Loaded, InferenceError> {
         let unreadable = |reason: String| InferenceError::ModelUnreadable { path: path.to_owned(), reason };
         let session = build_session(runtime, path, options).map_err(|e| unreadable(e.to_string()))?;
-        let metadata = read_metadata(&session).map_err(|e| unreadable(e.to_string()))?;
+        let mut metadata = read_metadata(&session).map_err(|e| unreadable(e.to_string()))?;
+        let sidecar = path.with_extension(contract::SIDECAR_EXTENSION);
+        if let Ok(text) = std::fs::read_to_string(&sidecar) {
+            contract::add_sidecar(&mut metadata, &text).map_err(|e| e.in_file(&sidecar))?;
+        }
         let mut contract = Contract::from_metadata(&metadata).map_err(|e| e.in_file(path))?;
         contract.spec.origin = Some(path.to_owned());
         let state_shapes = contract
@@ -139,12 +159,33 @@ impl OnnxModel {
         Arc::strong_count(&self.loaded)
     }
 
+    /// Separates a clip of at most one segment with a waveform model in one run, as the model's
+    /// own tools do, without Sift's masks: the stems' waveforms, `[stem][channel][sample]`.
+    /// The reference the adapted model is measured against.
+    ///
+    /// # Errors
+    /// If this is not a waveform model, the clip is longer than its segment, or the run fails.
+    pub fn separate_clip(&mut self, clip: [&[f32]; 2]) -> Result<Vec<f32>, InferenceFailure> {
+        let (adapter, options) =
+            self.waveform.as_mut().ok_or_else(|| InferenceFailure("not a waveform model".into()))?;
+        options.unterminate().map_err(failure)?;
+        let mut session = self.loaded.session.lock().unwrap_or_else(PoisonError::into_inner);
+        adapter.separate_clip(&mut session, &self.loaded.contract, options, clip)
+    }
+
     /// Runs the model once on silence, so a model that loads but cannot run is rejected at
     /// load time rather than on the worker.
+    ///
+    /// Not for a waveform model: one of its runs takes seconds (HTDemucs: 12–18 s on one core)
+    /// and gigabytes, too much to spend on every load, and all its dimensions are fixed and
+    /// checked against the metadata.
     fn test_run(&mut self) -> Result<(), InferenceError> {
         let spec = &self.loaded.contract.spec;
+        if spec.segment.is_some() {
+            return Ok(());
+        }
         let frames = spec.frame_multiple;
-        let magnitude = vec![0.0; 2 * frames * spec.bins];
+        let magnitude = vec![0.0; spec.input_values(frames)];
         let mut masks = vec![0.0; spec.stem_count() * 2 * frames * spec.bins];
         self.infer(&magnitude, frames, &mut masks)
             .map_err(|e| InferenceError::Contract(format!("a test run failed: {}", e.0)).in_file(self.path()))
@@ -164,6 +205,12 @@ impl MaskModel for OnnxModel {
         if self.loaded.contract.spec.streaming.is_some() {
             return self.infer_streaming(magnitude, frames, masks);
         }
+        if let Some((adapter, options)) = &mut self.waveform {
+            // An interruption ends the run in progress only; this one is wanted.
+            options.unterminate().map_err(failure)?;
+            let mut session = self.loaded.session.lock().unwrap_or_else(PoisonError::into_inner);
+            return adapter.infer(&mut session, &self.loaded.contract, options, magnitude, frames, masks);
+        }
         let contract = &self.loaded.contract;
         let shape = [1usize, 2, frames, contract.spec.bins];
         let input = TensorRef::from_array_view((shape, magnitude)).map_err(failure)?;
@@ -179,6 +226,14 @@ impl MaskModel for OnnxModel {
 
     fn reset(&mut self) {
         self.state.iter_mut().for_each(|s| s.fill(0.0));
+    }
+
+    fn interrupter(&self) -> Option<Interrupter> {
+        let options = self.waveform.as_ref().map(|(_, options)| options.clone())?;
+        Some(Arc::new(move || {
+            // Failing to flag it only means waiting for the run, as without an interrupter.
+            let _ = options.terminate();
+        }))
     }
 }
 
@@ -235,15 +290,19 @@ impl OnnxModel {
 
 /// Writes a run's output values as masks: as they are, or squared magnitudes, which the engine
 /// normalises into ratio masks.
+///
+/// # Panics
+/// For a waveform model, whose output is not per bin (the [`WaveformAdapter`] makes its masks).
 fn write_masks(kind: OutputKind, values: &[f32], masks: &mut [f32]) {
     match kind {
         OutputKind::Mask => masks.copy_from_slice(values),
         OutputKind::Magnitude => masks.iter_mut().zip(values).for_each(|(m, &v)| *m = v * v),
+        OutputKind::Waveform => unreachable!("a waveform model's masks come from its adapter"),
     }
 }
 
 /// A runtime error as a failed run.
-fn failure(error: ort::Error) -> InferenceFailure {
+pub(crate) fn failure(error: ort::Error) -> InferenceFailure {
     InferenceFailure(error.to_string())
 }
 

@@ -12,12 +12,13 @@
 //! twice, which keeps `live` < `balanced` < `studio`).
 //!
 //! Streaming models are left alone: their run costs in proportion to the frames it is given,
-//! so a longer schedule buys no headroom.
+//! so a longer schedule buys no headroom. So are models with a fixed segment (waveform models):
+//! their schedules already keep as many new frames per run as the segment allows, and one of
+//! their runs takes seconds, too long to time on every start.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::core::CHANNELS;
 use super::mode::Mode;
 use super::model::{MaskModel, ModelSpec};
 
@@ -63,12 +64,12 @@ pub fn stretches(model: &mut dyn MaskModel, spec: &ModelSpec) -> [usize; 3] {
 
 fn measure(model: &mut dyn MaskModel, spec: &ModelSpec) -> [usize; 3] {
     let live = Mode::Live.schedule(spec);
-    if live.stateful {
+    if live.stateful || spec.segment.is_some() {
         return [1; 3];
     }
     let frames = live.window;
-    let magnitude = vec![0.0; CHANNELS * frames * spec.bins];
-    let mut masks = vec![0.0; spec.stem_count() * CHANNELS * frames * spec.bins];
+    let magnitude = vec![0.0; spec.input_values(frames)];
+    let mut masks = vec![0.0; spec.output_values(frames)];
     // The faster of two runs: the first may still be faulting pages in.
     let mut fastest = Duration::MAX;
     for _ in 0..2 {

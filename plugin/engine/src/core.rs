@@ -8,7 +8,7 @@ use realfft::num_complex::Complex32;
 
 use super::masks::{self, Extension};
 use super::mode::Schedule;
-use super::model::{InferenceFailure, MaskModel, ModelSpec, MAX_STEMS};
+use super::model::{InferenceFailure, MaskModel, ModelInput, ModelOutput, ModelSpec, MAX_STEMS};
 use super::stft::{Analysis, Synthesis};
 
 /// Audio channels the engine separates (mono input is carried as two equal channels).
@@ -36,9 +36,11 @@ pub struct SeparationCore {
     analysis: Analysis,
     /// Complex spectra of the last `kept_frames` frames: `[slot][channel][full bin]`.
     spectra: Vec<Complex32>,
-    /// Model input, `[channel][frame][bin]`, for one run (or one priming).
+    /// Model input, `[channel][frame][bin]` (complex spectra: `[channel][frame][bin][re, im]`),
+    /// for one run (or one priming).
     magnitude: Vec<f32>,
-    /// Model output, `[stem][channel][frame][bin]`, for one run (or one priming).
+    /// Model output, `[stem][channel][frame][bin]` (stem spectra: `[stem][channel][frame][bin][re, im]`),
+    /// for one run (or one priming).
     masks: Vec<f32>,
     /// Normalised and extended masks of one frame and channel: `[stem][full bin]`.
     frame_masks: Vec<f32>,
@@ -61,7 +63,7 @@ impl SeparationCore {
     /// # Panics
     /// If the schedule does not fit the model (checked when models are loaded).
     pub fn new(spec: ModelSpec, schedule: Schedule, extension: Extension) -> Self {
-        let (n_fft, hop, bins) = (spec.n_fft, spec.hop, spec.bins);
+        let (n_fft, hop) = (spec.n_fft, spec.hop);
         assert!(schedule.window.is_multiple_of(spec.frame_multiple) && schedule.past() < schedule.window);
         let full = spec.full_bins();
         let separated = spec.stem_count() - 1;
@@ -71,8 +73,8 @@ impl SeparationCore {
             filled: 0,
             analysis: Analysis::new(n_fft),
             spectra: vec![Complex32::default(); kept * CHANNELS * full],
-            magnitude: vec![0.0; CHANNELS * kept * bins],
-            masks: vec![0.0; spec.stem_count() * CHANNELS * kept * bins],
+            magnitude: vec![0.0; spec.input_values(kept)],
+            masks: vec![0.0; spec.output_values(kept)],
             frame_masks: vec![0.0; spec.stem_count() * full],
             synthesis: (0..separated * CHANNELS).map(|_| Synthesis::new(n_fft, hop)).collect(),
             output: (0..separated * CHANNELS).map(|_| vec![0.0; schedule.new * hop]).collect(),
@@ -175,9 +177,8 @@ impl SeparationCore {
     /// A model that panics is treated like one that fails: the worker must outlive it.
     fn infer(&mut self, model: &mut dyn MaskModel, first: isize, frames: usize) -> Result<(), InferenceFailure> {
         self.gather_magnitudes(first, frames);
-        let stems = self.spec.stem_count();
-        let values = CHANNELS * frames * self.spec.bins;
-        let (magnitude, masks) = (&self.magnitude[..values], &mut self.masks[..stems * values]);
+        let (inputs, outputs) = (self.spec.input_values(frames), self.spec.output_values(frames));
+        let (magnitude, masks) = (&self.magnitude[..inputs], &mut self.masks[..outputs]);
         let run = std::panic::AssertUnwindSafe(|| model.infer(magnitude, frames, masks));
         std::panic::catch_unwind(run).unwrap_or_else(|_| Err(InferenceFailure("the model panicked".into())))
     }
@@ -208,60 +209,46 @@ impl SeparationCore {
         self.frames += 1;
     }
 
-    /// Fills the model input, `[channel][frame][bin]`, with the magnitudes of `frames` frames
-    /// from `first`.
+    /// Fills the model input, `[channel][frame][bin]`, with the magnitudes (or the complex
+    /// values, as the model's [`ModelInput`] asks) of `frames` frames from `first`.
     fn gather_magnitudes(&mut self, first: isize, frames: usize) {
         let (bins, full, kept) = (self.spec.bins, self.spec.full_bins(), self.schedule.kept_frames());
+        let per_frame = self.spec.input_values(1) / CHANNELS;
         for f in 0..frames {
             let frame = first + f as isize;
             for ch in 0..CHANNELS {
-                let dst = &mut self.magnitude[(ch * frames + f) * bins..][..bins];
+                let dst = &mut self.magnitude[(ch * frames + f) * per_frame..][..per_frame];
                 if frame < 0 {
                     dst.fill(0.0);
-                } else {
-                    let at = ((frame as usize % kept) * CHANNELS + ch) * full;
-                    for (d, s) in dst.iter_mut().zip(&self.spectra[at..at + bins]) {
-                        *d = s.norm();
-                    }
+                    continue;
+                }
+                let at = ((frame as usize % kept) * CHANNELS + ch) * full;
+                let spectrum = &self.spectra[at..at + bins];
+                match self.spec.input {
+                    ModelInput::Magnitude => dst.iter_mut().zip(spectrum).for_each(|(d, s)| *d = s.norm()),
+                    ModelInput::Spectrum => dst.chunks_exact_mut(2).zip(spectrum).for_each(|(d, s)| {
+                        d[0] = s.re;
+                        d[1] = s.im;
+                    }),
                 }
             }
         }
     }
 
-    /// Masks `frame` with the masks at `position` in the run's output and overlap-adds it.
+    /// Synthesises `frame` of every non-residual stem from the run's output at `position` (the
+    /// mixture times its masks, or the spectra the model gave) and overlap-adds it.
     fn synthesise_frame(&mut self, frame: usize, position: usize) {
-        let (window, bins, full) = (self.schedule.window, self.spec.bins, self.spec.full_bins());
-        let stems = self.spec.stem_count();
-        let residual = self.spec.residual;
-        let hop = self.spec.hop;
+        let (stems, hop) = (self.spec.stem_count(), self.spec.hop);
         let skip = self.lead_in.min(hop);
         for ch in 0..CHANNELS {
-            // Normalise the model's masks bin by bin, then extend each stem above its range.
-            let mut bin_masks = [0.0f32; MAX_STEMS];
-            let bin_masks = &mut bin_masks[..stems];
-            for b in 0..bins {
-                for (s, m) in bin_masks.iter_mut().enumerate() {
-                    *m = self.masks[((s * CHANNELS + ch) * window + position) * bins + b];
-                }
-                masks::normalise_bin(bin_masks, residual);
-                for (s, &m) in bin_masks.iter().enumerate() {
-                    self.frame_masks[s * full + b] = m;
-                }
+            match self.spec.output {
+                ModelOutput::Masks => self.mask_frame(frame, position, ch),
+                ModelOutput::Spectra => self.copy_spectra(position, ch),
             }
-            for s in 0..stems {
-                let (seen, above) = self.frame_masks[s * full..(s + 1) * full].split_at_mut(bins);
-                masks::extend(self.extension, seen, s == residual, above);
-            }
-            let mixture = &self.spectra[(self.slot(frame) * CHANNELS + ch) * full..][..full];
-            for (k, s) in (0..stems).filter(|&s| s != residual).enumerate() {
+            for k in 0..stems - 1 {
                 let index = k * CHANNELS + ch;
-                let synthesis = &mut self.synthesis[index];
-                let m = &self.frame_masks[s * full..(s + 1) * full];
-                for ((y, &x), &g) in synthesis.spectrum_mut().iter_mut().zip(mixture).zip(m) {
-                    *y = x * g;
-                }
                 let out = &mut self.output[index];
-                synthesis.add_frame(&mut out[self.output_len..self.output_len + hop]);
+                self.synthesis[index].add_frame(&mut out[self.output_len..self.output_len + hop]);
                 if skip > 0 {
                     out.copy_within(self.output_len + skip..self.output_len + hop, self.output_len);
                 }
@@ -269,5 +256,53 @@ impl SeparationCore {
         }
         self.output_len += hop - skip;
         self.lead_in -= skip;
+    }
+
+    /// Fills the synthesisers of channel `ch` with the mixture's spectrum of `frame` times each
+    /// non-residual stem's mask at `position`: normalised bin by bin, extended above the model's
+    /// range.
+    fn mask_frame(&mut self, frame: usize, position: usize, ch: usize) {
+        let (window, bins, full) = (self.schedule.window, self.spec.bins, self.spec.full_bins());
+        let (stems, residual) = (self.spec.stem_count(), self.spec.residual);
+        let mut bin_masks = [0.0f32; MAX_STEMS];
+        let bin_masks = &mut bin_masks[..stems];
+        for b in 0..bins {
+            for (s, m) in bin_masks.iter_mut().enumerate() {
+                *m = self.masks[((s * CHANNELS + ch) * window + position) * bins + b];
+            }
+            masks::normalise_bin(bin_masks, residual);
+            for (s, &m) in bin_masks.iter().enumerate() {
+                self.frame_masks[s * full + b] = m;
+            }
+        }
+        for s in 0..stems {
+            let (seen, above) = self.frame_masks[s * full..(s + 1) * full].split_at_mut(bins);
+            masks::extend(self.extension, seen, s == residual, above);
+        }
+        let mixture = &self.spectra[(self.slot(frame) * CHANNELS + ch) * full..][..full];
+        for (k, s) in (0..stems).filter(|&s| s != residual).enumerate() {
+            let m = &self.frame_masks[s * full..(s + 1) * full];
+            for ((y, &x), &g) in self.synthesis[k * CHANNELS + ch].spectrum_mut().iter_mut().zip(mixture).zip(m) {
+                *y = x * g;
+            }
+        }
+    }
+
+    /// Fills the synthesisers of channel `ch` with the spectra the model gave for each
+    /// non-residual stem at `position` ([`ModelOutput::Spectra`]); a value that is not finite
+    /// is silence there (the residual stem, formed as the mixture minus the others, takes it).
+    fn copy_spectra(&mut self, position: usize, ch: usize) {
+        let (window, full) = (self.schedule.window, self.spec.full_bins());
+        let (stems, residual) = (self.spec.stem_count(), self.spec.residual);
+        for (k, s) in (0..stems).filter(|&s| s != residual).enumerate() {
+            let values = &self.masks[((s * CHANNELS + ch) * window + position) * 2 * full..][..2 * full];
+            for (y, v) in self.synthesis[k * CHANNELS + ch].spectrum_mut().iter_mut().zip(values.chunks_exact(2)) {
+                *y = if v[0].is_finite() && v[1].is_finite() {
+                    Complex32::new(v[0], v[1])
+                } else {
+                    Complex32::default()
+                };
+            }
+        }
     }
 }

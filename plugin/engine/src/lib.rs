@@ -67,10 +67,13 @@ pub use self::core::CHANNELS;
 pub use self::latency::Latency;
 pub use self::masks::Extension;
 pub use self::mode::{Mode, Schedule};
-pub use self::model::{InferenceFailure, MaskModel, ModelSpec, PassThrough, Streaming, MAX_STEMS};
+pub use self::model::{
+    InferenceFailure, Interrupter, MaskModel, ModelInput, ModelOutput, ModelSpec, PassThrough, Streaming, MAX_STEMS,
+};
 pub use self::priority::Scheduling;
 pub use self::processor::{AudioProcessor, BlockReport};
 pub use self::shared::Shared;
+pub use self::stft::periodic_hann;
 
 use self::core::SeparationCore;
 use self::resample::{BridgeTiming, RateBridge};
@@ -212,6 +215,9 @@ pub struct Engine {
     schedule: Schedule,
     incoming: Arc<std::sync::Mutex<Option<Box<dyn MaskModel>>>>,
     scheduling: Scheduling,
+    /// Ends the run in progress of the model the engine started with, when it stops (a model
+    /// swapped in later is waited for).
+    interrupter: Option<Interrupter>,
 }
 
 impl Engine {
@@ -230,6 +236,7 @@ impl Engine {
             return Err(EngineError::Stems { stems: spec.stem_count(), residual: spec.residual });
         }
         let provider = model.provider().to_owned();
+        let interrupter = model.interrupter();
         let stretches = if config.fit_to_machine { calibrate::stretches(model.as_mut(), &spec) } else { [1; 3] };
         let schedule = config.mode.schedule(&spec).stretched(stretches[config.mode as usize]);
         let stem_channels = (spec.stem_count() - 1) * CHANNELS;
@@ -305,6 +312,7 @@ impl Engine {
             schedule,
             incoming,
             scheduling,
+            interrupter,
         };
         Ok((engine, processor))
     }
@@ -385,6 +393,10 @@ impl Engine {
         self.shared.shutdown.store(true, std::sync::atomic::Ordering::Release);
         let handle = self.worker.take()?;
         handle.thread().unpark();
+        // A run in progress is not waited for: its output would only be dropped.
+        if let Some(interrupt) = &self.interrupter {
+            interrupt();
+        }
         handle.join().ok()
     }
 }

@@ -52,6 +52,18 @@ impl Mode {
             let one_run = Schedule { window: k, new: k, lookahead: streaming.lookahead, stateful: true, prime };
             return one_run.stretched(runs);
         }
+        if let Some(segment) = spec.segment {
+            // A model with a fixed segment (a waveform model) always sees exactly that window;
+            // a mode chooses how much of it is new, and so how often the model runs, and how
+            // far ahead it looks. `studio` keeps the middle half of each segment: a quarter of
+            // context on either side, and half as many runs as `balanced`.
+            let (new, lookahead) = match self {
+                Mode::Live => (segment / 8, segment / 8),
+                Mode::Balanced => (segment / 4, segment / 4),
+                Mode::Studio => (segment / 2, segment / 4),
+            };
+            return Schedule { window: segment, new: new.max(1), lookahead, stateful: false, prime: 0 };
+        }
         // Windows are expressed in units of the model's frame multiple (64 for Spleeter), so a
         // model with another stride gets windows of the same shape. The figures behind these
         // choices are in the README ("Quality against latency").

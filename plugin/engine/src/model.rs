@@ -1,9 +1,10 @@
 //! What the engine needs from a separation model, and nothing about how it runs.
 //!
 //! The engine is written against [`MaskModel`]: a model that turns a window of mixture
-//! magnitudes into one soft mask per stem. ONNX Runtime lives behind this trait in
-//! the `sift-inference` crate; a model whose network outputs stem spectrograms or waveforms is adapted
-//! to masks there, so the real-time engine never changes when the model does.
+//! magnitudes (or, if it asks for them, complex spectra) into one soft mask per stem (or, if it
+//! says so, the stems' spectra). ONNX Runtime lives behind this trait in the `sift-inference`
+//! crate; a model whose network outputs stem spectrograms or waveforms is adapted there, so the
+//! real-time engine never changes when the model does.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -38,6 +39,14 @@ pub struct ModelSpec {
     /// Set for a streaming model, which carries its own state from one run to the next
     /// instead of seeing a window of past frames (model contract 2).
     pub streaming: Option<Streaming>,
+    /// Set for a model that runs on windows of exactly this many frames and no other (a
+    /// waveform model's fixed segment): the modes' schedules are then fractions of it, and
+    /// its `frame_multiple` equals it.
+    pub segment: Option<usize>,
+    /// What the model is given of each frame.
+    pub input: ModelInput,
+    /// What the model gives back for each frame.
+    pub output: ModelOutput,
     /// Licence of the weights, shown to the user.
     pub licence: String,
     /// Where the weights come from, shown to the user.
@@ -62,6 +71,9 @@ impl ModelSpec {
             bins: 1024,
             frame_multiple: 64,
             streaming: None,
+            segment: None,
+            input: ModelInput::Magnitude,
+            output: ModelOutput::Masks,
             licence: String::new(),
             source: String::new(),
             origin: None,
@@ -69,11 +81,31 @@ impl ModelSpec {
     }
 
     /// Whether `other` frames and runs audio as this model does (rate, frame length, hop, bins,
-    /// frame multiple, streaming): then it has the same latency in every mode and can stand in
-    /// for it.
+    /// frame multiple, streaming, segment, input): then it has the same latency in every mode
+    /// and can stand in for it.
     pub fn same_grid(&self, other: &ModelSpec) -> bool {
-        let grid = |s: &ModelSpec| (s.sample_rate, s.n_fft, s.hop, s.bins, s.frame_multiple, s.streaming);
+        let grid = |s: &ModelSpec| {
+            (s.sample_rate, s.n_fft, s.hop, s.bins, s.frame_multiple, s.streaming, s.segment, s.input, s.output)
+        };
         grid(self) == grid(other)
+    }
+
+    /// Number of `f32` values of a model input holding `frames` frames (see [`ModelInput`]).
+    pub fn input_values(&self, frames: usize) -> usize {
+        let per_bin = match self.input {
+            ModelInput::Magnitude => 1,
+            ModelInput::Spectrum => 2,
+        };
+        2 * frames * self.bins * per_bin
+    }
+
+    /// Number of `f32` values of a model output holding `frames` frames (see [`ModelOutput`]).
+    pub fn output_values(&self, frames: usize) -> usize {
+        let per_bin = match self.output {
+            ModelOutput::Masks => 1,
+            ModelOutput::Spectra => 2,
+        };
+        self.stem_count() * 2 * frames * self.bins * per_bin
     }
 
     /// Number of stems the model produces.
@@ -85,6 +117,39 @@ impl ModelSpec {
     pub fn full_bins(&self) -> usize {
         self.n_fft / 2 + 1
     }
+}
+
+/// What a model is given of each frame of the mixture.
+///
+/// Most mask models need only magnitudes. A model that needs the signal itself (a waveform
+/// model, which rebuilds the window's waveform from it) asks for the complex spectra, which the
+/// engine holds anyway: this costs it nothing but a wider buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ModelInput {
+    /// Magnitudes, `[channel][frame][bin]`.
+    #[default]
+    Magnitude,
+    /// Complex spectra of the engine's analysis (periodic Hann window, no scaling), as
+    /// `[channel][frame][bin][real, imaginary]`.
+    Spectrum,
+}
+
+/// What a model gives back for each frame.
+///
+/// Masks are what a mask model computes, and they keep the mixture's phase. A model that
+/// produces the stems themselves (a waveform model, whose stems keep their own phase and
+/// transients) hands their spectra over as they are: the engine synthesises the non-residual
+/// stems from them, and the residual stem, the mixture minus the others, keeps the sum exact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ModelOutput {
+    /// Soft masks, `[stem][channel][frame][bin]`: normalised to sum to one in every bin,
+    /// extended above the model's bins and applied to the mixture's spectrum.
+    #[default]
+    Masks,
+    /// The stems' complex spectra on the engine's grid (its analysis: periodic Hann, no
+    /// scaling), `[stem][channel][frame][bin][real, imaginary]`, all `n_fft / 2 + 1` bins; the
+    /// residual stem's are not read.
+    Spectra,
 }
 
 /// How a streaming model is run: `frames_per_run` new frames per call, with its recurrent state
@@ -100,6 +165,9 @@ pub struct Streaming {
     /// Frames by which the masks lag the input (`L`).
     pub lookahead: usize,
 }
+
+/// Ends a model's run in progress from another thread (see [`MaskModel::interrupter`]).
+pub type Interrupter = std::sync::Arc<dyn Fn() + Send + Sync>;
 
 /// A model failed to produce masks for one window.
 #[derive(Debug, Clone)]
@@ -127,12 +195,24 @@ pub trait MaskModel: Send {
     ///
     /// `magnitude` is laid out `[channel (2)][frame][bin (spec.bins)]`; `masks` must be filled
     /// `[stem][channel (2)][frame][bin (spec.bins)]`. Masks need not be normalised: the engine
-    /// normalises them so that they sum to one in every bin.
+    /// normalises them so that they sum to one in every bin. A model that asks for complex
+    /// spectra ([`ModelInput::Spectrum`]) gets `[channel][frame][bin][re, im]` instead; one
+    /// that gives the stems' spectra ([`ModelOutput::Spectra`]) fills `masks` with them,
+    /// `[stem][channel][frame][bin][re, im]`.
     ///
     /// A streaming model ([`ModelSpec::streaming`]) gets the next `frames` frames of its stream
     /// (a multiple of its frames per run, oldest first) and advances its state over them; its
     /// masks lag by its look-ahead.
     fn infer(&mut self, magnitude: &[f32], frames: usize, masks: &mut [f32]) -> Result<(), InferenceFailure>;
+
+    /// A handle that makes this model's run in progress, if any, fail at once, callable from any
+    /// thread. The engine calls it when it stops, so that stopping (a plugin's deactivation, the
+    /// end of a render) does not wait for a run whose output nobody will hear: with a model
+    /// whose runs take seconds (a waveform model) that wait would hold up the host. `None` (the
+    /// default) for models whose runs are short enough to wait for.
+    fn interrupter(&self) -> Option<Interrupter> {
+        None
+    }
 
     /// Returns a streaming model to its initial state, as at the start of a stream. The engine
     /// calls it whenever its stream restarts: after its reset hand-shake, when a model is

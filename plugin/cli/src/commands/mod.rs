@@ -1,6 +1,7 @@
 //! The `sift` command line: separate files, score separations, unpack stem files.
 
 mod eval;
+mod install;
 mod models;
 mod output;
 mod separate;
@@ -47,8 +48,26 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
-    /// List installed models and the folders searched for them.
-    Models,
+    /// List installed models (with their licences) and the folders searched for them, or
+    /// install one.
+    Models {
+        #[command(subcommand)]
+        action: Option<ModelsAction>,
+    },
+}
+
+/// What `sift models` does besides listing.
+#[derive(Subcommand)]
+enum ModelsAction {
+    /// Fetch a model Sift does not bundle (e.g. `htdemucs`, four stems, personal and research
+    /// use only) from its registry, verify its checksum, show its licence and install it.
+    Install {
+        /// The model's name.
+        name: String,
+        /// Install into this folder instead of the user's models folder.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// Options of `sift separate`.
@@ -91,7 +110,8 @@ pub fn main() -> ExitCode {
         Command::Separate(args) => separate::run(&args),
         Command::Eval { reference, estimates, stems } => eval::run(&reference, &estimates, stems.as_deref()),
         Command::UnpackStems { input, output } => unpack::run(&input, &output),
-        Command::Models => models::run(),
+        Command::Models { action: None } => models::run(),
+        Command::Models { action: Some(ModelsAction::Install { name, dir }) } => install::run(&name, dir.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -153,10 +153,15 @@ impl SiftEditor {
                         .color(theme::TEXT_DIM),
                 );
             }
-            for (name, path) in &picker.installed {
-                if ui.button(name).on_hover_text(path.display().to_string()).clicked() {
-                    loader.request(path.clone());
-                }
+            for (name, path, licence) in &picker.installed {
+                ui.horizontal(|ui| {
+                    if ui.button(name).on_hover_text(path.display().to_string()).clicked() {
+                        loader.request(path.clone());
+                    }
+                    if let Some(licence) = licence {
+                        ui.add(egui::Label::new(RichText::new(licence).small().color(theme::TEXT_DIM)).wrap());
+                    }
+                });
             }
             ui.add_space(6.0);
             ui.label(RichText::new("Model file (.onnx)").color(theme::TEXT_DIM));
@@ -434,6 +439,9 @@ impl SiftEditor {
                         status.peak_load().map_or("—".to_owned(), |p| format!("{:.0}%", p * 100.0))
                     ));
                 });
+                if let Some(warning) = status.live_fallback() {
+                    ui.label(RichText::new(warning).small().color(theme::WARNING));
+                }
                 ui.horizontal(|ui| {
                     let misses = status.misses();
                     ui.label(RichText::new("Deadline misses").color(theme::TEXT_DIM));
@@ -509,13 +517,20 @@ fn mode_name(choice: ModeChoice) -> &'static str {
 struct Picker {
     /// What the path field holds.
     path: String,
-    /// Installed models, listed when the picker opened.
-    installed: Vec<(String, PathBuf)>,
+    /// Installed models, listed when the picker opened, with the licence a model's sidecar
+    /// declares (HTDemucs: personal and research use only).
+    installed: Vec<(String, PathBuf, Option<String>)>,
 }
 
 impl Picker {
     fn new() -> Self {
-        let installed = catalogue::installed(sift_inference::binary_location::binary_dir().as_deref());
+        let installed = catalogue::installed(sift_inference::binary_location::binary_dir().as_deref())
+            .into_iter()
+            .map(|(name, path)| {
+                let licence = catalogue::sidecar_licence(&path);
+                (name, path, licence)
+            })
+            .collect();
         Self { path: String::new(), installed }
     }
 }
