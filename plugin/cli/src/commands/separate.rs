@@ -132,11 +132,8 @@ pub fn run(args: &SeparateArgs) -> anyhow::Result<()> {
         "run_budget_ms": (latency.budget as f64 * 1000.0 / f64::from(sample_rate)),
         "threads": args.threads,
         "provider": engine.provider(),
-<<<<<<< HEAD
         "worker_scheduling": engine.worker_scheduling().to_string(),
-=======
         "licence": spec.licence,
->>>>>>> htdemucs
         "input": std::path::absolute(&args.input).unwrap_or_else(|_| args.input.clone()),
         "output": args.output,
         "peak_rss_mib": peak_rss_mib(),
