@@ -113,6 +113,10 @@ impl WaveformAdapter {
     /// The stems of one window: `spectra` is the engine's input (`[channel][frame][bin][re, im]`,
     /// all bins), `spectra_out` is filled with the stems' spectra on the same grid,
     /// `[stem][channel][frame][bin][re, im]`.
+    ///
+    /// # Errors
+    /// A window of another length than the model's, a failed or interrupted run, or outputs of
+    /// other sizes than the contract's.
     pub fn infer(
         &mut self,
         session: &mut Session,
@@ -141,6 +145,9 @@ impl WaveformAdapter {
     /// Separates a clip of at most one segment in one run, as the model's own tools do: the
     /// clip centred in a segment of silence. Returns the stems' waveforms,
     /// `[stem][channel][sample]`, each as long as the clip.
+    ///
+    /// # Errors
+    /// A clip longer than a segment or with channels of unequal length, or a failed run.
     pub fn separate_clip(
         &mut self,
         session: &mut Session,
