@@ -398,16 +398,22 @@ impl SiftEditor {
                 ui.add_space(4.0);
                 section(ui, "Engine");
                 let provider = status.model.lock().map(|m| m.provider.clone()).unwrap_or_default();
-                key_value(ui, "Runs on", if provider.is_empty() { "—" } else { &provider });
+                // One line, so the panel's layout does not depend on the model: the provider,
+                // then the worker's scheduling where it asked for real time (streaming models).
                 let (worker, refused) =
                     status.model.lock().map(|m| (m.worker.clone(), m.worker_refused)).unwrap_or_default();
-                if !worker.is_empty() {
-                    ui.horizontal(|ui| {
-                        ui.label(RichText::new("Worker").color(theme::TEXT_DIM));
-                        let colour = if refused { theme::WARNING } else { Color32::WHITE };
-                        ui.label(RichText::new(&worker).small().color(colour));
-                    });
-                }
+                ui.horizontal(|ui| {
+                    ui.label(RichText::new("Runs on").color(theme::TEXT_DIM));
+                    ui.label(
+                        RichText::new(if provider.is_empty() { "—" } else { &provider }).strong().color(Color32::WHITE),
+                    );
+                    if refused {
+                        ui.label(RichText::new("· normal priority").small().color(theme::WARNING))
+                            .on_hover_text(&worker);
+                    } else if worker.starts_with("real-time") {
+                        ui.label(RichText::new("· real-time").small().color(theme::TEXT_DIM)).on_hover_text(&worker);
+                    }
+                });
                 let load = status.load();
                 ui.horizontal(|ui| {
                     ui.label(RichText::new("Load").color(theme::TEXT_DIM));
@@ -541,11 +547,4 @@ fn file_name(path: &std::path::Path) -> String {
 
 fn section(ui: &mut Ui, title: &str) {
     ui.label(RichText::new(title.to_uppercase()).small().strong().color(theme::TEXT_DIM));
-}
-
-fn key_value(ui: &mut Ui, key: &str, value: &str) {
-    ui.horizontal(|ui| {
-        ui.label(RichText::new(key).color(theme::TEXT_DIM));
-        ui.label(RichText::new(value).strong().color(Color32::WHITE));
-    });
 }
