@@ -7,6 +7,7 @@
 mod bench;
 mod bundle;
 mod demo;
+mod eval;
 mod install;
 mod paths;
 mod process;
@@ -37,7 +38,11 @@ commands:
           (debug assertions on, so the allocation guard is armed) and the VST3 host tests with the runtime, models and eval data
   system-packages
           only the first step of `test`: check the system packages the tests need, install missing ones as root
-  bench   setup, then run the `bench` example of the sift package";
+  bench   setup, then run the `bench` example of the sift package
+  eval [--model NAME|FILE]... [--modes live,balanced,studio] [--no-plot]
+          separate the eval clips (../shared/eval) and the demo clip with every installed model in every
+          mode; print latency, real-time factor and per-stem SDR, write target/eval/results.json and
+          plot docs/quality-vs-latency.png";
 
 fn main() {
     if let Err(err) = run() {
@@ -58,6 +63,7 @@ fn run() -> Result<()> {
         ["test"] => test::run(&paths),
         ["system-packages"] => system_packages::ensure(),
         ["bench"] => bench::run(&paths),
+        ["eval", ..] => eval::run(&paths, &args[1..]),
         ["help" | "-h" | "--help"] => {
             println!("{USAGE}");
             Ok(())

@@ -56,6 +56,28 @@ fn studio_mode_separates_real_music_well() {
     assert!(sdr("accompaniment") >= 11.0, "accompaniment SDR {:.2} dB", sdr("accompaniment"));
 }
 
+/// Offline, `separate` runs the throughput schedule (each frame's context of the mode, many more
+/// new frames per run) unless `--schedule host` asks for exactly a host's; both separate the
+/// clip well and report the mode's latency in a host.
+#[test]
+fn file_renders_run_far_fewer_model_runs_unless_the_host_schedule_is_asked_for() {
+    let clip = support::rock_clip();
+    let mut runs = Vec::new();
+    for schedule in ["throughput", "host"] {
+        let out = scratch(&format!("schedule-{schedule}"));
+        let report = separate_ok(&clip.join("mixture.wav"), &out, &["--mode", "balanced", "--schedule", schedule]);
+        assert_eq!(report["schedule"]["kind"], schedule, "{report}");
+        assert_eq!(report["latency_samples"], 27647, "{report}");
+        runs.push(report["model_runs"].as_u64().unwrap());
+        let scores = sift_cli::evaluation::evaluate_dir(&clip, &out).unwrap();
+        for s in &scores {
+            // Host: 12.33 / 13.96 dB, throughput 11.98 / 13.61 (README, "Offline renders").
+            assert!(s.sdr >= 11.0, "{schedule}: {} SDR {:.2} dB", s.stem, s.sdr);
+        }
+    }
+    assert!(runs[0] * 10 <= runs[1], "throughput made {} runs, the host schedule {}", runs[0], runs[1]);
+}
+
 #[test]
 fn real_model_output_does_not_depend_on_block_size() {
     let clip = support::rock_clip();

@@ -130,6 +130,9 @@ pub struct EngineConfig {
     /// change between playing and bouncing; a render that only ever runs offline leaves it off,
     /// so its output does not depend on the machine.
     pub fit_to_machine: bool,
+    /// Offline only: run [`Mode::throughput_schedule`], for a caller that is given a whole
+    /// recording and removes the latency itself (a file render). Ignored in real time.
+    pub throughput: bool,
 }
 
 impl EngineConfig {
@@ -142,6 +145,7 @@ impl EngineConfig {
             extension: Extension::default(),
             realtime: true,
             fit_to_machine: false,
+            throughput: false,
         }
     }
 
@@ -160,6 +164,12 @@ impl EngineConfig {
     /// Sets whether the modes' schedules are fitted to this machine's speed.
     pub fn fit_to_machine(mut self, fit: bool) -> Self {
         self.fit_to_machine = fit;
+        self
+    }
+
+    /// Sets whether an offline engine runs for throughput ([`Mode::throughput_schedule`]).
+    pub fn throughput(mut self, throughput: bool) -> Self {
+        self.throughput = throughput;
         self
     }
 
@@ -238,7 +248,11 @@ impl Engine {
         let provider = model.provider().to_owned();
         let interrupter = model.interrupter();
         let stretches = if config.fit_to_machine { calibrate::stretches(model.as_mut(), &spec) } else { [1; 3] };
-        let schedule = config.mode.schedule(&spec).stretched(stretches[config.mode as usize]);
+        let schedule = if config.throughput && !config.realtime {
+            config.mode.throughput_schedule(&spec)
+        } else {
+            config.mode.schedule(&spec).stretched(stretches[config.mode as usize])
+        };
         let stem_channels = (spec.stem_count() - 1) * CHANNELS;
         let bridge =
             RateBridge::new(config.sample_rate, spec.sample_rate, stem_channels).map_err(EngineError::Resampling)?;

@@ -77,6 +77,31 @@ impl Mode {
     }
 }
 
+impl Mode {
+    /// The schedule of this mode for a render that is fed a whole recording offline and
+    /// removes the latency itself (`sift separate` without `--realtime`).
+    ///
+    /// A windowed run keeps the masks of only `new` of its `window` frames, so the host
+    /// schedules recompute most of each window again at the next run (16 times over in
+    /// `balanced`): the price of a low latency. With the whole file there, a run can keep many
+    /// more frames: this schedule keeps the mode's past and look-ahead, so every frame still
+    /// sees at least the context it has in the host schedule, and makes the window at least
+    /// twice the mode's and at least eight frame multiples (512 frames for Spleeter, its
+    /// training length), all of the rest new. Its latency is larger, which is why a host
+    /// must never use it: its latency would change between playing and bouncing.
+    ///
+    /// Streaming models (their cost is per frame already) and fixed-segment models (their
+    /// window is the segment) keep the host schedule.
+    pub fn throughput_schedule(self, spec: &ModelSpec) -> Schedule {
+        let host = self.schedule(spec);
+        if host.stateful || spec.segment.is_some() {
+            return host;
+        }
+        let window = (2 * host.window).max(8 * spec.frame_multiple.max(1));
+        Schedule { window, new: window - host.past() - host.lookahead, ..host }
+    }
+}
+
 impl fmt::Display for Mode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

@@ -174,6 +174,43 @@ fn assert_impulse_lands_at_latency(rate: u32, mode: Mode, model: impl MaskModel 
     }
 }
 
+/// A file render offline (`throughput`) keeps each frame's context but far more new frames per
+/// run: with a model whose masks do not depend on the window, its stems are those of the host
+/// schedule, from a tenth of the runs; its own latency is exact, and a host asking what the mode
+/// costs still hears the host schedule's latency.
+#[test]
+fn a_file_render_gets_the_host_schedules_stems_from_far_fewer_runs() {
+    let input = test_signal(4 * RATE as usize, 11);
+    for mode in Mode::ALL {
+        let mut runs = Vec::new();
+        let mut outputs = Vec::new();
+        let mut latencies = Vec::new();
+        for throughput in [false, true] {
+            let model = StandIn::new(Behaviour::FrameLocal);
+            let config = EngineConfig::new(RATE, 512).mode(mode).realtime(false).throughput(throughput);
+            let (engine, mut processor) = Engine::start(Box::new(model), config).unwrap();
+            latencies.push((engine.latency().samples, engine.latency_in(mode).samples));
+            outputs.push(render(&mut processor, &input, RATE, &Blocks::Fixed(512), false, |_| {}).stems);
+            runs.push(engine.shared().model_runs.load(std::sync::atomic::Ordering::Relaxed));
+        }
+        let difference = peak_difference_db(&outputs[0][0], &outputs[1][0]);
+        assert!(difference <= -100.0, "{mode}: throughput changed the vocals by {difference:.1} dBFS");
+        assert!(runs[1] * 10 <= runs[0], "{mode}: {} runs for a file, {} in the host schedule", runs[1], runs[0]);
+        assert!(latencies[1].0 > latencies[0].0, "{mode}: the throughput schedule's latency is not its own");
+        assert_eq!(latencies[1].1, latencies[0].0, "{mode}: latency_in must give the host schedule's latency");
+    }
+    let spec = support::spleeter_spec();
+    for mode in Mode::ALL {
+        let (host, file) = (mode.schedule(&spec), mode.throughput_schedule(&spec));
+        assert_eq!((file.past(), file.lookahead), (host.past(), host.lookahead), "{mode}: context changed");
+        assert!(file.window >= 512 && file.window.is_multiple_of(spec.frame_multiple), "{mode}: {file:?}");
+    }
+    // A realtime engine ignores the request: its latency must be the host's.
+    let config = EngineConfig::new(RATE, 512).mode(Mode::Live).realtime(true).throughput(true);
+    let (engine, _processor) = Engine::start(Box::new(StandIn::new(Behaviour::FrameLocal)), config).unwrap();
+    assert_eq!(engine.schedule(), &Mode::Live.schedule(&support::spleeter_spec()));
+}
+
 /// Through the resampler round trip a stem that takes everything equals the input within
 /// the resampler's passband, and only at the right offset: it is aligned to the sample.
 #[test]

@@ -22,6 +22,9 @@ pub enum Behaviour {
     Scrambled,
     /// Everything to the first stem (which is not the residual).
     AllToFirst,
+    /// Masks that depend on each bin's magnitude in its own frame only, not on the frame's
+    /// place in the window: any schedule gives the same stems.
+    FrameLocal,
 }
 
 /// A model with known behaviour that needs no runtime, optionally slow or failing.
@@ -82,6 +85,10 @@ impl MaskModel for StandIn {
                     (v, 1.0 - v * 0.5)
                 }
                 Behaviour::AllToFirst => (1.0, 0.0),
+                Behaviour::FrameLocal => {
+                    let v = 0.5 + 0.5 * (m * 3.7).sin();
+                    (v, 1.0 - v)
+                }
             };
         }
         Ok(())

@@ -118,6 +118,8 @@ struct Figures {
     stretch: usize,
     rtf_1_thread: f64,
     rtf_2_threads: f64,
+    /// A file render (`sift separate` offline: the throughput schedule), 1 intra-op thread.
+    rtf_file: f64,
     run_median_ms: f64,
     run_p99_ms: f64,
     run_deadline_ms: f64,
@@ -229,11 +231,11 @@ fn cpu_model() -> String {
 
 fn print_table(rows: &[Figures]) {
     println!(
-        "| mode | latency (samples) | latency (ms) | RTF 1 thr | RTF 2 thr | run median (ms) | run p99 (ms) \
+        "| mode | latency (samples) | latency (ms) | RTF 1 thr | RTF 2 thr | RTF file | run median (ms) | run p99 (ms) \
          | run deadline (ms) | paced misses (blocks/samples) | audio block median (µs) | p99 (µs) | max (µs) \
          | peak RSS (MiB) |"
     );
-    println!("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    println!("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
     for f in rows {
         let rss = f.peak_rss_mib.map_or("n/a".into(), |m| format!("{m:.0}"));
         let mode = match f.stretch {
@@ -241,11 +243,12 @@ fn print_table(rows: &[Figures]) {
             n => format!("{} (×{n} for this machine)", f.mode),
         };
         println!(
-            "| {mode} | {} | {:.1} | {:.3} | {:.3} | {:.1} | {:.1} | {:.1} | {}/{} | {:.1} | {:.1} | {:.0} | {rss} |",
+            "| {mode} | {} | {:.1} | {:.3} | {:.3} | {:.3} | {:.1} | {:.1} | {:.1} | {}/{} | {:.1} | {:.1} | {:.0} | {rss} |",
             f.latency_samples,
             f.latency_ms,
             f.rtf_1_thread,
             f.rtf_2_threads,
+            f.rtf_file,
             f.run_median_ms,
             f.run_p99_ms,
             f.run_deadline_ms,
@@ -276,12 +279,19 @@ fn child(mode: Mode, lengths: Lengths) -> Result<()> {
 
     eprintln!("[{mode}] offline render, 1 intra-op thread, {} s", lengths.offline);
     let offline_input = looped(&clip.channels, seconds_to_frames(lengths.offline, rate));
-    let (one, model) = offline(load(&model_path, 1)?, mode, &offline_input, rate)?;
+    let (one, model) = offline(load(&model_path, 1)?, mode, &offline_input, rate, false)?;
     eprintln!("[{mode}]   RTF {:.3}", one.rtf);
 
     eprintln!("[{mode}] offline render, 2 intra-op threads, {} s", lengths.offline);
-    let (two, _) = offline(load(&model_path, 2)?, mode, &offline_input, rate)?;
+    let (two, _) = offline(load(&model_path, 2)?, mode, &offline_input, rate, false)?;
     eprintln!("[{mode}]   RTF {:.3}", two.rtf);
+
+    eprintln!(
+        "[{mode}] file render (throughput schedule, as `sift separate`), 1 intra-op thread, {} s",
+        lengths.offline
+    );
+    let (file, model) = offline(model, mode, &offline_input, rate, true)?;
+    eprintln!("[{mode}]   RTF {:.3}", file.rtf);
     drop(offline_input);
 
     eprintln!("[{mode}] paced real-time render, 1 intra-op thread, {} s of wall-clock time", lengths.paced);
@@ -304,6 +314,7 @@ fn child(mode: Mode, lengths: Lengths) -> Result<()> {
         stretch: paced.stretch,
         rtf_1_thread: one.rtf,
         rtf_2_threads: two.rtf,
+        rtf_file: file.rtf,
         run_median_ms: runs.median,
         run_p99_ms: runs.p99,
         run_deadline_ms: paced.latency.budget as f64 * 1000.0 / f64::from(rate),
@@ -352,15 +363,17 @@ struct Offline {
     runs_micros: Vec<u32>,
 }
 
-/// Renders `input` as fast as the worker allows (no pacing, no fallback to dry) and gives the
-/// model back so the next render can reuse its session.
+/// Renders `input` as fast as the worker allows (no pacing, no fallback to dry), in the host
+/// schedule or, with `throughput`, as a file render, and gives the model back so the next
+/// render can reuse its session.
 fn offline(
     model: Box<dyn MaskModel>,
     mode: Mode,
     input: &[Vec<f32>],
     rate: u32,
+    throughput: bool,
 ) -> Result<(Offline, Box<dyn MaskModel>)> {
-    let config = EngineConfig::new(rate, OFFLINE_BLOCK).mode(mode).realtime(false);
+    let config = EngineConfig::new(rate, OFFLINE_BLOCK).mode(mode).realtime(false).throughput(throughput);
     let (engine, mut processor) = Engine::start(model, config)?;
     let rendered = render::render(&mut processor, input, rate, &Blocks::Fixed(OFFLINE_BLOCK), false, |_| {});
     check_runs(&engine)?;

@@ -51,6 +51,9 @@ enum Command {
     /// List installed models (with their licences) and the folders searched for them, or
     /// install one.
     Models {
+        /// Print the list as one JSON line (for scripts, e.g. `cargo xtask eval`).
+        #[arg(long)]
+        json: bool,
         #[command(subcommand)]
         action: Option<ModelsAction>,
     },
@@ -93,12 +96,28 @@ pub struct SeparateArgs {
     /// Pace blocks in wall-clock time like a live host and count deadline misses.
     #[arg(long)]
     realtime: bool,
+    /// Offline, which model-run schedule: `throughput` keeps every frame's context of the mode
+    /// but many more new frames per run (the whole file is there, so nothing forces the host
+    /// schedule's recomputation; several times faster); `host` runs exactly the schedule a
+    /// host runs (the same output as a DAW's bounce through the plugin). `--realtime` always
+    /// runs `host`.
+    #[arg(long, value_enum, default_value_t = ScheduleChoice::Throughput)]
+    schedule: ScheduleChoice,
     /// Threads per model run (1 to the number of cores).
     #[arg(long, default_value_t = 1)]
     threads: usize,
     /// How masks continue above the model's highest bin.
     #[arg(long, default_value = "edge-bin", hide = true)]
     mask_extension: Extension,
+}
+
+/// `sift separate --schedule`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScheduleChoice {
+    /// The mode's context with many more new frames per run (offline only).
+    Throughput,
+    /// Exactly the schedule a host runs.
+    Host,
 }
 
 /// Runs the command line; errors are printed as one readable line (exit code 2; a run stopped
@@ -110,8 +129,10 @@ pub fn main() -> ExitCode {
         Command::Separate(args) => separate::run(&args),
         Command::Eval { reference, estimates, stems } => eval::run(&reference, &estimates, stems.as_deref()),
         Command::UnpackStems { input, output } => unpack::run(&input, &output),
-        Command::Models { action: None } => models::run(),
-        Command::Models { action: Some(ModelsAction::Install { name, dir }) } => install::run(&name, dir.as_deref()),
+        Command::Models { json, action: None } => models::run(json),
+        Command::Models { action: Some(ModelsAction::Install { name, dir }), .. } => {
+            install::run(&name, dir.as_deref())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

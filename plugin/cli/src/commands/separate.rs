@@ -12,7 +12,7 @@ use sift_engine::{AudioProcessor, Engine, EngineConfig, HOST_RATES};
 use sift_inference::{catalogue, OnnxModel, SessionOptions};
 
 use super::output::{self, PartialStems, Plan};
-use super::{signals, SeparateArgs};
+use super::{signals, ScheduleChoice, SeparateArgs};
 
 /// The largest `--block`: far above any host's, and small enough that the engine's buffers
 /// stay a few MiB.
@@ -54,10 +54,12 @@ pub fn run(args: &SeparateArgs) -> anyhow::Result<()> {
 
     let path = catalogue::resolve(args.model.as_deref(), sift_inference::binary_location::binary_dir().as_deref())?;
     let model = OnnxModel::load(&path, &SessionOptions::default().intra_threads(args.threads))?;
+    let throughput = !args.realtime && args.schedule == ScheduleChoice::Throughput;
     let config = EngineConfig::new(sample_rate, block)
         .mode(args.mode)
         .realtime(args.realtime)
         .fit_to_machine(args.realtime)
+        .throughput(throughput)
         .extension(args.mask_extension);
     let (engine, mut processor) = Engine::start(Box::new(model), config)?;
     let spec = engine.spec().clone();
@@ -109,7 +111,10 @@ pub fn run(args: &SeparateArgs) -> anyhow::Result<()> {
     let mut runs: Vec<u32> = shared.recent_runs();
     runs.sort_unstable();
     let percentile = |p: f64| runs.get(((runs.len() as f64 - 1.0) * p).round() as usize).map(|&us| us as f64 / 1000.0);
-    let latency = engine.latency();
+    // The latency of the mode as a host runs it; offline the engine ran the throughput schedule
+    // (the mode's context, many more new frames per run), whose longer latency was removed.
+    let latency = engine.latency_in(args.mode);
+    let schedule = engine.schedule();
     let mut report = json!({
         "model": spec.name,
         "stems": spec.stems,
@@ -130,6 +135,15 @@ pub fn run(args: &SeparateArgs) -> anyhow::Result<()> {
         "run_ms_median": percentile(0.5),
         "run_ms_p99": percentile(0.99),
         "run_budget_ms": (latency.budget as f64 * 1000.0 / f64::from(sample_rate)),
+        "schedule": {
+            "kind": if throughput { "throughput" } else { "host" },
+            "window_frames": schedule.window,
+            "new_frames": schedule.new,
+            "lookahead_frames": schedule.lookahead,
+            // Whether the output is exactly a host's (a DAW bounce through the plugin): true for
+            // models whose throughput schedule is the host's (streaming, fixed-segment).
+            "same_as_host": *schedule == args.mode.schedule(&spec).stretched(engine.stretch(args.mode)),
+        },
         "threads": args.threads,
         "provider": engine.provider(),
         "worker_scheduling": engine.worker_scheduling().to_string(),
