@@ -53,7 +53,11 @@ pub fn run(args: &SeparateArgs) -> anyhow::Result<()> {
     }
 
     let path = catalogue::resolve(args.model.as_deref(), sift_inference::binary_location::binary_dir().as_deref())?;
-    let model = OnnxModel::load(&path, &SessionOptions::default().intra_threads(args.threads))?;
+    let model = OnnxModel::load(&path, &SessionOptions::default().intra_threads(args.threads).device(args.device))?;
+    let fallback = model.provider_fallback().map(str::to_owned);
+    if let Some(reason) = &fallback {
+        audio_file::warn(&format!("--device {}: {reason}", args.device.name()));
+    }
     let config = EngineConfig::new(sample_rate, block)
         .mode(args.mode)
         .realtime(args.realtime)
@@ -132,6 +136,8 @@ pub fn run(args: &SeparateArgs) -> anyhow::Result<()> {
         "run_budget_ms": (latency.budget as f64 * 1000.0 / f64::from(sample_rate)),
         "threads": args.threads,
         "provider": engine.provider(),
+        "device": args.device.name(),
+        "provider_fallback": fallback,
         "worker_scheduling": engine.worker_scheduling().to_string(),
         "licence": spec.licence,
         "input": std::path::absolute(&args.input).unwrap_or_else(|_| args.input.clone()),
