@@ -116,9 +116,12 @@ impl Device {
 
     /// Why this provider cannot exist on this platform, or `None` where it can.
     pub fn unsupported_here(self) -> Option<&'static str> {
-        let (windows, macos, linux) = (cfg!(target_os = "windows"), cfg!(target_os = "macos"), cfg!(target_os = "linux"));
+        let (windows, macos, linux) =
+            (cfg!(target_os = "windows"), cfg!(target_os = "macos"), cfg!(target_os = "linux"));
         match self {
-            Device::Cuda | Device::TensorRt if !(windows || linux) => Some("NVIDIA's providers run on Linux and Windows only"),
+            Device::Cuda | Device::TensorRt if !(windows || linux) => {
+                Some("NVIDIA's providers run on Linux and Windows only")
+            }
             Device::OpenVino if !(windows || linux) || !cfg!(target_arch = "x86_64") => {
                 Some("the OpenVINO provider is published for x86-64 Linux and Windows only")
             }
