@@ -12,6 +12,7 @@ mod install;
 mod paths;
 mod process;
 mod product;
+mod providers;
 mod python;
 mod setup;
 mod system_packages;
@@ -25,7 +26,7 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  setup [--model NAME]
+  setup [--model NAME | --gpu webgpu|openvino|cuda]
           create .venv, fetch the ONNX Runtime library, build the default model, unpack the demo clip;
           with --model, also install a model Sift does not bundle (`htdemucs`: four stems, personal and
           research use only) into the user's models folder with `sift models install NAME`
@@ -42,7 +43,10 @@ commands:
   eval [--model NAME|FILE]... [--modes live,balanced,studio] [--no-plot]
           separate the eval clips (../shared/eval) and the demo clip with every installed model in every
           mode; print latency, real-time factor and per-stem SDR, write target/eval/results.json and
-          plot docs/quality-vs-latency.png";
+          plot docs/quality-vs-latency.png
+  gpu-check [--prepare] [--lavapipe]
+          pack target/gpu-check (sift, runtime, WebGPU provider, float16-weight model, eval clip; < 64 MiB) and
+          run its run.sh: CPU against WebGPU, figures to $OUT; --prepare only packs (for the GPU machine)";
 
 fn main() {
     if let Err(err) = run() {
@@ -57,6 +61,8 @@ fn run() -> Result<()> {
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["setup"] => setup::run(&paths),
         ["setup", "--model", name] => setup::run(&paths).and_then(|()| setup::install_model(&paths, name)),
+        ["setup", "--gpu", name] => setup::run(&paths).and_then(|()| providers::install_for_user(&paths, name)),
+        ["gpu-check", ..] => setup::run(&paths).and_then(|()| providers::gpu_check(&paths, &args[1..])),
         ["demo"] => demo::run(&paths),
         ["bundle", ..] => bundle::command(&paths, &args[1..]),
         ["install"] => install::run(&paths),

@@ -31,6 +31,7 @@ struct Requirement {
 
 const DISPLAY: &str = "VST3 host and editor tests (tests/hosts, tests/clap-host editor)";
 const ARDOUR: &str = "Ardour export test (tests/hosts/test_ardour.py)";
+const WEBGPU: &str = "WebGPU provider test (plugin/cli/tests/providers.rs; lavapipe itself is unpacked into target/)";
 
 const REQUIREMENTS: &[Requirement] = &[
     Requirement { probe: Probe::Command("Xvfb"), package: "xvfb", used_by: DISPLAY },
@@ -50,6 +51,9 @@ const REQUIREMENTS: &[Requirement] = &[
     Requirement { probe: Probe::Library("libXcursor.so.1"), package: "libxcursor1", used_by: DISPLAY },
     Requirement { probe: Probe::Library("libxkbcommon.so.0"), package: "libxkbcommon0", used_by: DISPLAY },
     Requirement { probe: Probe::Library("libxkbcommon-x11.so.0"), package: "libxkbcommon-x11-0", used_by: DISPLAY },
+    // The Vulkan loader Dawn opens; the driver (Mesa 25 lavapipe) comes from `xtask/src/providers.rs`.
+    Requirement { probe: Probe::Library("libvulkan.so.1"), package: "libvulkan1", used_by: WEBGPU },
+    Requirement { probe: Probe::Command("dpkg-deb"), package: "dpkg", used_by: WEBGPU },
     // Ardour 7, headless: `ardour7-lua` builds and exports sessions with the "None (Dummy)" back end.
     Requirement { probe: Probe::Command("ardour7-lua"), package: "ardour", used_by: ARDOUR },
 ];

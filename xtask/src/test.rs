@@ -10,7 +10,7 @@
 
 use crate::paths::Paths;
 use crate::process::{cargo, command, run_for_status};
-use crate::{bundle, python, setup, system_packages};
+use crate::{bundle, providers, python, setup, system_packages};
 use anyhow::Result;
 
 pub fn run(paths: &Paths) -> Result<()> {
@@ -18,12 +18,21 @@ pub fn run(paths: &Paths) -> Result<()> {
     setup::run(paths)?;
     bundle::bundle_after_setup(paths, &["--release".to_string()])?;
     python::install_requirements(paths, &paths.root.join("tests/hosts/requirements.txt"))?;
+    println!("==> execution providers for the provider tests (target/providers, target/lavapipe)");
+    let unavailable = providers::ensure_for_tests(paths)?;
+    if let Some(reason) = &unavailable {
+        println!("    WARNING: the provider tests will skip: {reason}");
+    }
 
     // The tests find the runtime and the model the way users' copies do (next to the binary or
     // plugin, or in the source tree for binaries built here), not through the overrides the
     // other xtask commands set.
     let tested = |mut cmd: std::process::Command| {
         cmd.env_remove("SIFT_ORT_DYLIB").env_remove("SIFT_MODEL_DIR").env("SIFT_EVAL_DIR", paths.eval_data());
+        match &unavailable {
+            Some(reason) => cmd.env(providers::UNAVAILABLE_ENV, reason),
+            None => cmd.env_remove(providers::UNAVAILABLE_ENV),
+        };
         cmd
     };
     println!("==> cargo test --workspace");

@@ -5,6 +5,7 @@
 //! - [`onnx_model`]: [`OnnxModel`], a [`sift_engine::MaskModel`] run by ONNX Runtime.
 //! - [`waveform`]: adapts a waveform model (HTDemucs) to masks; [`demucs_spectrogram`] is
 //!   the spectrogram such a hybrid model takes beside its waveform.
+//! - [`providers`]: where a model runs ([`Device`]) and where provider libraries are found.
 //! - [`catalogue`]: finds installed models by name.
 //! - [`binary_location`]: the folder of the running executable or plugin library, where the
 //!   runtime library and the models are looked for.
@@ -16,12 +17,15 @@ pub mod catalogue;
 pub mod contract;
 pub mod demucs_spectrogram;
 pub mod onnx_model;
+pub mod providers;
 pub mod runtime;
+mod session;
 pub mod waveform;
 
 use std::path::PathBuf;
 
 pub use onnx_model::{OnnxModel, SessionOptions};
+pub use providers::Device;
 pub use runtime::Runtime;
 
 /// Why a model could not be loaded. Each message says what to do.

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
-use ort::session::builder::GraphOptimizationLevel;
 use ort::session::SessionInputValue;
 use ort::session::{RunOptions, Session};
 use ort::value::{TensorRef, ValueType};
@@ -12,6 +11,7 @@ use ort::value::{TensorRef, ValueType};
 use sift_engine::{InferenceFailure, Interrupter, MaskModel, ModelSpec};
 
 use super::contract::{self, Contract, OutputKind};
+use super::providers::Device;
 use super::runtime::Runtime;
 use super::waveform::WaveformAdapter;
 use super::InferenceError;
@@ -25,11 +25,16 @@ pub struct SessionOptions {
     /// Let ONNX Runtime's threads spin between runs. Off by default: spinning burns a core
     /// the host needs, and runs are tens of milliseconds apart.
     pub spinning: bool,
+    /// Where the model should run. A device that cannot load or run the model falls back to
+    /// the CPU, and the model says why ([`OnnxModel::provider_fallback`]).
+    pub device: Device,
 }
 
 impl Default for SessionOptions {
+    /// One thread, no spinning, on the CPU: the one provider every machine has, so what runs
+    /// does not depend on what happens to be installed unless a caller asks for it.
     fn default() -> Self {
-        Self { intra_threads: 1, spinning: false }
+        Self { intra_threads: 1, spinning: false, device: Device::Cpu }
     }
 }
 
@@ -43,6 +48,12 @@ impl SessionOptions {
     /// Allows or forbids spinning.
     pub fn spinning(mut self, spinning: bool) -> Self {
         self.spinning = spinning;
+        self
+    }
+
+    /// Sets where the model should run ([`Device::Auto`] tries the installed accelerators).
+    pub fn device(mut self, device: Device) -> Self {
+        self.device = device;
         self
     }
 }
@@ -60,11 +71,15 @@ struct Loaded {
     contract: Contract,
     /// Shapes of a streaming model's state tensors, one per `contract.state` pair.
     state_shapes: Vec<Vec<usize>>,
+    /// The provider that runs the session.
+    provider: Device,
+    /// Why the session runs on the CPU although another device was asked for.
+    fallback: Option<String>,
 }
 
 /// Models loaded in this process, by file and options. Weak, so the last instance to let go of
 /// a model frees it.
-type Cache = Mutex<HashMap<(PathBuf, usize, bool), Weak<Loaded>>>;
+type Cache = Mutex<HashMap<(PathBuf, usize, bool, Device), Weak<Loaded>>>;
 
 static LOADED: OnceLock<Cache> = OnceLock::new();
 
@@ -74,7 +89,6 @@ static LOADED: OnceLock<Cache> = OnceLock::new();
 /// instances running the same file each carry their own.
 pub struct OnnxModel {
     loaded: Arc<Loaded>,
-    provider: String,
     /// The current state of a streaming model, one buffer per state pair (zeros at reset).
     state: Vec<Vec<f32>>,
     /// One run's input frames of a streaming model, `[channel][frame][bin]`.
@@ -90,25 +104,52 @@ impl OnnxModel {
     ///
     /// Fails, with a message saying what is wrong, when the runtime is missing, the file is not
     /// a readable ONNX model, its metadata breaks the contract, its tensors do not match the
-    /// metadata, or a test run on silence fails.
+    /// metadata, or a test run on silence fails. A device that cannot load or run the model is
+    /// not a failure: the model runs on the CPU and [`OnnxModel::provider_fallback`] says why.
     pub fn load(path: &Path, options: &SessionOptions) -> Result<Self, InferenceError> {
         let runtime = Runtime::get()?;
         if !path.is_file() {
             return Err(InferenceError::ModelMissing(path.to_owned()));
         }
-        let key =
-            (std::path::absolute(path).unwrap_or_else(|_| path.to_owned()), options.intra_threads, options.spinning);
+        let key = (
+            std::path::absolute(path).unwrap_or_else(|_| path.to_owned()),
+            options.intra_threads,
+            options.spinning,
+            options.device,
+        );
         let mut cache = LOADED.get_or_init(Cache::default).lock().unwrap_or_else(PoisonError::into_inner);
         cache.retain(|_, weak| weak.strong_count() > 0);
         if let Some(loaded) = cache.get(&key).and_then(Weak::upgrade) {
             return Self::instance(loaded);
         }
-        let loaded = Arc::new(Self::load_file(runtime, path, options)?);
-        cache.insert(key, Arc::downgrade(&loaded));
+        let loaded = Arc::new(Self::load_file(runtime, path, options, None)?);
         let mut model = Self::instance(loaded)?;
-        model.test_run()?;
+        if let Err(error) = model.test_run() {
+            if model.loaded.provider == Device::Cpu {
+                return Err(error);
+            }
+            // The accelerator loaded the model but cannot run it: the CPU can, and the user is
+            // told why it runs there.
+            let reason = format!("{} loaded the model but could not run it ({error})", model.loaded.provider.label());
+            let cpu = options.clone().device(Device::Cpu);
+            model = Self::instance(Arc::new(Self::load_file(runtime, path, &cpu, Some(reason))?))?;
+            model.test_run()?;
+        }
+        cache.insert(key, Arc::downgrade(&model.loaded));
         model.reset();
         Ok(model)
+    }
+
+    /// Why the model runs on the CPU although another device was asked for (each provider
+    /// tried, with its reason), or `None`. Under [`Device::Auto`], providers that are not
+    /// installed are not reasons; installed ones that fail are.
+    pub fn provider_fallback(&self) -> Option<&str> {
+        self.loaded.fallback.as_deref()
+    }
+
+    /// The device that runs the model (what [`MaskModel::provider`] names).
+    pub fn device(&self) -> Device {
+        self.loaded.provider
     }
 
     /// An instance of a loaded model with its own (initial) state.
@@ -128,12 +169,21 @@ impl OnnxModel {
                 Ok::<_, InferenceError>((WaveformAdapter::new(spec, w), Arc::new(options)))
             })
             .transpose()?;
-        Ok(OnnxModel { loaded, provider: "CPU".to_owned(), state, frames_in, waveform })
+        Ok(OnnxModel { loaded, state, frames_in, waveform })
     }
 
-    fn load_file(runtime: &Runtime, path: &Path, options: &SessionOptions) -> Result<Loaded, InferenceError> {
+    /// Opens `path` on the device `options` asks for (or the CPU, with the reason); `fallback`
+    /// is a reason already known (a device that failed its test run).
+    fn load_file(
+        runtime: &Runtime,
+        path: &Path,
+        options: &SessionOptions,
+        fallback: Option<String>,
+    ) -> Result<Loaded, InferenceError> {
         let unreadable = |reason: String| InferenceError::ModelUnreadable { path: path.to_owned(), reason };
-        let session = build_session(runtime, path, options).map_err(|e| unreadable(e.to_string()))?;
+        let (session, provider, reason) =
+            super::session::open(runtime, path, options).map_err(|e| unreadable(e.to_string()))?;
+        let fallback = fallback.or(reason);
         let mut metadata = read_metadata(&session).map_err(|e| unreadable(e.to_string()))?;
         let sidecar = path.with_extension(contract::SIDECAR_EXTENSION);
         if let Ok(text) = std::fs::read_to_string(&sidecar) {
@@ -147,7 +197,7 @@ impl OnnxModel {
                 &shapes(session.outputs().iter().map(|o| (o.name(), o.dtype()))),
             )
             .map_err(|e| e.in_file(path))?;
-        Ok(Loaded { session: Mutex::new(session), contract, state_shapes })
+        Ok(Loaded { session: Mutex::new(session), contract, state_shapes, provider, fallback })
     }
 
     fn path(&self) -> &Path {
@@ -198,7 +248,7 @@ impl MaskModel for OnnxModel {
     }
 
     fn provider(&self) -> &str {
-        &self.provider
+        self.loaded.provider.label()
     }
 
     fn infer(&mut self, magnitude: &[f32], frames: usize, masks: &mut [f32]) -> Result<(), InferenceFailure> {
@@ -304,18 +354,6 @@ fn write_masks(kind: OutputKind, values: &[f32], masks: &mut [f32]) {
 /// A runtime error as a failed run.
 pub(crate) fn failure(error: ort::Error) -> InferenceFailure {
     InferenceFailure(error.to_string())
-}
-
-/// A CPU session tuned for real time: all graph optimisations, a fixed thread count, no
-/// spinning unless asked for.
-fn build_session(runtime: &Runtime, path: &Path, options: &SessionOptions) -> ort::Result<Session> {
-    Session::builder(runtime.environment())?
-        .with_optimization_level(GraphOptimizationLevel::All)?
-        .with_intra_threads(options.intra_threads)?
-        .with_inter_threads(1)?
-        .with_intra_op_spinning(options.spinning)?
-        .with_inter_op_spinning(options.spinning)?
-        .commit_from_file(path)
 }
 
 fn read_metadata(session: &Session) -> ort::Result<HashMap<String, String>> {

@@ -1,8 +1,10 @@
 //! The process-wide ONNX Runtime, loaded once from an absolute path.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
+use super::providers::{self, ProviderPackage};
 use super::InferenceError;
 
 /// The ONNX Runtime version Sift is built and tested against (from the `onnxruntime` wheel).
@@ -56,6 +58,10 @@ pub(crate) fn source_tree(binary_dir: Option<&Path>) -> Option<PathBuf> {
 pub struct Runtime {
     environment: ort::environment::Environment,
     library: PathBuf,
+    /// Provider libraries registered with the environment, by package name, or why one could
+    /// not be, by library file: registering is done once per process (a library cannot be unloaded while a
+    /// session may use it), and a failure is remembered so every load says the same.
+    providers: Mutex<HashMap<&'static str, Result<PathBuf, String>>>,
 }
 
 static RUNTIME: OnceLock<Result<Runtime, InferenceError>> = OnceLock::new();
@@ -93,7 +99,7 @@ impl Runtime {
             .with_telemetry(false)
             .build()
             .map_err(|e| InferenceError::RuntimeBroken { path: library.clone(), reason: e.to_string() })?;
-        Ok(Runtime { environment, library })
+        Ok(Runtime { environment, library, providers: Mutex::default() })
     }
 
     /// The environment sessions are built in.
@@ -105,4 +111,74 @@ impl Runtime {
     pub fn library(&self) -> &Path {
         &self.library
     }
+
+    /// Registers the plugin provider library of `package` with the environment (once per
+    /// process), so its devices appear in [`ort::environment::Environment::devices`]. Returns
+    /// the library's path, or why it cannot be used, in words that say what to do.
+    pub fn register_provider(&self, package: &'static ProviderPackage) -> Result<PathBuf, String> {
+        let mut registered = self.providers.lock().unwrap_or_else(PoisonError::into_inner);
+        registered
+            .entry(package.library)
+            .or_insert_with(|| {
+                let library = providers::find_library(package, crate::binary_location::binary_dir().as_deref())
+                    .map_err(|looked| {
+                        format!(
+                            "the {} provider is not installed (looked at {}); install it with `sift providers install {}`",
+                            package.device.label(),
+                            looked.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+                            package.name
+                        )
+                    })?;
+                let library = std::path::absolute(&library).unwrap_or(library);
+                // NVIDIA's libraries sit beside CUDA's provider, found by no loader path: load
+                // them first, so the provider's own dependencies resolve to them.
+                if let Some(lib_dir) = library.parent().map(|dir| dir.join("lib")).filter(|d| d.is_dir()) {
+                    preload_dependencies(&lib_dir);
+                }
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    self.environment.register_ep_library(format!("sift-{}", package.device.name()), &library)
+                }));
+                match result {
+                    Ok(Ok(())) => Ok(library),
+                    Ok(Err(e)) => Err(format!(
+                        "the {} provider library at {} could not be loaded ({e}); reinstall it with `sift providers install {}`",
+                        package.device.label(),
+                        library.display(),
+                        package.name
+                    )),
+                    Err(_) => Err(format!("the {} provider library at {} crashed while loading", package.device.label(), library.display())),
+                }
+            })
+            .clone()
+    }
+}
+
+/// Loads every shared library in `dir` into the process (globally, never unloaded), retrying
+/// until no more load: the order they depend on each other in is not known. Failures are left
+/// to the provider's own load, which names the library it misses.
+fn preload_dependencies(dir: &Path) {
+    #[cfg(unix)]
+    {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        let mut pending: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().contains(".so")))
+            .collect();
+        pending.sort();
+        loop {
+            let before = pending.len();
+            pending.retain(|path| {
+                let Ok(name) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else { return false };
+                // SAFETY: loading a library runs its initialisers; these are NVIDIA's runtime
+                // libraries the user installed for this purpose.
+                let handle = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
+                handle.is_null()
+            });
+            if pending.is_empty() || pending.len() == before {
+                break;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
 }

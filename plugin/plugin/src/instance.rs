@@ -57,6 +57,11 @@ pub struct Instance {
     pub loader: Arc<ModelLoader>,
     /// Spots jumps of the host's transport, after which a streaming model starts afresh.
     transport: TransportWatch,
+    /// The Device parameter the parked model was loaded for, and the running engine's: a
+    /// change asks the host for a restart, and the next activation loads for the new device.
+    device: DeviceChoice,
+    /// Whether a restart for a Device change was asked for already.
+    device_restart_asked: bool,
 }
 
 /// Spots jumps of the host's transport: a block that does not start where the last one ended
@@ -108,6 +113,8 @@ impl Instance {
             status,
             model_info: ModelInfo::default(),
             transport: TransportWatch::default(),
+            device: DeviceChoice::Auto,
+            device_restart_asked: false,
         }
     }
 
@@ -205,9 +212,10 @@ impl Instance {
         let wanted = self.params.model_path.lock().map(|p| p.clone()).unwrap_or_default();
         let binary_dir = sift_inference::binary_location::binary_dir();
         let path = catalogue::resolve((!wanted.is_empty()).then_some(wanted.as_str()), binary_dir.as_deref());
-        if self.params.device.value() == DeviceChoice::Gpu {
-            nice_log!("Sift: no GPU execution provider in this build; running on the CPU");
-        }
+        let device = self.params.device.value();
+        let same_device = device == self.device;
+        self.device = device;
+        self.device_restart_asked = false;
         // A model picked in the editor that needed a new engine comes first.
         if let Some(model) = self.loader.take_parked() {
             self.model_info = ModelInfo::of(model.spec(), "");
@@ -216,12 +224,20 @@ impl Instance {
         }
         let parked = self.parked.take();
         let loaded = path.and_then(|path| match parked {
-            Some(model) if model.spec().origin.as_deref() == Some(path.as_path()) => Ok(model),
-            _ => OnnxModel::load(&path, &SessionOptions::default()).map(|m| Box::new(m) as Box<dyn MaskModel>),
+            Some(model) if same_device && model.spec().origin.as_deref() == Some(path.as_path()) => {
+                Ok((model, self.model_info.provider_fallback.take()))
+            }
+            _ => OnnxModel::load(&path, &SessionOptions::default().device(device.into())).map(|m| {
+                let fallback = m.provider_fallback().map(str::to_owned);
+                if let Some(reason) = &fallback {
+                    nice_log!("Sift: Device {device:?}: {reason}");
+                }
+                (Box::new(m) as Box<dyn MaskModel>, fallback)
+            }),
         });
         match loaded {
-            Ok(model) => {
-                self.model_info = ModelInfo::of(model.spec(), "");
+            Ok((model, fallback)) => {
+                self.model_info = ModelInfo { provider_fallback: fallback, ..ModelInfo::of(model.spec(), "") };
                 model
             }
             Err(e) => {
@@ -284,6 +300,12 @@ impl Instance {
                 PluginApi::Clap => context.request_restart(),
                 _ => context.set_latency_samples(latency),
             }
+        }
+        // A Device change needs the model loaded again for the new provider (main thread, at
+        // activation): ask for a restart, once.
+        if self.params.device.value() != self.device && !self.device_restart_asked {
+            self.device_restart_asked = true;
+            context.request_restart();
         }
         // A model picked in the editor that needs a new engine: ask the host for one.
         if self.loader.restart_wanted.swap(false, Ordering::AcqRel) {

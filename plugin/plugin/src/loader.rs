@@ -93,14 +93,18 @@ impl ModelLoader {
 
     /// Loads `path` for request number `request` (loader thread).
     fn load(&self, path: &Path, request: u64) {
-        let loaded = OnnxModel::load(path, &SessionOptions::default());
+        let loaded = OnnxModel::load(path, &SessionOptions::default().device(self.params.device.value().into()));
         // Holding the state lock: no newer request can start between this check and the hand-over.
         let mut state = locked(&self.state);
         if self.latest_request.load(Ordering::Acquire) != request {
             return; // a later pick supersedes this one; the model is dropped here
         }
+        let fallback;
         let model = match loaded {
-            Ok(model) => Box::new(model) as Box<dyn MaskModel>,
+            Ok(model) => {
+                fallback = model.provider_fallback().map(str::to_owned);
+                Box::new(model) as Box<dyn MaskModel>
+            }
             Err(e) => {
                 *state = LoadState::Refused(monitor::problem_in_words(&e));
                 return;
@@ -108,7 +112,7 @@ impl ModelLoader {
         };
         // The project now remembers this model, whatever happens next.
         *locked(&self.params.model_path) = path.display().to_string();
-        let info = ModelInfo::of(model.spec(), model.provider());
+        let info = ModelInfo { provider_fallback: fallback, ..ModelInfo::of(model.spec(), model.provider()) };
         let offered = match locked(&self.inbox).as_ref() {
             Some(inbox) => inbox.offer(model),
             None => Err(model),

@@ -57,6 +57,9 @@ pub struct ModelInfo {
     pub licence: String,
     /// The execution provider running it ("CPU", or "none" for the pass-through).
     pub provider: String,
+    /// Why the model runs on the CPU although the Device parameter asked for another provider
+    /// (`sift_inference::OnnxModel::provider_fallback`); `None` when it runs where asked.
+    pub provider_fallback: Option<String>,
     /// How the worker thread is scheduled (see `sift_engine::priority`); empty until activated.
     pub worker: String,
     /// Whether the worker asked for real time and was refused: a warning in the editor.
@@ -75,6 +78,7 @@ impl ModelInfo {
             stems: spec.stems.clone(),
             licence: spec.licence.clone(),
             provider: provider.to_owned(),
+            provider_fallback: None,
             worker: String::new(),
             worker_refused: false,
             problem: None,

@@ -75,17 +75,58 @@ impl From<ModeChoice> for Mode {
     }
 }
 
-/// Where the model runs.
+/// Where the model runs. The first three are the choices of earlier versions, in their order,
+/// so saved projects keep their choice; each accelerator kind follows. One that is not
+/// installed or cannot run here falls back to the CPU, and the editor says why.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
 pub enum DeviceChoice {
-    /// The fastest execution provider available (CPU in this build).
+    /// The first installed accelerator that works, else the CPU.
     Auto,
     /// Always the CPU.
     #[name = "CPU"]
     Cpu,
-    /// A GPU execution provider; falls back to the CPU, and says so, where none is available.
+    /// Any installed GPU provider that works; falls back to the CPU, and says so.
     #[name = "GPU"]
     Gpu,
+    /// NVIDIA CUDA.
+    #[name = "CUDA"]
+    Cuda,
+    /// NVIDIA TensorRT.
+    #[name = "TensorRT"]
+    TensorRt,
+    /// WebGPU (Vulkan, D3D12 or Metal).
+    #[name = "WebGPU"]
+    WebGpu,
+    /// Intel OpenVINO (CPU, GPU, NPU).
+    #[name = "OpenVINO"]
+    OpenVino,
+    /// DirectML (Windows).
+    #[name = "DirectML"]
+    DirectMl,
+    /// Core ML (macOS).
+    #[name = "CoreML"]
+    CoreMl,
+    /// Qualcomm QNN (NPU).
+    #[name = "QNN"]
+    Qnn,
+}
+
+impl From<DeviceChoice> for sift_inference::Device {
+    fn from(choice: DeviceChoice) -> Self {
+        use sift_inference::Device;
+        match choice {
+            DeviceChoice::Auto => Device::Auto,
+            DeviceChoice::Cpu => Device::Cpu,
+            DeviceChoice::Gpu => Device::Gpu,
+            DeviceChoice::Cuda => Device::Cuda,
+            DeviceChoice::TensorRt => Device::TensorRt,
+            DeviceChoice::WebGpu => Device::WebGpu,
+            DeviceChoice::OpenVino => Device::OpenVino,
+            DeviceChoice::DirectMl => Device::DirectMl,
+            DeviceChoice::CoreMl => Device::CoreMl,
+            DeviceChoice::Qnn => Device::Qnn,
+        }
+    }
 }
 
 /// What `Sift Single`'s one output carries.

@@ -24,7 +24,9 @@
 //! shape the next one's timings. The child prints one JSON line of [`Figures`] on stdout; the
 //! parent collects them and prints a Markdown table. Progress goes to stderr.
 //!
-//! Usage: `cargo run --release -p sift-cli --example bench [-- --quick] [--streaming-only]`.
+//! Usage: `cargo run --release -p sift-cli --example bench [-- --quick] [--streaming-only] [--device NAME]`.
+//! `--device` asks for an execution provider for the windowed table (default `cpu`; the table
+//! names the one that ran); the streaming part runs on the CPU.
 //! `--quick` shortens the renders (10 s offline, 10 s paced) for trying changes; the full run
 //! takes several minutes, at least a minute of wall-clock time per mode and per streaming block
 //! size for the paced renders. `--streaming-only` skips the windowed (Spleeter) table.
@@ -40,7 +42,7 @@ use serde::{Deserialize, Serialize};
 use sift_cli::audio_file;
 use sift_engine::render::{self, Blocks, Rendered};
 use sift_engine::{Engine, EngineConfig, Latency, MaskModel, Mode};
-use sift_inference::{catalogue, OnnxModel, Runtime, SessionOptions};
+use sift_inference::{catalogue, Device, OnnxModel, Runtime, SessionOptions};
 
 /// Host block size of the offline renders: a common bounce size.
 const OFFLINE_BLOCK: usize = 512;
@@ -54,7 +56,7 @@ const ONE_MODE: &str = "--one-mode";
 /// The hidden argument that makes this process a child measuring the streaming model.
 const STREAMING_CHILD: &str = "--streaming-child";
 
-const USAGE: &str = "usage: bench [--quick] [--streaming-only]";
+const USAGE: &str = "usage: bench [--quick] [--streaming-only] [--device cpu|auto|webgpu|...]";
 
 /// How much audio each render gets, in seconds.
 #[derive(Clone, Copy, Debug)]
@@ -75,6 +77,8 @@ impl Lengths {
 /// `--streaming-child`.
 struct Options {
     quick: bool,
+    /// `--device NAME` (default `cpu`): the execution provider to ask for; the table says which ran.
+    device: Device,
     streaming_only: bool,
     one_mode: Option<Mode>,
     streaming_child: bool,
@@ -82,10 +86,20 @@ struct Options {
 
 impl Options {
     fn parse(mut args: impl Iterator<Item = String>) -> Result<Self> {
-        let mut options = Options { quick: false, streaming_only: false, one_mode: None, streaming_child: false };
+        let mut options = Options {
+            quick: false,
+            device: Device::Cpu,
+            streaming_only: false,
+            one_mode: None,
+            streaming_child: false,
+        };
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--quick" => options.quick = true,
+                "--device" => {
+                    let name = args.next().context("--device needs a name (cpu, auto, webgpu, ...)")?;
+                    options.device = name.parse().map_err(|e| anyhow!("{e}"))?;
+                }
                 "--streaming-only" => options.streaming_only = true,
                 STREAMING_CHILD => options.streaming_child = true,
                 ONE_MODE => {
@@ -112,6 +126,8 @@ impl Options {
 struct Figures {
     mode: String,
     model: String,
+    /// The execution provider that ran the model (not the one asked for).
+    provider: String,
     latency_samples: usize,
     latency_ms: f64,
     /// How many times its default new frames per run the mode runs on this machine.
@@ -144,7 +160,7 @@ fn main() -> Result<()> {
         return Ok(());
     }
     match options.one_mode {
-        Some(mode) => child(mode, options.lengths()),
+        Some(mode) => child(mode, options.lengths(), options.device),
         None => parent(&options),
     }
 }
@@ -160,11 +176,11 @@ fn parent(options: &Options) -> Result<()> {
     if !options.streaming_only {
         for mode in Mode::ALL {
             eprintln!("[{mode}] starting a child process");
-            rows.push(measure_in_child(&[ONE_MODE, mode.name()], options.quick)?);
+            rows.push(measure_in_child(&[ONE_MODE, mode.name()], options.quick, options.device)?);
         }
     }
     eprintln!("[streaming] starting a child process");
-    let streaming: streaming::StreamingFigures = measure_in_child(&[STREAMING_CHILD], options.quick)?;
+    let streaming: streaming::StreamingFigures = measure_in_child(&[STREAMING_CHILD], options.quick, options.device)?;
     println!("{header}\n");
     if !rows.is_empty() {
         print_table(&rows);
@@ -174,12 +190,13 @@ fn parent(options: &Options) -> Result<()> {
 }
 
 /// Runs this example again with `args` (which make it a child) and reads its JSON line.
-fn measure_in_child<T: serde::de::DeserializeOwned>(args: &[&str], quick: bool) -> Result<T> {
+fn measure_in_child<T: serde::de::DeserializeOwned>(args: &[&str], quick: bool, device: Device) -> Result<T> {
     let exe = std::env::current_exe().context("finding the bench executable")?;
     let what = args.join(" ");
     let output = Command::new(exe)
         .args(args)
         .args(quick.then_some("--quick"))
+        .args(["--device", device.name()])
         .stderr(Stdio::inherit())
         .output()
         .context("starting the bench child process")?;
@@ -261,10 +278,10 @@ fn print_table(rows: &[Figures]) {
     }
     if let Some(f) = rows.first() {
         println!(
-            "\nModel {}. Run times are from the 1-thread offline render. Peak RSS is the whole child process \
+            "\nModel {} on the {} execution provider. Run times are from the 1-thread offline render. Peak RSS is the whole child process \
              (runtime, a 1-thread and a 2-thread session, engine) and includes about {:.0} MiB of the bench's own \
              audio buffers.",
-            f.model, f.bench_buffers_mib
+            f.model, f.provider, f.bench_buffers_mib
         );
     }
 }
@@ -272,18 +289,18 @@ fn print_table(rows: &[Figures]) {
 // ---------------------------------------------------------------------------------------------
 // Child: every measurement for one mode, in one process.
 
-fn child(mode: Mode, lengths: Lengths) -> Result<()> {
+fn child(mode: Mode, lengths: Lengths, device: Device) -> Result<()> {
     let clip = read_clip()?;
     let model_path = catalogue::resolve(None, None)?;
     let rate = clip.sample_rate;
 
     eprintln!("[{mode}] offline render, 1 intra-op thread, {} s", lengths.offline);
     let offline_input = looped(&clip.channels, seconds_to_frames(lengths.offline, rate));
-    let (one, model) = offline(load(&model_path, 1)?, mode, &offline_input, rate, false)?;
+    let (one, model) = offline(load(&model_path, 1, device)?, mode, &offline_input, rate, false)?;
     eprintln!("[{mode}]   RTF {:.3}", one.rtf);
 
     eprintln!("[{mode}] offline render, 2 intra-op threads, {} s", lengths.offline);
-    let (two, _) = offline(load(&model_path, 2)?, mode, &offline_input, rate, false)?;
+    let (two, _) = offline(load(&model_path, 2, device)?, mode, &offline_input, rate, false)?;
     eprintln!("[{mode}]   RTF {:.3}", two.rtf);
 
     eprintln!(
@@ -309,6 +326,7 @@ fn child(mode: Mode, lengths: Lengths) -> Result<()> {
     let figures = Figures {
         mode: mode.name().to_owned(),
         model: one.model,
+        provider: one.provider,
         latency_samples: paced.latency.samples,
         latency_ms: paced.latency.millis(),
         stretch: paced.stretch,
@@ -342,8 +360,12 @@ fn read_clip() -> Result<audio_file::Audio> {
     Ok(clip)
 }
 
-fn load(path: &Path, threads: usize) -> Result<Box<dyn MaskModel>> {
-    Ok(Box::new(OnnxModel::load(path, &SessionOptions::default().intra_threads(threads))?))
+fn load(path: &Path, threads: usize, device: Device) -> Result<Box<dyn MaskModel>> {
+    let model = OnnxModel::load(path, &SessionOptions::default().intra_threads(threads).device(device))?;
+    if let Some(reason) = model.provider_fallback() {
+        eprintln!("--device {device}: {reason}");
+    }
+    Ok(Box::new(model))
 }
 
 fn seconds_to_frames(seconds: f64, rate: u32) -> usize {
@@ -359,6 +381,7 @@ fn looped(channels: &[Vec<f32>], frames: usize) -> Vec<Vec<f32>> {
 /// What an offline render measured.
 struct Offline {
     model: String,
+    provider: String,
     rtf: f64,
     runs_micros: Vec<u32>,
 }
@@ -379,6 +402,7 @@ fn offline(
     check_runs(&engine)?;
     let measured = Offline {
         model: engine.spec().name.clone(),
+        provider: engine.provider().to_owned(),
         rtf: rendered.elapsed.as_secs_f64() / (input_frames(input) as f64 / f64::from(rate)),
         runs_micros: engine.shared().recent_runs(),
     };

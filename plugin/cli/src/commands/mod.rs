@@ -4,6 +4,7 @@ mod eval;
 mod install;
 mod models;
 mod output;
+mod providers;
 mod separate;
 mod signals;
 mod unpack;
@@ -57,6 +58,27 @@ enum Command {
         #[command(subcommand)]
         action: Option<ModelsAction>,
     },
+    /// List the execution providers (CPU, GPU and NPU) this machine can use and where their
+    /// libraries are, or install one.
+    Providers {
+        #[command(subcommand)]
+        action: Option<ProvidersAction>,
+    },
+}
+
+/// What `sift providers` does besides listing.
+#[derive(Subcommand)]
+enum ProvidersAction {
+    /// Fetch a provider library from PyPI (with pip) into the user's providers folder:
+    /// `webgpu` (any GPU through Vulkan, D3D12 or Metal), `openvino` (Intel CPU, GPU, NPU),
+    /// `cuda` (NVIDIA; also holds TensorRT's provider).
+    Install {
+        /// The provider's name.
+        name: String,
+        /// Install into this folder (it gets a `<name>/` folder) instead of the user's.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// What `sift models` does besides listing.
@@ -106,6 +128,11 @@ pub struct SeparateArgs {
     /// Threads per model run (1 to the number of cores).
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Where the model runs: auto (the first installed accelerator that works, else the CPU),
+    /// cpu, gpu (any GPU provider), cuda, tensorrt, webgpu, openvino, directml, coreml or qnn.
+    /// One that cannot run here falls back to the CPU, saying why (`sift providers` lists them).
+    #[arg(long, default_value = "auto")]
+    device: sift_inference::Device,
     /// How masks continue above the model's highest bin.
     #[arg(long, default_value = "edge-bin", hide = true)]
     mask_extension: Extension,
@@ -132,6 +159,10 @@ pub fn main() -> ExitCode {
         Command::Models { json, action: None } => models::run(json),
         Command::Models { action: Some(ModelsAction::Install { name, dir }), .. } => {
             install::run(&name, dir.as_deref())
+        }
+        Command::Providers { action: None } => providers::list(),
+        Command::Providers { action: Some(ProvidersAction::Install { name, dir }) } => {
+            providers::install(&name, dir.as_deref())
         }
     };
     match result {

@@ -53,7 +53,11 @@ pub fn run(args: &SeparateArgs) -> anyhow::Result<()> {
     }
 
     let path = catalogue::resolve(args.model.as_deref(), sift_inference::binary_location::binary_dir().as_deref())?;
-    let model = OnnxModel::load(&path, &SessionOptions::default().intra_threads(args.threads))?;
+    let model = OnnxModel::load(&path, &SessionOptions::default().intra_threads(args.threads).device(args.device))?;
+    let fallback = model.provider_fallback().map(str::to_owned);
+    if let Some(reason) = &fallback {
+        audio_file::warn(&format!("--device {}: {reason}", args.device.name()));
+    }
     let throughput = !args.realtime && args.schedule == ScheduleChoice::Throughput;
     let config = EngineConfig::new(sample_rate, block)
         .mode(args.mode)
@@ -146,6 +150,8 @@ pub fn run(args: &SeparateArgs) -> anyhow::Result<()> {
         },
         "threads": args.threads,
         "provider": engine.provider(),
+        "device": args.device.name(),
+        "provider_fallback": fallback,
         "worker_scheduling": engine.worker_scheduling().to_string(),
         "licence": spec.licence,
         "input": std::path::absolute(&args.input).unwrap_or_else(|_| args.input.clone()),

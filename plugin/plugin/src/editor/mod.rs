@@ -400,13 +400,21 @@ impl SiftEditor {
                 let provider = status.model.lock().map(|m| m.provider.clone()).unwrap_or_default();
                 // One line, so the panel's layout does not depend on the model: the provider,
                 // then the worker's scheduling where it asked for real time (streaming models).
-                let (worker, refused) =
-                    status.model.lock().map(|m| (m.worker.clone(), m.worker_refused)).unwrap_or_default();
+                let (worker, refused, fallback) = status
+                    .model
+                    .lock()
+                    .map(|m| (m.worker.clone(), m.worker_refused, m.provider_fallback.clone()))
+                    .unwrap_or_default();
                 ui.horizontal(|ui| {
                     ui.label(RichText::new("Runs on").color(theme::TEXT_DIM));
                     ui.label(
                         RichText::new(if provider.is_empty() { "—" } else { &provider }).strong().color(Color32::WHITE),
                     );
+                    // The Device parameter asked for another provider: said on this line, the
+                    // reason on hover (the panel keeps its layout).
+                    if let Some(reason) = &fallback {
+                        ui.label(RichText::new("· fell back").small().color(theme::WARNING)).on_hover_text(reason);
+                    }
                     if refused {
                         ui.label(RichText::new("· normal priority").small().color(theme::WARNING))
                             .on_hover_text(&worker);

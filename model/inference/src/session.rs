@@ -1,0 +1,153 @@
+//! Opening a session on the device asked for, falling back to the CPU with the reason.
+
+use std::path::Path;
+
+use ort::ep::ExecutionProvider;
+use ort::memory::DeviceType;
+use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
+use ort::session::Session;
+
+use super::onnx_model::SessionOptions;
+use super::providers::Device;
+use super::runtime::Runtime;
+
+/// Why a device was not used.
+enum Skip {
+    /// Not installed or not possible on this platform: under Auto, passed over in silence.
+    Absent(String),
+    /// Installed but failed (no device found, the session could not be built): always said.
+    Failed(String),
+}
+
+/// A session on `options.device`, the device that runs it, and why it is the CPU when another
+/// device was asked for. Only a model the CPU cannot open either is an error.
+pub(crate) fn open(
+    runtime: &Runtime,
+    path: &Path,
+    options: &SessionOptions,
+) -> ort::Result<(Session, Device, Option<String>)> {
+    let (candidates, explicit): (&[Device], bool) = match options.device {
+        Device::Cpu => (&[], false),
+        Device::Auto => (Device::auto_order(), false),
+        Device::Gpu => (Device::auto_order(), false),
+        ref device => (std::slice::from_ref(device), true),
+    };
+    let mut reasons = Vec::new();
+    for &device in candidates {
+        if options.device == Device::Gpu && device == Device::OpenVino {
+            continue;
+        }
+        match accelerated(runtime, path, options, device, explicit) {
+            Ok(session) => return Ok((session, device, None)),
+            Err(Skip::Absent(reason)) if !explicit => drop(reason),
+            Err(Skip::Absent(reason) | Skip::Failed(reason)) => reasons.push(format!("{}: {reason}", device.label())),
+        }
+    }
+    if options.device == Device::Gpu && reasons.is_empty() {
+        reasons.push(
+            "no GPU provider is installed for this machine; install one with `sift providers install webgpu` \
+             (any GPU with Vulkan, D3D12 or Metal) or `sift providers install cuda` (NVIDIA)"
+                .to_owned(),
+        );
+    }
+    let session = builder(runtime, options)?.commit_from_file(path)?;
+    let fallback = (!reasons.is_empty()).then(|| format!("{}; running on the CPU", reasons.join("; ")));
+    Ok((session, Device::Cpu, fallback))
+}
+
+/// A session builder tuned for real time: all graph optimisations, a fixed thread count, no
+/// spinning unless asked for. The thread settings matter on an accelerator too: the nodes it
+/// does not take run on the CPU.
+fn builder(runtime: &Runtime, options: &SessionOptions) -> ort::Result<SessionBuilder> {
+    Ok(Session::builder(runtime.environment())?
+        .with_optimization_level(GraphOptimizationLevel::All)?
+        .with_intra_threads(options.intra_threads)?
+        .with_inter_threads(1)?
+        .with_intra_op_spinning(options.spinning)?
+        .with_inter_op_spinning(options.spinning)?)
+}
+
+/// A session on `device`, or why not. `explicit`: the user named this device (under Auto,
+/// OpenVINO is only wanted on an Intel GPU or NPU).
+fn accelerated(
+    runtime: &Runtime,
+    path: &Path,
+    options: &SessionOptions,
+    device: Device,
+    explicit: bool,
+) -> Result<Session, Skip> {
+    if let Some(why) = device.unsupported_here() {
+        return Err(Skip::Absent(why.to_owned()));
+    }
+    let failed = |e: ort::Error| Skip::Failed(format!("could not load the model ({e})"));
+    if let Some(package) = device.package() {
+        let library = runtime.register_provider(package).map_err(|reason| {
+            if reason.contains("is not installed") {
+                Skip::Absent(reason)
+            } else {
+                Skip::Failed(reason)
+            }
+        })?;
+        let ep_name = device.ep_name().unwrap_or_default();
+        let environment = runtime.environment();
+        let mut found: Vec<_> = environment.devices().filter(|d| d.ep().is_ok_and(|name| name == ep_name)).collect();
+        // A GPU before an NPU before the CPU; under Auto only a GPU or NPU is worth it.
+        found.sort_by_key(|d| match d.hardware_device().ty() {
+            DeviceType::GPU => 0,
+            DeviceType::NPU => 1,
+            _ => 2,
+        });
+        if !explicit && device == Device::OpenVino {
+            found.retain(|d| d.hardware_device().ty() != DeviceType::CPU);
+        }
+        let Some(chosen) = found.into_iter().next() else {
+            return Err(Skip::Failed(format!(
+                "the provider library ({}) loaded but offers no device on this machine{}",
+                library.display(),
+                no_device_hint(device)
+            )));
+        };
+        return builder(runtime, options)
+            .and_then(|b| b.with_devices([chosen], None).map_err(ort::Error::from))
+            .and_then(|mut b| b.commit_from_file(path))
+            .map_err(failed);
+    }
+    let dispatch = match device {
+        Device::DirectMl => built_in(ort::ep::DirectML::default())?,
+        Device::CoreMl => built_in(ort::ep::CoreML::default())?,
+        Device::Qnn => built_in(ort::ep::QNN::default())?,
+        _ => return Err(Skip::Absent(format!("{} is not a provider Sift can load", device.label()))),
+    };
+    builder(runtime, options)
+        .and_then(|b| b.with_execution_providers([dispatch]).map_err(ort::Error::from))
+        .and_then(|mut b| b.commit_from_file(path))
+        .map_err(failed)
+}
+
+/// A provider built into some of ONNX Runtime's builds, if the loaded one has it.
+fn built_in<E: ExecutionProvider + Into<ort::ep::ExecutionProviderDispatch>>(
+    provider: E,
+) -> Result<ort::ep::ExecutionProviderDispatch, Skip> {
+    if !E::is_available().unwrap_or(false) {
+        return Err(Skip::Absent(format!(
+            "the loaded ONNX Runtime ({}) has no {} (it is part of other builds: DirectML's on Windows, \
+             Core ML in the macOS wheel, QNN in onnxruntime-qnn)",
+            crate::runtime::ORT_VERSION,
+            E::NAME
+        )));
+    }
+    Ok(provider.into().error_on_failure())
+}
+
+/// What usually lacks when a provider offers no device.
+fn no_device_hint(device: Device) -> &'static str {
+    match device {
+        Device::WebGpu => {
+            " (no GPU with a Vulkan, D3D12 or Metal driver was found; a software Vulkan driver such as \
+             lavapipe is used only with ORT_WEBGPU_EP_ALLOW_SOFTWARE_ADAPTER=1)"
+        }
+        Device::OpenVino => " (OpenVINO runs on Intel CPUs, GPUs and NPUs only)",
+        Device::Cuda | Device::TensorRt => " (no NVIDIA GPU with a working driver was found)",
+        _ => "",
+    }
+}
