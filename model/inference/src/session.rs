@@ -13,9 +13,13 @@ use super::runtime::Runtime;
 
 /// Why a device was not used.
 enum Skip {
-    /// Not installed or not possible on this platform: under Auto, passed over in silence.
+    /// Not installed, not possible on this platform, or installed but finding no device on
+    /// this machine (a WebGPU provider on a machine without a GPU, say: a laptop taken off
+    /// its dock): under Auto, passed over in silence, since Auto means "an accelerator if
+    /// there is one"; said when the device was asked for by name.
     Absent(String),
-    /// Installed but failed (no device found, the session could not be built): always said.
+    /// Installed but broken (the library does not load, the session cannot be built): always
+    /// said.
     Failed(String),
 }
 
@@ -101,7 +105,7 @@ fn accelerated(
             found.retain(|d| d.hardware_device().ty() != DeviceType::CPU);
         }
         let Some(chosen) = found.into_iter().next() else {
-            return Err(Skip::Failed(format!(
+            return Err(Skip::Absent(format!(
                 "the provider library ({}) loaded but offers no device on this machine{}",
                 library.display(),
                 no_device_hint(device)

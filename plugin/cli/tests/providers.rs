@@ -166,6 +166,38 @@ fn webgpu_on_software_vulkan_separates_the_eval_clip_as_the_cpu_does() {
     eprintln!("CPU {cpu_sdr:?} dB, WebGPU on lavapipe {gpu_sdr:?} dB; run median {} ms", gpu["run_ms_median"]);
 }
 
+/// Under Auto, a provider that is installed but finds no device here (WebGPU on a machine
+/// without a GPU, as this one is without the software-adapter switch) is passed over in
+/// silence, as if it were not installed: no warning on every run of a machine that has no GPU.
+/// Asked for by name, the same provider says why it did not run.
+#[test]
+fn auto_passes_over_an_installed_provider_that_finds_no_device_in_silence() {
+    let Some(providers) = fetched("webgpu") else { return };
+    let dir = scratch("auto-no-device");
+    let (input, model, audio) = tiny_case(&dir);
+    for device in ["auto", "webgpu"] {
+        let out = dir.join(device);
+        let mut cmd =
+            separate_with(&providers, &input, &out, &["--model", model.to_str().unwrap(), "--device", device]);
+        cmd.env_remove("ORT_WEBGPU_EP_ALLOW_SOFTWARE_ADAPTER").env_remove("VK_ICD_FILENAMES");
+        let output = cmd.output().unwrap();
+        let report = json_of(&output);
+        if report["provider"] == "WebGPU" {
+            eprintln!("SKIPPED: this machine has a GPU, so WebGPU found a device");
+            return;
+        }
+        assert_eq!(report["provider"], "CPU", "{device}: {report}");
+        if device == "auto" {
+            assert!(report["provider_fallback"].is_null(), "auto complained: {report}");
+            assert!(!text(&output).contains("warning"), "auto warned:\n{}", text(&output));
+        } else {
+            let reason = report["provider_fallback"].as_str().unwrap_or_default();
+            assert!(reason.contains("offers no device"), "{device}: {reason}");
+        }
+        assert_stems_null(&out, &["vocals", "accompaniment"], &audio.channels, device);
+    }
+}
+
 /// Whether this CPU is Intel's (the OpenVINO provider offers only Intel devices).
 fn intel_cpu() -> bool {
     std::fs::read_to_string("/proc/cpuinfo").is_ok_and(|info| info.contains("GenuineIntel"))

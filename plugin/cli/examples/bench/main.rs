@@ -31,6 +31,7 @@
 //! takes several minutes, at least a minute of wall-clock time per mode and per streaming block
 //! size for the paced renders. `--streaming-only` skips the windowed (Spleeter) table.
 
+mod instances;
 mod streaming;
 
 use std::path::Path;
@@ -55,6 +56,12 @@ const PACED_BLOCK: usize = 128;
 const ONE_MODE: &str = "--one-mode";
 /// The hidden argument that makes this process a child measuring the streaming model.
 const STREAMING_CHILD: &str = "--streaming-child";
+
+/// A child's argument for the paced renders of several instances.
+const INSTANCES_CHILD: &str = "--instances-child";
+
+/// A child's argument for the memory of N instances (followed by N).
+const MEMORY_CHILD: &str = "--memory-child";
 
 const USAGE: &str = "usage: bench [--quick] [--streaming-only] [--device cpu|auto|webgpu|...]";
 
@@ -82,6 +89,8 @@ struct Options {
     streaming_only: bool,
     one_mode: Option<Mode>,
     streaming_child: bool,
+    instances_child: bool,
+    memory_child: Option<usize>,
 }
 
 impl Options {
@@ -92,6 +101,8 @@ impl Options {
             streaming_only: false,
             one_mode: None,
             streaming_child: false,
+            instances_child: false,
+            memory_child: None,
         };
         while let Some(arg) = args.next() {
             match arg.as_str() {
@@ -102,6 +113,11 @@ impl Options {
                 }
                 "--streaming-only" => options.streaming_only = true,
                 STREAMING_CHILD => options.streaming_child = true,
+                INSTANCES_CHILD => options.instances_child = true,
+                MEMORY_CHILD => {
+                    let n = args.next().with_context(|| format!("{MEMORY_CHILD} needs a count"))?;
+                    options.memory_child = Some(n.parse().with_context(|| format!("{MEMORY_CHILD} {n}"))?);
+                }
                 ONE_MODE => {
                     let name = args.next().with_context(|| format!("{ONE_MODE} needs a mode"))?;
                     options.one_mode = Some(name.parse().map_err(|e: String| anyhow!(e))?);
@@ -159,6 +175,24 @@ fn main() -> Result<()> {
         println!("{}", serde_json::to_string(&figures)?);
         return Ok(());
     }
+    if options.instances_child || options.memory_child.is_some() {
+        let clip = read_clip()?;
+        let model_path = catalogue::resolve(None, None)?;
+        let line = match options.memory_child {
+            Some(n) => {
+                serde_json::to_string(&instances::measure_memory(&model_path, &clip.channels, clip.sample_rate, n)?)
+            }
+            None => serde_json::to_string(&instances::measure_misses(
+                &model_path,
+                &clip.channels,
+                clip.sample_rate,
+                options.lengths(),
+                options.device,
+            )?),
+        };
+        println!("{}", line?);
+        return Ok(());
+    }
     match options.one_mode {
         Some(mode) => child(mode, options.lengths(), options.device),
         None => parent(&options),
@@ -179,11 +213,26 @@ fn parent(options: &Options) -> Result<()> {
             rows.push(measure_in_child(&[ONE_MODE, mode.name()], options.quick, options.device)?);
         }
     }
+    let mut instance_figures = None;
+    let mut memory = Vec::new();
+    if !options.streaming_only {
+        eprintln!("[instances] starting a child process");
+        instance_figures =
+            Some(measure_in_child::<instances::InstanceFigures>(&[INSTANCES_CHILD], options.quick, options.device)?);
+        for n in [1, instances::MEMORY_INSTANCES] {
+            eprintln!("[instances] memory of {n} instance(s), in a child process");
+            let count = n.to_string();
+            memory.push(measure_in_child::<instances::MemoryFigures>(&[MEMORY_CHILD, &count], true, options.device)?);
+        }
+    }
     eprintln!("[streaming] starting a child process");
     let streaming: streaming::StreamingFigures = measure_in_child(&[STREAMING_CHILD], options.quick, options.device)?;
     println!("{header}\n");
     if !rows.is_empty() {
         print_table(&rows);
+    }
+    if let Some(figures) = &instance_figures {
+        instances::print(figures, &memory);
     }
     streaming::print(&streaming, &library);
     Ok(())
