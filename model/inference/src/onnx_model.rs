@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use ort::session::SessionInputValue;
@@ -58,15 +59,26 @@ impl SessionOptions {
     }
 }
 
-/// One loaded model file: a session and its contract, shared by every instance that runs the
-/// same file with the same options.
+/// One loaded model file: its sessions and its contract, shared by every instance that runs
+/// the same file with the same options.
 ///
 /// ONNX Runtime's `Run` is not safe to call concurrently on one session (the `ort` maintainers
-/// found it so in practice), so runs are serialised by a mutex; the lock is only ever taken on
-/// worker threads. Sharing keeps one copy of the weights per process however many plugin
-/// instances a session has, and intra-op threads let one run use every core.
+/// found it so in practice), so runs on one session are serialised by a mutex; the lock is only
+/// ever taken on worker threads. One session for every instance would make the instances of a
+/// DAW session take turns on one core (4 Spleeter instances in `live` on 2 cores missed 92 % of
+/// their samples), so instances are spread over a pool that grows, one session per new
+/// instance, up to as many sessions as the machine has cores for their intra-op threads; past
+/// that, instances share sessions round-robin. A waveform model keeps one session: its runs
+/// take seconds and gigabytes.
 struct Loaded {
-    session: Mutex<Session>,
+    /// The pool; never empty.
+    sessions: Mutex<Vec<Arc<Mutex<Session>>>>,
+    /// The most sessions the pool may hold.
+    pool_limit: usize,
+    /// Instances created so far, which picks each new instance's session.
+    instances: AtomicUsize,
+    /// How the sessions are opened (on the device that runs the first one).
+    options: SessionOptions,
     /// The contract read from the file; its spec's `origin` is the file.
     contract: Contract,
     /// Shapes of a streaming model's state tensors, one per `contract.state` pair.
@@ -75,6 +87,27 @@ struct Loaded {
     provider: Device,
     /// Why the session runs on the CPU although another device was asked for.
     fallback: Option<String>,
+}
+
+impl Loaded {
+    /// The session a new instance runs on: a new one while the pool is below its limit, else
+    /// the next one round-robin. Runs on the loading thread, never on a worker, since opening
+    /// a session takes long and allocates. If another session cannot be opened (memory, say),
+    /// the instance shares one: slower under load, never a failure.
+    fn session_for_new_instance(&self) -> Arc<Mutex<Session>> {
+        let index = self.instances.fetch_add(1, Ordering::Relaxed) % self.pool_limit;
+        let mut pool = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        if index >= pool.len() {
+            let path = self.contract.spec.origin.as_deref().unwrap_or(Path::new(""));
+            if let Ok((session, _, _)) = Runtime::get()
+                .map_err(drop)
+                .and_then(|runtime| super::session::open(runtime, path, &self.options).map_err(drop))
+            {
+                pool.push(Arc::new(Mutex::new(session)));
+            }
+        }
+        pool[index.min(pool.len() - 1)].clone()
+    }
 }
 
 /// Models loaded in this process, by file and options. Weak, so the last instance to let go of
@@ -89,6 +122,8 @@ static LOADED: OnceLock<Cache> = OnceLock::new();
 /// instances running the same file each carry their own.
 pub struct OnnxModel {
     loaded: Arc<Loaded>,
+    /// The session of the pool this instance runs on.
+    session: Arc<Mutex<Session>>,
     /// The current state of a streaming model, one buffer per state pair (zeros at reset).
     state: Vec<Vec<f32>>,
     /// One run's input frames of a streaming model, `[channel][frame][bin]`.
@@ -152,8 +187,10 @@ impl OnnxModel {
         self.loaded.provider
     }
 
-    /// An instance of a loaded model with its own (initial) state.
+    /// An instance of a loaded model with its own (initial) state, on the next session of the
+    /// pool (opened now if the pool may still grow).
     fn instance(loaded: Arc<Loaded>) -> Result<Self, InferenceError> {
+        let session = loaded.session_for_new_instance();
         let state = loaded.state_shapes.iter().map(|shape| vec![0.0; shape.iter().product()]).collect();
         let spec = &loaded.contract.spec;
         let frames_in = vec![0.0; 2 * spec.streaming.map_or(0, |s| s.frames_per_run) * spec.bins];
@@ -169,7 +206,7 @@ impl OnnxModel {
                 Ok::<_, InferenceError>((WaveformAdapter::new(spec, w), Arc::new(options)))
             })
             .transpose()?;
-        Ok(OnnxModel { loaded, state, frames_in, waveform })
+        Ok(OnnxModel { loaded, session, state, frames_in, waveform })
     }
 
     /// Opens `path` on the device `options` asks for (or the CPU, with the reason); `fallback`
@@ -197,7 +234,22 @@ impl OnnxModel {
                 &shapes(session.outputs().iter().map(|o| (o.name(), o.dtype()))),
             )
             .map_err(|e| e.in_file(path))?;
-        Ok(Loaded { session: Mutex::new(session), contract, state_shapes, provider, fallback })
+        let pool_limit = if contract.waveform.is_some() {
+            1
+        } else {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            (cores / options.intra_threads.max(1)).max(1)
+        };
+        Ok(Loaded {
+            sessions: Mutex::new(vec![Arc::new(Mutex::new(session))]),
+            pool_limit,
+            instances: AtomicUsize::new(0),
+            options: options.clone().device(provider),
+            contract,
+            state_shapes,
+            provider,
+            fallback,
+        })
     }
 
     fn path(&self) -> &Path {
@@ -219,7 +271,7 @@ impl OnnxModel {
         let (adapter, options) =
             self.waveform.as_mut().ok_or_else(|| InferenceFailure("not a waveform model".into()))?;
         options.unterminate().map_err(failure)?;
-        let mut session = self.loaded.session.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut session = self.session.lock().unwrap_or_else(PoisonError::into_inner);
         adapter.separate_clip(&mut session, &self.loaded.contract, options, clip)
     }
 
@@ -258,13 +310,13 @@ impl MaskModel for OnnxModel {
         if let Some((adapter, options)) = &mut self.waveform {
             // An interruption ends the run in progress only; this one is wanted.
             options.unterminate().map_err(failure)?;
-            let mut session = self.loaded.session.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut session = self.session.lock().unwrap_or_else(PoisonError::into_inner);
             return adapter.infer(&mut session, &self.loaded.contract, options, magnitude, frames, masks);
         }
         let contract = &self.loaded.contract;
         let shape = [1usize, 2, frames, contract.spec.bins];
         let input = TensorRef::from_array_view((shape, magnitude)).map_err(failure)?;
-        let mut session = self.loaded.session.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut session = self.session.lock().unwrap_or_else(PoisonError::into_inner);
         let outputs = session.run(ort::inputs![contract.input.as_str() => input]).map_err(failure)?;
         let (_, values) = outputs[contract.output.as_str()].try_extract_tensor::<f32>().map_err(failure)?;
         if values.len() != masks.len() {
@@ -298,7 +350,7 @@ impl OnnxModel {
             return Err(InferenceFailure(format!("{frames} frames is not a whole number of runs of {k}")));
         }
         let run_values = k * bins;
-        let mut session = self.loaded.session.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut session = self.session.lock().unwrap_or_else(PoisonError::into_inner);
         for run in 0..frames / k {
             // `[channel][frame][bin]` for this run's frames only.
             for ch in 0..2 {

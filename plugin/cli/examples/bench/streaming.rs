@@ -102,7 +102,8 @@ pub fn measure(clip: &[Vec<f32>], rate: u32, lengths: Lengths) -> Result<Streami
         let steal_before = steal_ticks();
         let started = Instant::now();
         render::render(&mut processor, &input, rate, &Blocks::Fixed(block), true, |_| {});
-        let worker_percent = 100.0 * (worker_cpu()? - before).as_secs_f64() / started.elapsed().as_secs_f64();
+        let worker_percent =
+            100.0 * worker_cpu()?.saturating_sub(before).as_secs_f64() / started.elapsed().as_secs_f64();
         drop(hogs);
         let steal_percent = steal_before
             .zip(steal_ticks())
@@ -193,13 +194,15 @@ fn idle_worker_percent(model: Box<dyn MaskModel>, rate: u32) -> Result<f64> {
     let before = worker_cpu()?;
     let started = Instant::now();
     std::thread::sleep(Duration::from_secs(5));
-    let percent = 100.0 * (worker_cpu()? - before).as_secs_f64() / started.elapsed().as_secs_f64();
+    let percent = 100.0 * worker_cpu()?.saturating_sub(before).as_secs_f64() / started.elapsed().as_secs_f64();
     drop(engine);
     Ok(percent)
 }
 
-/// CPU time (user + system) of the running `sift-worker` thread, from `/proc` (Linux). A worker
-/// just started names itself from its own thread: give it a moment.
+/// CPU time (user + system) of the running `sift-worker` threads, from `/proc` (Linux): the
+/// sum, so that a worker of an engine just stopped that the kernel still lists adds the same
+/// to both readings of a difference. A worker just started names itself from its own thread:
+/// give it a moment.
 fn worker_cpu() -> Result<Duration> {
     let started = Instant::now();
     loop {
@@ -214,20 +217,22 @@ fn worker_cpu() -> Result<Duration> {
 fn worker_cpu_now() -> Result<Duration> {
     // `/proc` counts in USER_HZ ticks, 100 a second on Linux whatever the kernel's own rate.
     const TICKS_PER_SECOND: f64 = 100.0;
+    let mut total = None;
     for task in std::fs::read_dir("/proc/self/task").context("reading /proc/self/task (the bench needs Linux)")? {
         let dir = task?.path();
         if std::fs::read_to_string(dir.join("comm")).is_ok_and(|name| name.trim() == "sift-worker") {
-            let stat = std::fs::read_to_string(dir.join("stat"))?;
+            // A thread that ended between listing and reading is simply not counted.
+            let Ok(stat) = std::fs::read_to_string(dir.join("stat")) else { continue };
             // Fields after the parenthesised name: state is field 3, utime 14 and stime 15.
             let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
             let ticks = |i: usize| fields.get(i - 3).and_then(|f| f.parse::<f64>().ok());
             let (Some(user), Some(system)) = (ticks(14), ticks(15)) else {
                 bail!("unexpected format of {}", dir.join("stat").display());
             };
-            return Ok(Duration::from_secs_f64((user + system) / TICKS_PER_SECOND));
+            *total.get_or_insert(0.0) += (user + system) / TICKS_PER_SECOND;
         }
     }
-    bail!("no sift-worker thread is running")
+    total.map(Duration::from_secs_f64).context("no sift-worker thread is running")
 }
 
 /// The machine's stolen and total CPU ticks so far (`/proc/stat`, all CPUs), on Linux.
