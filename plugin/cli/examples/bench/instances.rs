@@ -160,7 +160,7 @@ pub fn print(figures: &InstanceFigures, memory: &[MemoryFigures]) {
         _ => String::new(),
     };
     println!(
-        "\nPeak memory of a process holding the engines (each rendered {MEMORY_RENDER_SECONDS} s; one shared session): {}{ratio}.",
+        "\nPeak memory of a process holding the engines (each rendered {MEMORY_RENDER_SECONDS} s; sessions pooled, one per core): {}{ratio}.",
         line.join(", ")
     );
 }
