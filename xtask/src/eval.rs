@@ -206,7 +206,8 @@ fn clips(paths: &Paths) -> Result<Vec<PathBuf>> {
 /// Runs `cmd` (its stderr passed through: progress and warnings) and parses the last line of
 /// its standard output, where every `sift` command puts its JSON.
 fn last_json_line(cmd: &mut std::process::Command) -> Result<Value> {
-    let shown = format!("{cmd:?}");
+    let shown = format!("`{}`", crate::process::display(cmd));
+    println!("    $ {}", crate::process::display(cmd));
     let output = cmd
         .stderr(std::process::Stdio::inherit())
         .output()

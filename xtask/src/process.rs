@@ -45,7 +45,7 @@ fn spawn_failure(cmd: &Command, shown: &str, err: std::io::Error) -> String {
 
 /// The command line as a shell would take it, with paths under the repository shown relative and
 /// tools from elsewhere (cargo, python3) by name only.
-fn display(cmd: &Command) -> String {
+pub fn display(cmd: &Command) -> String {
     let root = cmd.get_current_dir().unwrap_or(Path::new(""));
     let program = Path::new(cmd.get_program());
     let program = match program.strip_prefix(root) {

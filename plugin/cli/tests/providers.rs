@@ -130,6 +130,16 @@ fn separate_and_score(mut cmd: Command, out: &Path) -> (serde_json::Value, [f64;
     (report, [sdr("vocals"), sdr("accompaniment")])
 }
 
+/// The CPU provider's separation of `input` in `live` into `dir/cpu`, scored: what every other
+/// provider is compared with.
+fn cpu_reference(providers: &Path, input: &Path, dir: &Path) -> [f64; 2] {
+    let out = dir.join("cpu");
+    let (report, sdr) =
+        separate_and_score(separate_with(providers, input, &out, &["--mode", "live", "--device", "cpu"]), &out);
+    assert_eq!(report["provider"], "CPU");
+    sdr
+}
+
 #[test]
 fn webgpu_on_software_vulkan_separates_the_eval_clip_as_the_cpu_does() {
     let Some(providers) = fetched("webgpu") else { return };
@@ -144,12 +154,8 @@ fn webgpu_on_software_vulkan_separates_the_eval_clip_as_the_cpu_does() {
     let clip = support::rock_clip();
     let dir = scratch("webgpu");
     let input = clip.join("mixture.wav");
-    let (cpu_out, gpu_out) = (dir.join("cpu"), dir.join("webgpu"));
-    let (cpu, cpu_sdr) = separate_and_score(
-        separate_with(&providers, &input, &cpu_out, &["--mode", "live", "--device", "cpu"]),
-        &cpu_out,
-    );
-    assert_eq!(cpu["provider"], "CPU");
+    let gpu_out = dir.join("webgpu");
+    let cpu_sdr = cpu_reference(&providers, &input, &dir);
     let mut on_webgpu = separate_with(&providers, &input, &gpu_out, &["--mode", "live", "--device", "webgpu"]);
     on_webgpu
         .env("VK_ICD_FILENAMES", lavapipe.join("lvp_icd.json"))
@@ -209,11 +215,8 @@ fn openvino_runs_on_intel_cpus_and_says_why_it_cannot_elsewhere() {
     let clip = support::rock_clip();
     let dir = scratch("openvino");
     let input = clip.join("mixture.wav");
-    let (cpu_out, ov_out) = (dir.join("cpu"), dir.join("openvino"));
-    let (_, cpu_sdr) = separate_and_score(
-        separate_with(&providers, &input, &cpu_out, &["--mode", "live", "--device", "cpu"]),
-        &cpu_out,
-    );
+    let ov_out = dir.join("openvino");
+    let cpu_sdr = cpu_reference(&providers, &input, &dir);
     let (ov, ov_sdr) = separate_and_score(
         separate_with(&providers, &input, &ov_out, &["--mode", "live", "--device", "openvino"]),
         &ov_out,
