@@ -8,7 +8,13 @@ with probability `silent_stem`, songs may be played faster or slower, and the mi
 compressed. The mixture is the sum of the stems, always.
 
 `validation_set` gives fixed, unaugmented, coherent examples of the held-out split.
+
+A training set may still be rendering while a run trains on it (render.py appends to the
+manifest as each example is written): `MixDataset` reads the manifest again every
+`RELOAD_EVERY` draws, so a fresh machine can start training on the first examples instead of
+waiting the ~30-60 minutes a whole render takes.
 """
+import itertools
 import json
 import pathlib
 
@@ -19,10 +25,13 @@ import torch
 import augment
 
 STEMS = ("vocals", "drums", "bass", "other")
+RELOAD_EVERY = 64   # draws between looks at a manifest that may still be growing
 
 
 def load_manifest(root, split):
-    lines = pathlib.Path(root, split, "manifest.jsonl").read_text().splitlines()
+    """The examples of a split; a last line still being written (no newline yet) is left out."""
+    text = pathlib.Path(root, split, "manifest.jsonl").read_text()
+    lines = text.splitlines() if text.endswith("\n") else text.splitlines()[:-1]
     return [json.loads(line) for line in lines]
 
 
@@ -43,19 +52,25 @@ class MixDataset(torch.utils.data.IterableDataset):
         """`cfg`: the `[data]` table of a training config."""
         super().__init__()
         self.root, self.split, self.cfg, self.seed = root, split, cfg, seed
-        self.examples = load_manifest(root, split)
         self.sr = cfg["sample_rate"]
-        # for incoherent draws: the examples that have each stem
-        self.pools = {s: [e for e in self.examples if s in e["rms_db"]] for s in STEMS}
         self.chain = augment.StemChain(cfg["augment"])
         self.epoch = 0
+        self.reload()
+
+    def reload(self):
+        """Read the manifest (again): the examples, and for incoherent draws the examples
+        that have each stem."""
+        self.examples = load_manifest(self.root, self.split)
+        self.pools = {s: [e for e in self.examples if s in e["rms_db"]] for s in STEMS}
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
         worker = info.id if info is not None else 0
         rng = np.random.default_rng([self.seed, self.epoch, worker])
-        while True:
+        for draws in itertools.count(1):
             yield self.draw(rng)
+            if draws % RELOAD_EVERY == 0:
+                self.reload()
 
     def draw(self, rng):
         cfg = self.cfg

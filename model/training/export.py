@@ -2,8 +2,9 @@
 
 Writes one `.onnx` file that follows Sift's model contract version 2 for streaming models
 (model/README.md, "Contract version 2"): per call one new frame `magnitude` [1, 2, 1, 513] and
-the state `state_in` [layers, 1, hidden] go in, `masks` [1, 4, 2, 1, 513] and `state_out` come
-out; the engine feeds `state_out` back as the next call's `state_in` and starts from zeros.
+the state go in (`state_in` [layers, 1, hidden], the minGRU blocks'; with the level tracker also
+`level_in` [1, 2]), `masks` [1, 4, 2, 1, 513] and the next state (`state_out`, `level_out`) come
+out; the engine feeds each `*_out` back as the next call's `*_in` and starts from zeros.
 
 Why the graph needs no front end of its own:
 
@@ -18,10 +19,16 @@ Why the graph needs no front end of its own:
   engine aligns masks to the frames it fed. Sift's first frame (three quarters zeros) comes one
   hop before training's first, as if the clip had 6 ms more silence in front.
 * State. `BandSplitRNN.initial_state` is zeros, which is the contract's reset state, so nothing
-  needs folding into the graph. Both minGRU blocks' states travel as one tensor.
+  needs folding into the graph. Both minGRU blocks' states travel as one tensor; the level
+  tracker's (bias-corrected, so zeros are its start) as another.
 * Output. The network ends in a softmax over stems: masks that sum to one in every bin
   (`sift.output_kind` = `mask`). Sift's own normalisation then changes nothing, and `other`, the
   residual stem, has no bins above `sift.bins` to take since all 513 are modelled.
+
+`--fp16-weights` stores the weights as float16 (`model/weights_to_fp16.py`; the arithmetic
+stays float32), halving the file for the copy committed to the repository. The network's weights
+are rounded to float16 before the export, so the file and `--check`'s PyTorch reference hold the
+same weights; a committed checkpoint (`checkpoints/*.pt`) is float16 already and loses nothing.
 
 `--check` runs the exported file with ONNX Runtime frame by frame over the start of the
 evaluation clip, carrying the state as the engine does, compares its masks with the PyTorch
@@ -51,7 +58,9 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import sources  # noqa: E402
+from weights_to_fp16 import store_weights_fp16  # noqa: E402
 from evaluate import EVAL_CLIP, load  # noqa: E402
 from model import STEMS  # noqa: E402
 
@@ -66,15 +75,16 @@ class StreamingStep(nn.Module):
     """One call of the contract: one frame's magnitude and the state in, masks and state out.
 
     `BandSplitRNN.forward` already takes and returns the state and, for one frame, runs the
-    minGRU recurrence itself instead of the training scan; this wrapper only makes the state a
-    required input so that the traced graph has it."""
+    recurrences themselves instead of the training scan; this wrapper only makes each state
+    tensor a required input so that the traced graph has it."""
 
     def __init__(self, net):
         super().__init__()
         self.net = net
 
-    def forward(self, magnitude, state_in):
-        return self.net(magnitude, state_in)
+    def forward(self, magnitude, *state):
+        masks, next_state = self.net(magnitude, state)
+        return (masks, *next_state)
 
 
 def git_commit():
@@ -87,7 +97,12 @@ def git_commit():
                                        else "")
 
 
-def metadata(name, cfg, checkpoint, step):
+def state_names(net, suffix):
+    """The graph's names of the state tensors: `state_in`, `level_in`, ... (or `_out`)."""
+    return [f"{name}{suffix}" for name in net.state_names]
+
+
+def metadata(name, cfg, net, checkpoint, step):
     """The contract's metadata_props; `sift.training_sources` adds `sources.SOURCES` (the
     outside sources of the training data with their licences), for the credit their licences
     ask for."""
@@ -125,17 +140,19 @@ def metadata(name, cfg, checkpoint, step):
         "sift.streaming": "true",
         "sift.frames_per_run": "1",
         "sift.lookahead": "0",
-        "sift.state_inputs": "state_in",
-        "sift.state_outputs": "state_out",
+        "sift.state_inputs": ",".join(state_names(net, "_in")),
+        "sift.state_outputs": ",".join(state_names(net, "_out")),
     }
 
 
-def export(net, meta, out):
-    """Trace one streaming step to ONNX, attach `meta` and write `out` atomically."""
-    if net.initial_state().any():
+def export(net, meta, out, fp16_weights=False):
+    """Trace one streaming step to ONNX, attach `meta` and write `out` atomically; with
+    `fp16_weights`, the weights are stored as float16 (round the network's weights first to
+    keep PyTorch and the file equal)."""
+    if any(s.any() for s in net.initial_state()):
         raise ValueError("the model's initial state is not zeros: fold it into the graph")
-    step, inputs = StreamingStep(net), (torch.zeros(1, net.channels, 1, net.n_bins),
-                                        net.initial_state())
+    step = StreamingStep(net)
+    inputs = (torch.zeros(1, net.channels, 1, net.n_bins), *net.initial_state())
     buffer = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
         # the tracer warns that the one-frame branch of MinGRU and the loop over the layers'
@@ -145,14 +162,16 @@ def export(net, meta, out):
         warnings.filterwarnings("ignore", "The shape inference of prim::Constant")
         outputs = step(*inputs)
         torch.onnx.export(step, inputs, buffer, opset_version=OPSET,
-                          input_names=["magnitude", "state_in"],
-                          output_names=["masks", "state_out"])
+                          input_names=["magnitude", *state_names(net, "_in")],
+                          output_names=["masks", *state_names(net, "_out")])
     model = onnx.load_model_from_string(buffer.getvalue())
     # the exporter leaves symbolic dimensions on `state_out` (it comes from a Concat), but the
     # contract wants every state shape fixed, and they are: write the traced shapes in
     for value, tensor in zip(model.graph.output, outputs):
         for dim, size in zip(value.type.tensor_type.shape.dim, tensor.shape):
             dim.dim_value = size
+    if fp16_weights:
+        store_weights_fp16(model)
     for key, value in meta.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
@@ -192,24 +211,27 @@ def check(separator, path, frames, timed_calls=1000):
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
     session = onnxruntime.InferenceSession(str(path), options,
                                            providers=["CPUExecutionProvider"])
-    state = np.zeros(net.initial_state().shape, np.float32)
+    names_in, names_out = state_names(net, "_in"), state_names(net, "_out")
+    state = [s.numpy() for s in net.initial_state()]
     inputs = [np.ascontiguousarray(mags[:, :, j:j + 1].numpy()) for j in range(frames)]
     masks = []
     for frame in inputs:
-        m, state = session.run(["masks", "state_out"], {"magnitude": frame, "state_in": state})
+        m, *state = session.run(["masks", *names_out],
+                                {"magnitude": frame, **dict(zip(names_in, state))})
         masks.append(m)
     masks = np.concatenate(masks, axis=3)
 
     times = []
     for i in range(timed_calls + 50):  # the first 50 warm up
         t0 = time.perf_counter()
-        session.run(["masks", "state_out"], {"magnitude": inputs[i % frames], "state_in": state})
+        session.run(["masks", *names_out],
+                    {"magnitude": inputs[i % frames], **dict(zip(names_in, state))})
         times.append(time.perf_counter() - t0)
     return {
         "frames": frames,
         "masks_max_abs_diff": float(np.abs(masks - ref_masks.numpy()).max()),
-        "state_max_abs_diff": float(np.abs(state - ref_state.numpy()).max()),
-        "state_max_abs": float(np.abs(ref_state.numpy()).max()),
+        "state_max_rel_diff": max(float(np.abs(s - r.numpy()).max() / np.abs(r.numpy()).max())
+                                  for s, r in zip(state, ref_state)),
         "mask_sum_max_error": float(np.abs(masks.sum(axis=1) - 1).max()),
         "framing_max_rel_diff": framing,
         "ms_per_call_1_thread": round(1e3 * statistics.median(times[50:]), 4),
@@ -223,6 +245,8 @@ def main():
     ap.add_argument("--out", required=True, help="the .onnx file to write")
     ap.add_argument("--name", help="sift.name (default: sift-RUN, RUN from [train] run_dir, "
                                    "e.g. sift-bsgru-v2)")
+    ap.add_argument("--fp16-weights", action="store_true",
+                    help="store the weights as float16 (half the file; float32 arithmetic)")
     ap.add_argument("--check", action="store_true",
                     help="verify the file against PyTorch on the eval clip and time it")
     ap.add_argument("--check-frames", type=int, default=200)
@@ -232,7 +256,11 @@ def main():
     separator, cfg, step = load(checkpoint)
     net = separator.net
     name = args.name or "sift-" + pathlib.Path(cfg["train"]["run_dir"]).name
-    export(net, metadata(name, cfg, checkpoint, step), out)
+    if args.fp16_weights:
+        with torch.no_grad():
+            for p in net.parameters():
+                p.copy_(p.half().float())
+    export(net, metadata(name, cfg, net, checkpoint, step), out, args.fp16_weights)
     report = {"out": str(out), "bytes": out.stat().st_size, "step": step,
               "parameters": sum(p.numel() for p in net.parameters())}
     if args.check:

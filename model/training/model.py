@@ -4,7 +4,8 @@ Grid: 44.1 kHz, n_fft 1024, hop 256 (periodic Hann), all 513 bins, stereo; a cau
 this grid has n_fft - 1 + hop = 1279 samples (29 ms) of latency in Sift's streaming engine.
 
     magnitude (B, 2, T, 513)
-      -> log, split into bands (narrow at the bottom, wide at the top); each band's stereo bins
+      -> divided by the input's running level (optional, `level_seconds`), log
+      -> split into bands (narrow at the bottom, wide at the top); each band's stereo bins
          -> Linear -> LayerNorm: one `band_dim` vector per band and frame
       -> all bands -> Linear -> `hidden` -> `layers` residual blocks of minGRU + MLP (causal)
       -> LayerNorm -> Linear back to one vector per band, next to the band's input vector
@@ -88,6 +89,34 @@ class MinGRU(nn.Module):
         return torch.cat(out, dim=1)
 
 
+class LevelTracker(nn.Module):
+    """The input's running level, causal: an exponential moving average over `seconds` of the
+    frames' mean power (over channels and bins), divided by the same average of ones. That
+    divisor is the EMA's bias correction: the state is zeros at the start of a stream (the
+    contract's reset), and the first frame's level is then its own power, not a fraction of it.
+
+    State (B, 2): the two averages. `FLOOR` (a magnitude; a full-scale sine peaks near 256 on
+    this grid) keeps digital silence from being blown up to the level of music."""
+
+    FLOOR = 1e-3
+
+    def __init__(self, seconds, frames_per_second):
+        super().__init__()
+        self.log_decay = -1.0 / (seconds * frames_per_second)
+
+    def forward(self, mag, state):
+        """mag (B, C, T, F), state (B, 2) -> level (B, 1, T, 1) (a magnitude), next state."""
+        power = mag.pow(2).mean(dim=(1, 3))                                 # (B, T)
+        weight = 1.0 - torch.exp(torch.tensor(self.log_decay))
+        b = torch.stack([power, torch.ones_like(power)], dim=-1) * weight   # (B, T, 2)
+        if mag.shape[2] == 1:  # one frame (streaming)
+            s = torch.exp(torch.tensor(self.log_decay)) * state.unsqueeze(1) + b
+        else:
+            s = MinGRU.scan(torch.full_like(b, self.log_decay), b, state)
+        level = torch.sqrt(s[..., 0] / s[..., 1]) + self.FLOOR
+        return level[:, None, :, None], s[:, -1]
+
+
 class RecurrentBlock(nn.Module):
     """Pre-norm residual block: minGRU, then a two-layer MLP."""
 
@@ -106,8 +135,11 @@ class RecurrentBlock(nn.Module):
 class BandSplitRNN(nn.Module):
     def __init__(self, n_bins=513, band_widths=((32, 2), (96, 4), (224, 8), (480, 16)),
                  band_dim=16, hidden=256, layers=2, decoder_dim=32, stems=len(STEMS),
-                 channels=2):
+                 channels=2, level_seconds=0.0, frames_per_second=44100 / 256):
         super().__init__()
+        # the state tensors, in the order `forward` takes and returns them
+        self.state_names = ("state", "level") if level_seconds > 0 else ("state",)
+        self.level = LevelTracker(level_seconds, frames_per_second) if level_seconds > 0 else None
         self.n_bins, self.stems, self.channels = n_bins, stems, channels
         self.groups = band_groups(n_bins, band_widths)
         nb = sum(count for _, _, count in self.groups)
@@ -144,11 +176,20 @@ class BandSplitRNN(nn.Module):
             bias.copy_(band.reshape(k, -1))
 
     def initial_state(self, batch=1):
-        return torch.zeros(self.layers, batch, self.hidden)
+        """The state of a fresh stream (all zeros, as the contract's reset): one tensor per
+        name in `state_names`: the minGRU blocks' (layers, B, hidden), the level's (B, 2)."""
+        rnn = torch.zeros(self.layers, batch, self.hidden)
+        return (rnn, torch.zeros(batch, 2)) if self.level is not None else (rnn,)
 
     def forward(self, mag, state=None):
-        """mag (B, C, T, F) -> masks (B, S, C, T, F), next state (layers, B, hidden)."""
+        """mag (B, C, T, F) -> masks (B, S, C, T, F), next state (as `initial_state`)."""
         B, C, T, F = mag.shape
+        if state is None:
+            state = tuple(s.to(mag) for s in self.initial_state(B))
+        next_state = []
+        if self.level is not None:
+            level, next_level = self.level(mag, state[1])
+            mag = mag / level
         x = torch.log(mag + 1e-3).permute(0, 2, 1, 3)                  # (B, T, C, F)
         # split, not slices: the backward of one split is one concatenation, while every slice's
         # backward fills a zero tensor of the whole input (a third of a training step)
@@ -157,11 +198,8 @@ class BandSplitRNN(nn.Module):
             v = v.reshape(B, T, C, k, w).transpose(2, 3)
             enc.append(torch.einsum("btki,kio->btko", v.reshape(B, T, k, C * w), weight))
         e = self.norm(torch.cat(enc, dim=2) + self.enc_b)               # (B, T, nb, D)
-        h = self.rnn_norm(self.into_rnn(e.reshape(B, T, -1)))
-        if state is None:
-            state = self.initial_state(B).to(mag)
-        r, next_state = h, []
-        for block, h0 in zip(self.rnn, state):
+        r = self.rnn_norm(self.into_rnn(e.reshape(B, T, -1)))
+        for block, h0 in zip(self.rnn, state[0]):
             r, h_last = block(r, h0)
             next_state.append(h_last)
         r = self.out_of_rnn(self.out_norm(r)).reshape(B, T, self.n_bands, self.band_dim)
@@ -175,7 +213,10 @@ class BandSplitRNN(nn.Module):
             y = y.reshape(B, T, k, self.stems, C, w).permute(0, 1, 3, 4, 2, 5)
             logits.append(y.reshape(B, T, self.stems, C, k * w))
         masks = torch.softmax(torch.cat(logits, dim=-1), dim=2)          # (B, T, S, C, F)
-        return masks.permute(0, 2, 3, 1, 4), torch.stack(next_state)
+        next_state = (torch.stack(next_state),)
+        if self.level is not None:
+            next_state += (next_level,)
+        return masks.permute(0, 2, 3, 1, 4), next_state
 
 
 class Spectrogram(nn.Module):
@@ -212,7 +253,9 @@ class Separator(nn.Module):
                                 band_widths=[tuple(w) for w in model_cfg["band_widths"]],
                                 band_dim=model_cfg["band_dim"], hidden=model_cfg["hidden"],
                                 layers=model_cfg["layers"],
-                                decoder_dim=model_cfg["decoder_dim"])
+                                decoder_dim=model_cfg["decoder_dim"],
+                                level_seconds=model_cfg.get("level_seconds", 0.0),
+                                frames_per_second=44100 / model_cfg["hop"])
 
     def forward(self, mix):
         """mix (B, 2, N) -> (complex mixture STFT (B, 2, T, F), masks (B, 4, 2, T, F))."""

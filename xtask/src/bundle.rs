@@ -1,8 +1,9 @@
 //! `cargo xtask bundle sift [--release]`: builds the plugin library, lays it out as CLAP and VST3
 //! bundles with nice-plug-xtask (`target/bundled/sift.clap`, `target/bundled/sift.vst3`), then
-//! puts the ONNX Runtime library and the default model where the plugin looks for them, relative
-//! to its own library (see `library_candidates` in `model/inference/src/runtime.rs` and
-//! `model_dirs` in `model/inference/src/catalogue.rs`):
+//! puts the ONNX Runtime library and the models Sift ships with (Spleeter 2-stem and Sift's own
+//! four-stem model) where the plugin looks for them, relative to its own library (see
+//! `library_candidates` in `model/inference/src/runtime.rs` and `model_dirs` in
+//! `model/inference/src/catalogue.rs`):
 //!
 //! | OS      | bundle | plugin binary                          | runtime library         | models                     |
 //! |---------|--------|----------------------------------------|-------------------------|----------------------------|
@@ -50,7 +51,7 @@ pub fn command(paths: &Paths, args: &[String]) -> Result<()> {
 }
 
 /// Sets up, builds and bundles `sift` with the given `cargo build` options, then stages the
-/// runtime library and the default model into the bundles.
+/// runtime library and the shipped models into the bundles.
 pub fn run(paths: &Paths, cargo_args: &[String]) -> Result<()> {
     if cargo_args.iter().any(|arg| arg == "--target" || arg.starts_with("--target=")) {
         bail!(
@@ -107,13 +108,14 @@ pub fn bundle_after_setup(paths: &Paths, cargo_args: &[String]) -> Result<()> {
         vec![vst3_layout(&vst3), clap_layout(&paths.bundled(), &clap)]
     };
 
-    println!("==> adding the ONNX Runtime library and the default model");
+    println!("==> adding the ONNX Runtime library and the models Sift ships with");
     let mut written = Vec::new();
     for layout in layouts {
         written.push(copy_file(&paths.ort_library(), &layout.library_dir.join(ort_library_name()))?);
-        let model = paths.default_model();
-        let model_name = model.file_name().context("the default model has no file name")?;
-        written.push(copy_file(&model, &layout.models_dir.join(model_name))?);
+        for model in paths.shipped_models() {
+            let model_name = model.file_name().context("a shipped model has no file name")?;
+            written.push(copy_file(&model, &layout.models_dir.join(model_name))?);
+        }
     }
 
     println!("==> plugin bundles in {}:", paths.bundled().display());

@@ -17,6 +17,9 @@ pub fn ort_library_name() -> String {
     }
 }
 
+/// Sift's own four-stem model's file name, both where it is committed and where it is installed.
+pub const OWN_MODEL_FILE: &str = "sift-4stem.onnx";
+
 pub struct Paths {
     pub root: PathBuf,
     pub target: PathBuf,
@@ -63,6 +66,22 @@ impl Paths {
 
     pub fn default_model(&self) -> PathBuf {
         self.models().join("spleeter-2stems.onnx")
+    }
+
+    /// Sift's own four-stem streaming model as committed to the repository: exported from a
+    /// training checkpoint by `model/training/export.py` (model/README.md says with what).
+    pub fn own_model_source(&self) -> PathBuf {
+        self.model_sources().join("weights").join(OWN_MODEL_FILE)
+    }
+
+    /// Where `cargo xtask setup` installs Sift's own model, beside the default one.
+    pub fn own_model(&self) -> PathBuf {
+        self.models().join(OWN_MODEL_FILE)
+    }
+
+    /// The models the plugin bundles ship with.
+    pub fn shipped_models(&self) -> [PathBuf; 2] {
+        [self.default_model(), self.own_model()]
     }
 
     pub fn demo(&self) -> PathBuf {

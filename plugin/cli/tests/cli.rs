@@ -204,6 +204,62 @@ fn a_streaming_model_separates_with_its_short_latency() {
     assert!(difference <= -90.0, "the ONNX model's vocals differ from the recurrence's by {difference:.1} dBFS");
 }
 
+/// Sift's own four-stem model as committed (`model/weights/sift-4stem.onnx`, what setup installs
+/// and the plugins ship): in `live` on the real clip it gives vocals, drums, bass and other at the
+/// streaming latency, the stems sum to the mixture, each stem is closer to its reference than
+/// the mixture itself is (no separation at all), and the separation does not depend on the
+/// input's gain (the network divides its input by its own running level).
+#[test]
+fn the_own_four_stem_model_separates_real_music_live_at_any_gain() {
+    let clip = support::rock_clip();
+    let model = support::repo_root().join("model/weights/sift-4stem.onnx");
+    let args = ["--model", model.to_str().unwrap(), "--mode", "live", "--block", "128"];
+    let out = scratch("own-model");
+    let report = separate_ok(&clip.join("mixture.wav"), &out, &args);
+    assert_eq!(report["model"], "sift-4stem", "{report}");
+    assert_eq!(report["stems"], serde_json::json!(["vocals", "drums", "bass", "other"]), "{report}");
+    assert_eq!(report["licence"], "GPL-3.0-or-later", "{report}");
+    assert_eq!(report["latency_samples"], 1279, "{report}");
+
+    let input = audio_file::read(&clip.join("mixture.wav")).unwrap();
+    let read_stems = |dir: &Path| -> Vec<Vec<Vec<f32>>> {
+        ["vocals", "drums", "bass", "other"]
+            .iter()
+            .map(|stem| audio_file::read(&dir.join(format!("{stem}.wav"))).unwrap().channels)
+            .collect()
+    };
+    let stems = read_stems(&out);
+    let null = support::peak_difference_db(&support::sum_stems(&stems), &input.channels);
+    assert!(null <= -80.0, "the stems differ from the mixture by {null:.1} dBFS");
+    let scores = sift_cli::evaluation::evaluate_dir(&clip, &out).unwrap();
+    for stem in ["vocals", "drums", "bass", "other"] {
+        let reference = audio_file::read(&clip.join(format!("{stem}.wav"))).unwrap().channels;
+        let unseparated = sift_cli::evaluation::global_sdr(&reference, &input.channels);
+        let sdr = scores.iter().find(|s| s.stem == stem).map(|s| s.sdr).unwrap();
+        eprintln!("{stem}: SDR {sdr:.2} dB, the mixture as the estimate {unseparated:.2} dB");
+        assert!(sdr > unseparated + 1.0, "{stem}: SDR {sdr:.2} dB, no better than the mixture's {unseparated:.2} dB");
+    }
+
+    // 20 dB quieter in, 20 dB quieter out, and otherwise the same stems.
+    let gain = 0.1f32;
+    let scratch_dir = scratch("own-model-quiet");
+    let quiet = Audio {
+        sample_rate: input.sample_rate,
+        channels: input.channels.iter().map(|c| c.iter().map(|x| x * gain).collect()).collect(),
+    };
+    let quiet_input = write_input(&scratch_dir, "quiet.wav", &quiet);
+    let quiet_out = scratch_dir.join("stems");
+    separate_ok(&quiet_input, &quiet_out, &args);
+    let restored: Vec<Vec<Vec<f32>>> = read_stems(&quiet_out)
+        .into_iter()
+        .map(|stem| stem.into_iter().map(|c| c.into_iter().map(|x| x / gain).collect()).collect())
+        .collect();
+    for (name, (loud, quiet)) in ["vocals", "drums", "bass", "other"].iter().zip(stems.iter().zip(&restored)) {
+        let difference = support::peak_difference_db(loud, quiet);
+        assert!(difference <= -40.0, "{name} at -20 dB differs by {difference:.1} dBFS from the stem at full level");
+    }
+}
+
 #[test]
 fn odd_files_are_handled() {
     let dir = scratch("odd");

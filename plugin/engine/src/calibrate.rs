@@ -12,7 +12,8 @@
 //! twice, which keeps `live` < `balanced` < `studio`).
 //!
 //! Streaming models are left alone: their run costs in proportion to the frames it is given,
-//! so a longer schedule buys no headroom. So are models with a fixed segment (waveform models):
+//! so a longer schedule buys no headroom. A real-time engine warms them up instead
+//! ([`warm_up`]). So are models with a fixed segment (waveform models):
 //! their schedules already keep as many new frames per run as the segment allows, and one of
 //! their runs takes seconds, too long to time on every start.
 
@@ -87,6 +88,27 @@ fn measure(model: &mut dyn MaskModel, spec: &ModelSpec) -> [usize; 3] {
         let budget = (schedule.new * spec.hop) as f64 / f64::from(spec.sample_rate);
         stretch_for(Duration::from_secs_f64(per_frame * schedule.window as f64), Duration::from_secs_f64(budget))
     })
+}
+
+/// Runs a streaming model on silence this many times before a real-time worker starts.
+pub const WARM_UP_RUNS: usize = 8;
+
+/// Runs `model` [`WARM_UP_RUNS`] times on `frames` frames of silence, then resets it: a real-time
+/// engine of a streaming model does this on the main thread before its worker starts. A session's
+/// first ONNX Runtime calls allocate and fault in memory and take several times longer than
+/// later ones; a streaming model has one hop (5.8 ms) for each run, so cold first runs missed
+/// deadlines in the first 50 ms of a paced render (`cargo xtask bench`, Dec 2). A model that
+/// fails or panics here fails the same way in the worker, where failures are counted.
+pub fn warm_up(model: &mut dyn MaskModel, spec: &ModelSpec, frames: usize) {
+    let magnitude = vec![0.0; spec.input_values(frames)];
+    let mut masks = vec![0.0; spec.output_values(frames)];
+    for _ in 0..WARM_UP_RUNS {
+        let run = std::panic::AssertUnwindSafe(|| model.infer(&magnitude, frames, &mut masks));
+        if !matches!(std::panic::catch_unwind(run), Ok(Ok(()))) {
+            break;
+        }
+    }
+    model.reset();
 }
 
 /// The smallest stretch whose budget leaves `run` its headroom, at most [`MAX_STRETCH`].

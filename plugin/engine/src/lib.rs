@@ -253,6 +253,9 @@ impl Engine {
         } else {
             config.mode.schedule(&spec).stretched(stretches[config.mode as usize])
         };
+        if config.realtime && schedule.stateful && !model.is_pass_through() {
+            calibrate::warm_up(model.as_mut(), &spec, schedule.window);
+        }
         let stem_channels = (spec.stem_count() - 1) * CHANNELS;
         let bridge =
             RateBridge::new(config.sample_rate, spec.sample_rate, stem_channels).map_err(EngineError::Resampling)?;

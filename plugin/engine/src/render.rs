@@ -61,6 +61,9 @@ pub struct Rendered {
     pub block_times: Vec<Duration>,
     /// Samples that fell back to dry because the worker was late.
     pub missed_samples: usize,
+    /// Where each block that missed its deadline started, in input samples: whether misses
+    /// come at the start (a cold model) or anywhere (the machine).
+    pub missed_at: Vec<usize>,
 }
 
 /// Separates `input` (one or two channels of equal length at `sample_rate`) block by block.
@@ -89,6 +92,7 @@ pub fn render(
     let mut block_out: Vec<Vec<f32>> = vec![vec![0.0; largest]; stems * channels];
     let mut block_times = Vec::new();
     let mut missed = 0;
+    let mut missed_at = Vec::new();
     let started = Instant::now();
     let mut position = 0;
     for size in blocks.sizes() {
@@ -111,8 +115,12 @@ pub fn render(
         let ins: Vec<&[f32]> = staged.iter().map(|s| &s[..n]).collect();
         let mut outs: Vec<&mut [f32]> = block_out.iter_mut().map(|b| &mut b[..n]).collect();
         let t = Instant::now();
-        missed += processor.process(&ins, &mut outs).missed;
+        let report = processor.process(&ins, &mut outs);
         block_times.push(t.elapsed());
+        if report.missed > 0 {
+            missed += report.missed;
+            missed_at.push(position);
+        }
         for (i, b) in block_out.iter().enumerate() {
             out[i / channels][i % channels][position..position + n].copy_from_slice(&b[..n]);
         }
@@ -124,5 +132,5 @@ pub fn render(
             ch.drain(..latency);
         }
     }
-    Rendered { stems: out, elapsed: started.elapsed(), block_times, missed_samples: missed }
+    Rendered { stems: out, elapsed: started.elapsed(), block_times, missed_samples: missed, missed_at }
 }

@@ -4,6 +4,7 @@
 
 mod demo_clip;
 mod model;
+mod own_model;
 mod runtime;
 mod venv;
 
@@ -15,12 +16,13 @@ pub fn run(paths: &Paths) -> Result<()> {
     step(1, "Python environment (.venv)", || venv::ensure(paths))?;
     step(2, "ONNX Runtime shared library (runtime/)", || runtime::ensure(paths))?;
     step(3, "default model (models/spleeter-2stems.onnx)", || model::ensure(paths))?;
-    step(4, "demo clip (demo/falcon69)", || demo_clip::ensure(paths))?;
+    step(4, "Sift's own four-stem model (models/sift-4stem.onnx)", || own_model::ensure(paths))?;
+    step(5, "demo clip (demo/falcon69)", || demo_clip::ensure(paths))?;
     println!("==> setup done");
     Ok(())
 }
 
-const STEPS: usize = 4;
+const STEPS: usize = 5;
 
 /// `setup --model NAME`: installs a model Sift may fetch but not bundle, through the `sift`
 /// binary's own installer (npm, checksum, licence), so there is one way to install it.

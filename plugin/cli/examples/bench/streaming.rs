@@ -1,17 +1,17 @@
-//! The streaming part of the bench: what a run every hop costs, and whether a causal model of
-//! about a million parameters keeps up in `live` at every common host block size.
+//! The streaming part of the bench: what a run every hop costs, and whether Sift's own
+//! four-stem model (`sift-4stem`, 1.55 M parameters, causal) keeps up in `live` at every common
+//! host block size.
 //!
-//! - the fixed cost of one ONNX Runtime call: the median time of a call to `stream-smoother`,
-//!   whose graph does almost nothing (a few element-wise operations on 1026 values);
-//! - one call of `stream-gru` (1.19 M parameters, one frame on a 1024/256 grid);
+//! - the fixed cost of one ONNX Runtime call: the median time of a call to `stream-smoother`
+//!   (`model/make_test_models.py`), whose graph does almost nothing (a few element-wise
+//!   operations on 1026 values);
+//! - one call of `sift-4stem` (one frame on a 1024/256 grid), as setup installed it;
 //! - the worker's CPU while it has nothing to do (its polling: nobody wakes it in real time);
-//! - a paced real-time render in `live` with `stream-gru` at 64 to 1024-sample host blocks:
-//!   deadline misses and the worker thread's share of one core (model runs included), on a
-//!   quiet machine and with [`HOGS`] threads spinning beside it (a build, another program).
-//!   The paced thread plays a host's audio thread, so it asks for real-time scheduling at
-//!   [`HOST_PRIORITY`], above the worker's.
-//!
-//! Both models come from `model/make_test_models.py` (built into a temporary folder).
+//! - a paced real-time render in `live` with `sift-4stem` at 64 to 1024-sample host blocks:
+//!   deadline misses, where they fell, and the worker thread's share of one core (model runs
+//!   included), on a quiet machine and with [`HOGS`] threads spinning beside it (a build,
+//!   another program). The paced thread plays a host's audio thread, so it asks for real-time
+//!   scheduling at [`HOST_PRIORITY`], above the worker's.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -20,12 +20,18 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sift_engine::render::{self, Blocks};
 use sift_engine::{Engine, EngineConfig, MaskModel, Mode};
-use sift_inference::{OnnxModel, SessionOptions};
+use sift_inference::{catalogue, OnnxModel, SessionOptions};
 
 use super::{looped, seconds_to_frames, Lengths, Misses, Spread};
 
+/// The model of the paced renders: Sift's own, the one `live` users run.
+const MODEL: &str = "sift-4stem";
+
 /// The host block sizes of the paced renders.
 pub const BLOCKS: [usize; 5] = [64, 128, 256, 512, 1024];
+
+/// Blocks that missed whose start the table lists.
+const MISSES_LISTED: usize = 4;
 
 /// Calls timed for the per-call cost.
 const CALLS: usize = 3000;
@@ -62,6 +68,8 @@ struct PacedRow {
     latency_ms: f64,
     #[serde(flatten)]
     missed: Misses,
+    /// When the first few blocks that missed started, in seconds into the render.
+    missed_at_s: Vec<f64>,
     worker_percent: f64,
     /// Share of the machine's CPU time the hypervisor gave to others during the render (`None`
     /// off Linux): what misses on a shared virtual machine come from.
@@ -73,13 +81,13 @@ pub fn measure(clip: &[Vec<f32>], rate: u32, lengths: Lengths) -> Result<Streami
     let models = sift_test_support::test_models();
     let options = SessionOptions::default().intra_threads(1);
     let mut smoother = OnnxModel::load(&models.join("stream-smoother.onnx"), &options)?;
-    let gru_path = models.join("stream-gru.onnx");
-    let mut gru = OnnxModel::load(&gru_path, &options)?;
+    let own_path = catalogue::resolve(Some(MODEL), None)?;
+    let mut own = OnnxModel::load(&own_path, &options)?;
 
-    eprintln!("[streaming] {CALLS} calls of stream-smoother and of stream-gru");
+    eprintln!("[streaming] {CALLS} calls of stream-smoother and of {MODEL}");
     let empty = time_calls(&mut smoother)?;
-    let call = time_calls(&mut gru)?;
-    eprintln!("[streaming]   median {:.1} µs (empty graph), {:.1} µs (stream-gru)", empty.median, call.median);
+    let call = time_calls(&mut own)?;
+    eprintln!("[streaming]   median {:.1} µs (empty graph), {:.1} µs ({MODEL})", empty.median, call.median);
 
     eprintln!("[streaming] idle worker, 5 s");
     let idle_worker_percent = idle_worker_percent(Box::new(smoother), rate)?;
@@ -89,7 +97,7 @@ pub fn measure(clip: &[Vec<f32>], rate: u32, lengths: Lengths) -> Result<Streami
     let host_scheduling = sift_engine::priority::promote_current_thread(HOST_PRIORITY).to_string();
     let mut worker_scheduling = String::new();
     let mut paced = Vec::new();
-    let mut model: Box<dyn MaskModel> = Box::new(gru);
+    let mut model: Box<dyn MaskModel> = Box::new(own);
     for (busy, block) in [false, true].into_iter().flat_map(|busy| BLOCKS.map(|block| (busy, block))) {
         let beside = if busy { format!(", {HOGS} threads spinning beside") } else { String::new() };
         eprintln!("[streaming] paced live render, {block}-sample blocks, {} s{beside}", lengths.paced);
@@ -101,7 +109,7 @@ pub fn measure(clip: &[Vec<f32>], rate: u32, lengths: Lengths) -> Result<Streami
         let before = worker_cpu()?;
         let steal_before = steal_ticks();
         let started = Instant::now();
-        render::render(&mut processor, &input, rate, &Blocks::Fixed(block), true, |_| {});
+        let rendered = render::render(&mut processor, &input, rate, &Blocks::Fixed(block), true, |_| {});
         let worker_percent =
             100.0 * worker_cpu()?.saturating_sub(before).as_secs_f64() / started.elapsed().as_secs_f64();
         drop(hogs);
@@ -114,6 +122,7 @@ pub fn measure(clip: &[Vec<f32>], rate: u32, lengths: Lengths) -> Result<Streami
             latency_samples: latency.samples,
             latency_ms: latency.millis(),
             missed: Misses::of(&engine),
+            missed_at_s: rendered.missed_at.iter().take(MISSES_LISTED).map(|&at| at as f64 / f64::from(rate)).collect(),
             worker_percent,
             steal_percent,
         };
@@ -247,8 +256,9 @@ fn steal_ticks() -> Option<(u64, u64)> {
 /// The streaming table, after the windowed one.
 pub fn print(f: &StreamingFigures, library: &Path) {
     println!(
-        "\nStreaming: `{}` (`model/make_test_models.py`, 1.19 M parameters, causal, one {:.1} ms hop per run) \
-         in `live`, paced real-time renders of the demo mixture at 44.1 kHz. ONNX Runtime {}, 1 intra-op thread.\n",
+        "\nStreaming: `{}` (Sift's own four-stem model, `model/weights/`, 1.55 M parameters, causal, one {:.1} ms \
+         hop per run) in `live`, paced real-time renders of the demo mixture at 44.1 kHz. ONNX Runtime {}, 1 intra-op \
+         thread.\n",
         f.model,
         f.hop_ms,
         library.display()
@@ -256,8 +266,13 @@ pub fn print(f: &StreamingFigures, library: &Path) {
     println!(
         "Per call: {:.1} µs median ({:.1} µs p99) for a graph that does almost nothing (`stream-smoother`: \
          the fixed cost of an ONNX Runtime call from the worker), {:.1} µs median ({:.1} µs p99) for \
-         `stream-gru`. Idle worker (polling, nobody wakes it): {:.2} % of a core.\n",
-        f.empty_call_median_us, f.empty_call_p99_us, f.model_call_median_us, f.model_call_p99_us, f.idle_worker_percent
+         `{}`. Idle worker (polling, nobody wakes it): {:.2} % of a core.\n",
+        f.empty_call_median_us,
+        f.empty_call_p99_us,
+        f.model_call_median_us,
+        f.model_call_p99_us,
+        f.model,
+        f.idle_worker_percent
     );
     println!(
         "Paced thread (the host's audio thread): {}. Worker: {}. Busy: {HOGS} threads spin at normal priority \
@@ -265,20 +280,22 @@ pub fn print(f: &StreamingFigures, library: &Path) {
         f.host_scheduling, f.worker_scheduling
     );
     println!(
-        "| host block | machine | latency (samples) | latency (ms) | paced misses (blocks/samples) | input overflows \
-         | worker CPU (% of one core) | CPU stolen by the hypervisor (%) |"
+        "| host block | machine | latency (samples) | latency (ms) | paced misses (blocks/samples) | first misses at (s) \
+         | input overflows | worker CPU (% of one core) | CPU stolen by the hypervisor (%) |"
     );
-    println!("|--:|--|--:|--:|--:|--:|--:|--:|");
+    println!("|--:|--|--:|--:|--:|--|--:|--:|--:|");
     for row in &f.paced {
         let steal = row.steal_percent.map_or("n/a".into(), |p| format!("{p:.1}"));
+        let at = row.missed_at_s.iter().map(|s| format!("{s:.2}")).collect::<Vec<_>>().join(", ");
         println!(
-            "| {} | {} | {} | {:.1} | {}/{} | {} | {:.1} | {steal} |",
+            "| {} | {} | {} | {:.1} | {}/{} | {} | {} | {:.1} | {steal} |",
             row.block,
             if row.busy { "busy" } else { "quiet" },
             row.latency_samples,
             row.latency_ms,
             row.missed.misses,
             row.missed.missed_samples,
+            if at.is_empty() { "–".to_string() } else { at },
             row.missed.overflows,
             row.worker_percent
         );
