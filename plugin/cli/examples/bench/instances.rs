@@ -1,7 +1,7 @@
 //! Several plugin instances in one process, as in a session with Sift on several tracks.
 //!
-//! - misses: 1 and [`SHARED_INSTANCES`] engines of the default model in `live`, fitted to the
-//!   machine as the plugin fits them, driven by one paced thread that processes every
+//! - misses: 1 and [`SHARED_INSTANCES`] engines of a model in `live` (the default model, then
+//!   Sift's own four-stem streaming model), fitted to the machine as the plugin fits them, driven by one paced thread that processes every
 //!   instance's block in turn (a host's audio thread does the same), at 64 to 1024-sample
 //!   blocks; the misses are summed over the instances;
 //! - memory: the peak RSS of a process holding 1 and [`MEMORY_INSTANCES`] engines that each
@@ -138,20 +138,33 @@ fn paced(processors: &mut [AudioProcessor], input: &[Vec<f32>], rate: u32, block
     }
 }
 
-/// The two tables, after the windowed one.
-pub fn print(figures: &InstanceFigures, memory: &[MemoryFigures]) {
+/// The instances table (one row per model, instance count and block) and the memory line,
+/// after the windowed table.
+pub fn print(figures: &[InstanceFigures], memory: &[MemoryFigures]) {
+    if figures.is_empty() {
+        return;
+    }
+    let providers: Vec<&str> = figures.iter().map(|f| f.provider.as_str()).collect();
     println!(
-        "\nInstances: {} in `live` (fitted to this machine as the plugin fits it) on the {} execution provider, \
+        "\nInstances in `live` (fitted to this machine as the plugin fits them) on the {} execution provider, \
          paced renders with one thread processing every instance's block in turn; misses summed over the instances.\n",
-        figures.model, figures.provider
+        providers.join(" / ")
     );
-    println!("| instances | host block | latency (ms) | paced misses (blocks/samples) | input overflows |");
-    println!("|--:|--:|--:|--:|--:|");
-    for r in &figures.rows {
-        println!(
-            "| {} | {} | {:.1} | {}/{} | {} |",
-            r.instances, r.block, r.latency_ms, r.missed.misses, r.missed.missed_samples, r.missed.overflows
-        );
+    println!("| model | instances | host block | latency (ms) | paced misses (blocks/samples) | input overflows |");
+    println!("|--|--:|--:|--:|--:|--:|");
+    for figures in figures {
+        for r in &figures.rows {
+            println!(
+                "| {} | {} | {} | {:.1} | {}/{} | {} |",
+                figures.model,
+                r.instances,
+                r.block,
+                r.latency_ms,
+                r.missed.misses,
+                r.missed.missed_samples,
+                r.missed.overflows
+            );
+        }
     }
     let rss = |m: &MemoryFigures| m.peak_rss_mib.map_or("n/a".to_owned(), |v| format!("{v:.0} MiB"));
     let line: Vec<String> = memory.iter().map(|m| format!("{} instance(s) {}", m.instances, rss(m))).collect();

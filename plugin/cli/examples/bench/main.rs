@@ -57,8 +57,12 @@ const ONE_MODE: &str = "--one-mode";
 /// The hidden argument that makes this process a child measuring the streaming model.
 const STREAMING_CHILD: &str = "--streaming-child";
 
-/// A child's argument for the paced renders of several instances.
+/// A child's argument for the paced renders of several instances (followed by the model's name).
 const INSTANCES_CHILD: &str = "--instances-child";
+
+/// The models whose instances are measured: the default one, and Sift's own, the light one
+/// `live` users can run on several tracks.
+const INSTANCE_MODELS: [&str; 2] = [catalogue::DEFAULT_MODEL, streaming::MODEL];
 
 /// A child's argument for the memory of N instances (followed by N).
 const MEMORY_CHILD: &str = "--memory-child";
@@ -89,7 +93,8 @@ struct Options {
     streaming_only: bool,
     one_mode: Option<Mode>,
     streaming_child: bool,
-    instances_child: bool,
+    /// `--instances-child NAME`: the model whose instances this child measures.
+    instances_child: Option<String>,
     memory_child: Option<usize>,
 }
 
@@ -101,7 +106,7 @@ impl Options {
             streaming_only: false,
             one_mode: None,
             streaming_child: false,
-            instances_child: false,
+            instances_child: None,
             memory_child: None,
         };
         while let Some(arg) = args.next() {
@@ -113,7 +118,10 @@ impl Options {
                 }
                 "--streaming-only" => options.streaming_only = true,
                 STREAMING_CHILD => options.streaming_child = true,
-                INSTANCES_CHILD => options.instances_child = true,
+                INSTANCES_CHILD => {
+                    let name = args.next().with_context(|| format!("{INSTANCES_CHILD} needs a model name"))?;
+                    options.instances_child = Some(name);
+                }
                 MEMORY_CHILD => {
                     let n = args.next().with_context(|| format!("{MEMORY_CHILD} needs a count"))?;
                     options.memory_child = Some(n.parse().with_context(|| format!("{MEMORY_CHILD} {n}"))?);
@@ -175,9 +183,9 @@ fn main() -> Result<()> {
         println!("{}", serde_json::to_string(&figures)?);
         return Ok(());
     }
-    if options.instances_child || options.memory_child.is_some() {
+    if options.instances_child.is_some() || options.memory_child.is_some() {
         let clip = read_clip()?;
-        let model_path = catalogue::resolve(None, None)?;
+        let model_path = catalogue::resolve(options.instances_child.as_deref(), None)?;
         let line = match options.memory_child {
             Some(n) => {
                 serde_json::to_string(&instances::measure_memory(&model_path, &clip.channels, clip.sample_rate, n)?)
@@ -213,12 +221,18 @@ fn parent(options: &Options) -> Result<()> {
             rows.push(measure_in_child(&[ONE_MODE, mode.name()], options.quick, options.device)?);
         }
     }
-    let mut instance_figures = None;
+    let mut instance_figures = Vec::new();
     let mut memory = Vec::new();
     if !options.streaming_only {
-        eprintln!("[instances] starting a child process");
-        instance_figures =
-            Some(measure_in_child::<instances::InstanceFigures>(&[INSTANCES_CHILD], options.quick, options.device)?);
+        for model in INSTANCE_MODELS {
+            eprintln!("[instances] {model}: starting a child process");
+            let args = [INSTANCES_CHILD, model];
+            instance_figures.push(measure_in_child::<instances::InstanceFigures>(
+                &args,
+                options.quick,
+                options.device,
+            )?);
+        }
         for n in [1, instances::MEMORY_INSTANCES] {
             eprintln!("[instances] memory of {n} instance(s), in a child process");
             let count = n.to_string();
@@ -231,9 +245,7 @@ fn parent(options: &Options) -> Result<()> {
     if !rows.is_empty() {
         print_table(&rows);
     }
-    if let Some(figures) = &instance_figures {
-        instances::print(figures, &memory);
-    }
+    instances::print(&instance_figures, &memory);
     streaming::print(&streaming, &library);
     Ok(())
 }

@@ -25,7 +25,7 @@ use sift_inference::{catalogue, OnnxModel, SessionOptions};
 use super::{looped, seconds_to_frames, Lengths, Misses, Spread};
 
 /// The model of the paced renders: Sift's own, the one `live` users run.
-const MODEL: &str = "sift-4stem";
+pub const MODEL: &str = "sift-4stem";
 
 /// The host block sizes of the paced renders.
 pub const BLOCKS: [usize; 5] = [64, 128, 256, 512, 1024];
