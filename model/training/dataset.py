@@ -12,11 +12,12 @@ compressed. The mixture is the sum of the stems, always.
 A training set may still be rendering while a run trains on it (render.py appends to the
 manifest as each example is written): `MixDataset` reads the manifest again every
 `RELOAD_EVERY` draws, so a fresh machine can start training on the first examples instead of
-waiting the ~30-60 minutes a whole render takes.
+waiting the ~15 minutes (more on a busy machine) a whole render takes.
 """
 import itertools
 import json
 import pathlib
+import sys
 
 import numpy as np
 import soundfile
@@ -40,7 +41,18 @@ def read_stem(root, split, example, stem, start, length):
     if stem not in example["rms_db"]:
         return np.zeros((2, length), dtype=np.float32)
     path = pathlib.Path(root, split, example["id"], f"{stem}.flac")
-    x, _ = soundfile.read(path, start=start, frames=length, dtype="float32", always_2d=True)
+    try:
+        x, _ = soundfile.read(path, start=start, frames=length, dtype="float32", always_2d=True)
+    except soundfile.LibsndfileError as err:
+        # libsndfile 1.2.0 (Debian bookworm) fails to seek to some positions of a FLAC file
+        # that decodes whole without error (error 39; data/v2's mma-00110/vocals.flac at frame
+        # 433140, every time), and the data worker's exception ended run bsgru-v3 twice, after
+        # ~37,000 and ~7,000 reads (3,000 random seeks found no other). Such a read is done
+        # again without seeking: decoding from the start, slower but plain.
+        print(f"reading {path} from frame {start} failed ({err.code}): decoding from its start",
+              file=sys.stderr, flush=True)
+        x, _ = soundfile.read(path, frames=start + length, dtype="float32", always_2d=True)
+        x = x[start:]
     x = x.T
     if x.shape[1] < length:
         x = np.pad(x, ((0, 0), (0, length - x.shape[1])))
