@@ -23,6 +23,8 @@ saturated the decoder's tanh (99 % of units beyond |x| > 3), cut every earlier l
 by ~1000x and left one fixed mask per bin. `init_mask_bias` starts the decoder at the data's
 mean mask per bin, so the first steps learn what varies, not the average split.
 """
+import math
+
 import torch
 from torch import nn
 
@@ -103,14 +105,14 @@ class LevelTracker(nn.Module):
     def __init__(self, seconds, frames_per_second):
         super().__init__()
         self.log_decay = -1.0 / (seconds * frames_per_second)
+        self.decay = math.exp(self.log_decay)
 
     def forward(self, mag, state):
         """mag (B, C, T, F), state (B, 2) -> level (B, 1, T, 1) (a magnitude), next state."""
         power = mag.pow(2).mean(dim=(1, 3))                                 # (B, T)
-        weight = 1.0 - torch.exp(torch.tensor(self.log_decay))
-        b = torch.stack([power, torch.ones_like(power)], dim=-1) * weight   # (B, T, 2)
+        b = torch.stack([power, torch.ones_like(power)], dim=-1) * (1.0 - self.decay)  # (B, T, 2)
         if mag.shape[2] == 1:  # one frame (streaming)
-            s = torch.exp(torch.tensor(self.log_decay)) * state.unsqueeze(1) + b
+            s = self.decay * state.unsqueeze(1) + b
         else:
             s = MinGRU.scan(torch.full_like(b, self.log_decay), b, state)
         level = torch.sqrt(s[..., 0] / s[..., 1]) + self.FLOOR

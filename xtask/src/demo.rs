@@ -3,7 +3,7 @@
 //! clip's own reference stems, the quickest end-to-end look at the product; then bundles the
 //! CLAP and VST3 plugins into `target/bundled`.
 
-use crate::paths::Paths;
+use crate::paths::{Paths, OWN_MODEL};
 use crate::process::{self, command};
 use crate::{bundle, product, setup};
 use anyhow::{Context, Result};
@@ -17,7 +17,7 @@ pub fn run(paths: &Paths) -> Result<()> {
         (
             "Sift's own four-stem model in `live` (host blocks of 256)",
             "out-4stem",
-            &["--model", "sift-4stem", "--mode", "live", "--block", "256"][..],
+            &["--model", OWN_MODEL, "--mode", "live", "--block", "256"][..],
         ),
     ];
     for (what, folder, options) in separations {

@@ -17,8 +17,9 @@ pub fn ort_library_name() -> String {
     }
 }
 
-/// Sift's own four-stem model's file name, both where it is committed and where it is installed.
-pub const OWN_MODEL_FILE: &str = "sift-4stem.onnx";
+/// Sift's own four-stem model's name (`sift separate --model NAME`); its file is `NAME.onnx`,
+/// both where it is committed and where it is installed.
+pub const OWN_MODEL: &str = "sift-4stem";
 
 pub struct Paths {
     pub root: PathBuf,
@@ -71,12 +72,12 @@ impl Paths {
     /// Sift's own four-stem streaming model as committed to the repository: exported from a
     /// training checkpoint by `model/training/export.py` (model/README.md says with what).
     pub fn own_model_source(&self) -> PathBuf {
-        self.model_sources().join("weights").join(OWN_MODEL_FILE)
+        self.model_sources().join("weights").join(format!("{OWN_MODEL}.onnx"))
     }
 
     /// Where `cargo xtask setup` installs Sift's own model, beside the default one.
     pub fn own_model(&self) -> PathBuf {
-        self.models().join(OWN_MODEL_FILE)
+        self.models().join(format!("{OWN_MODEL}.onnx"))
     }
 
     /// The models the plugin bundles ship with.

@@ -12,10 +12,10 @@
 //! twice, which keeps `live` < `balanced` < `studio`).
 //!
 //! Streaming models are left alone: their run costs in proportion to the frames it is given,
-//! so a longer schedule buys no headroom. A real-time engine warms them up instead
-//! ([`warm_up`]). So are models with a fixed segment (waveform models):
+//! so a longer schedule buys no headroom. So are models with a fixed segment (waveform models):
 //! their schedules already keep as many new frames per run as the segment allows, and one of
-//! their runs takes seconds, too long to time on every start.
+//! their runs takes seconds, too long to time on every start. A real-time engine of a streaming
+//! model warms it up instead ([`warm_up`]).
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -69,18 +69,10 @@ fn measure(model: &mut dyn MaskModel, spec: &ModelSpec) -> [usize; 3] {
         return [1; 3];
     }
     let frames = live.window;
-    let magnitude = vec![0.0; spec.input_values(frames)];
-    let mut masks = vec![0.0; spec.output_values(frames)];
     // The faster of two runs: the first may still be faulting pages in.
-    let mut fastest = Duration::MAX;
-    for _ in 0..2 {
-        let started = Instant::now();
-        let run = std::panic::AssertUnwindSafe(|| model.infer(&magnitude, frames, &mut masks));
-        if !matches!(std::panic::catch_unwind(run), Ok(Ok(()))) {
-            return [1; 3];
-        }
-        fastest = fastest.min(started.elapsed());
-    }
+    let Some(fastest) = run_on_silence(model, spec, frames, 2) else {
+        return [1; 3];
+    };
     model.reset();
     let per_frame = fastest.as_secs_f64() / frames as f64;
     Mode::ALL.map(|mode| {
@@ -100,15 +92,25 @@ pub const WARM_UP_RUNS: usize = 8;
 /// deadlines in the first 50 ms of a paced render (`cargo xtask bench`, Dec 2). A model that
 /// fails or panics here fails the same way in the worker, where failures are counted.
 pub fn warm_up(model: &mut dyn MaskModel, spec: &ModelSpec, frames: usize) {
+    let _ = run_on_silence(model, spec, frames, WARM_UP_RUNS);
+    model.reset();
+}
+
+/// Runs `model` `runs` times on `frames` frames of silence; the fastest run's time, or `None`
+/// at the first run that fails or panics. The model's state is left as the runs left it.
+fn run_on_silence(model: &mut dyn MaskModel, spec: &ModelSpec, frames: usize, runs: usize) -> Option<Duration> {
     let magnitude = vec![0.0; spec.input_values(frames)];
     let mut masks = vec![0.0; spec.output_values(frames)];
-    for _ in 0..WARM_UP_RUNS {
+    let mut fastest = Duration::MAX;
+    for _ in 0..runs {
+        let started = Instant::now();
         let run = std::panic::AssertUnwindSafe(|| model.infer(&magnitude, frames, &mut masks));
         if !matches!(std::panic::catch_unwind(run), Ok(Ok(()))) {
-            break;
+            return None;
         }
+        fastest = fastest.min(started.elapsed());
     }
-    model.reset();
+    Some(fastest)
 }
 
 /// The smallest stretch whose budget leaves `run` its headroom, at most [`MAX_STRETCH`].

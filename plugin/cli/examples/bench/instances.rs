@@ -1,9 +1,10 @@
 //! Several plugin instances in one process, as in a session with Sift on several tracks.
 //!
 //! - misses: 1 and [`SHARED_INSTANCES`] engines of a model in `live` (the default model, then
-//!   Sift's own four-stem streaming model), fitted to the machine as the plugin fits them, driven by one paced thread that processes every
-//!   instance's block in turn (a host's audio thread does the same), at 64 to 1024-sample
-//!   blocks; the misses are summed over the instances;
+//!   Sift's own four-stem streaming model), fitted to the machine as the plugin fits them,
+//!   driven by one paced thread that processes every instance's block in turn (a host's audio
+//!   thread does the same), at 64 to 1024-sample blocks; the misses are summed over the
+//!   instances;
 //! - memory: the peak RSS of a process holding 1 and [`MEMORY_INSTANCES`] engines that each
 //!   rendered a few seconds offline, each count in its own child process (a peak only grows).
 //!   Instances of one model share one ONNX Runtime session (`OnnxModel::load` keeps a cache),
@@ -144,7 +145,8 @@ pub fn print(figures: &[InstanceFigures], memory: &[MemoryFigures]) {
     if figures.is_empty() {
         return;
     }
-    let providers: Vec<&str> = figures.iter().map(|f| f.provider.as_str()).collect();
+    let mut providers: Vec<&str> = figures.iter().map(|f| f.provider.as_str()).collect();
+    providers.dedup();
     println!(
         "\nInstances in `live` (fitted to this machine as the plugin fits them) on the {} execution provider, \
          paced renders with one thread processing every instance's block in turn; misses summed over the instances.\n",
