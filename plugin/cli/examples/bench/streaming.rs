@@ -7,6 +7,10 @@
 //!   operations on 1026 values);
 //! - one call of `sift-4stem` (one frame on a 1024/256 grid), as setup installed it;
 //! - the worker's CPU while it has nothing to do (its polling: nobody wakes it in real time);
+//! - an ideal worker on this machine ([`ideal_worker`]): a thread at the worker's real-time
+//!   priority that wakes at the exact start of every hop and runs `sift-4stem` once, with no
+//!   ring, no audio thread and no polling, quiet and busy: how often the machine alone makes a
+//!   hop's run late, which no engine design can prevent at this latency;
 //! - a paced real-time render in `live` with `sift-4stem` at 64 to 1024-sample host blocks:
 //!   deadline misses, where they fell, and the worker thread's share of one core (model runs
 //!   included), on a quiet machine and with [`HOGS`] threads spinning beside it (a build,
@@ -52,6 +56,8 @@ pub struct StreamingFigures {
     model_call_median_us: f64,
     model_call_p99_us: f64,
     idle_worker_percent: f64,
+    /// The ideal worker, on the quiet machine and with [`HOGS`] threads spinning beside it.
+    ideal: Vec<IdealWorker>,
     /// How the paced thread (the host's audio thread) and the worker were scheduled.
     host_scheduling: String,
     worker_scheduling: String,
@@ -76,6 +82,19 @@ struct PacedRow {
     steal_percent: Option<f64>,
 }
 
+/// An ideal worker's run: from each hop's start to the end of its model call.
+#[derive(Debug, Serialize, Deserialize)]
+struct IdealWorker {
+    busy: bool,
+    hops: usize,
+    late_median_us: f64,
+    late_p99_us: f64,
+    late_max_us: f64,
+    /// Hops whose run ended more than one hop after the hop started: a miss in any engine
+    /// whose worker has one hop for a run, as a causal model at 29 ms has.
+    over_hop: usize,
+}
+
 /// Every streaming measurement, in this (child) process.
 pub fn measure(clip: &[Vec<f32>], rate: u32, lengths: Lengths) -> Result<StreamingFigures> {
     let models = sift_test_support::test_models();
@@ -92,6 +111,20 @@ pub fn measure(clip: &[Vec<f32>], rate: u32, lengths: Lengths) -> Result<Streami
     eprintln!("[streaming] idle worker, 5 s");
     let idle_worker_percent = idle_worker_percent(Box::new(smoother), rate)?;
     eprintln!("[streaming]   {idle_worker_percent:.2} % of a core");
+
+    let hop = Duration::from_secs_f64(own.spec().hop as f64 / f64::from(own.spec().sample_rate));
+    let mut ideal = Vec::new();
+    for busy in [false, true] {
+        eprintln!("[streaming] ideal worker, {} s{}", lengths.paced, if busy { ", busy" } else { "" });
+        let hogs = busy.then(|| Hogs::spin(HOGS));
+        ideal.push(ideal_worker(&mut own, lengths.paced, hop, busy)?);
+        drop(hogs);
+        eprintln!(
+            "[streaming]   {} of {} hops late by more than a hop",
+            ideal[ideal.len() - 1].over_hop,
+            ideal[ideal.len() - 1].hops
+        );
+    }
 
     let input = looped(clip, seconds_to_frames(lengths.paced, rate));
     let host_scheduling = sift_engine::priority::promote_current_thread(HOST_PRIORITY).to_string();
@@ -139,6 +172,7 @@ pub fn measure(clip: &[Vec<f32>], rate: u32, lengths: Lengths) -> Result<Streami
         model_call_median_us: call.median,
         model_call_p99_us: call.p99,
         idle_worker_percent,
+        ideal,
         host_scheduling,
         worker_scheduling,
         paced,
@@ -194,6 +228,52 @@ fn time_calls(model: &mut OnnxModel) -> Result<Spread> {
         times.push(started.elapsed().as_secs_f64() * 1e6);
     }
     Spread::of(times).context("no calls timed")
+}
+
+/// A thread at the worker's real-time priority that sleeps until the start of each hop (as if
+/// the audio thread had just handed over the hop's last sample and woken it at once) and runs
+/// the model on one frame, for `seconds`; returns how long after each hop's start its masks
+/// were out. The engine's worker cannot do better: it polls instead of being woken, and it has
+/// rings to read and write. So hops this thread finishes later than a hop after their start are
+/// time the machine took (the hypervisor descheduling the vCPU, an interrupt storm), and at a
+/// latency of one hop for the run they are misses whatever the engine does.
+fn ideal_worker(model: &mut OnnxModel, seconds: f64, hop: Duration, busy: bool) -> Result<IdealWorker> {
+    let spec = model.spec().clone();
+    let mut rng = sift_test_support::Rng::new(5);
+    let input: Vec<f32> = (0..2 * spec.bins).map(|_| (rng.next_u64() % 1000) as f32 / 10.0).collect();
+    let mut masks = vec![0.0; spec.stem_count() * 2 * spec.bins];
+    let hops = (seconds / hop.as_secs_f64()) as usize;
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let scheduling = sift_engine::priority::promote_current_thread(sift_engine::priority::WORKER_PRIORITY);
+                if !scheduling.is_realtime() {
+                    eprintln!("[streaming]   the ideal worker runs at {scheduling}");
+                }
+                let mut late = Vec::with_capacity(hops);
+                let start = Instant::now() + hop;
+                for k in 0..hops as u32 {
+                    let due = start + hop * k;
+                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                    model.infer(&input, 1, &mut masks).map_err(|e| anyhow::anyhow!("{e}"))?;
+                    late.push(due.elapsed().as_secs_f64() * 1e6);
+                }
+                let over_hop = late.iter().filter(|&&us| us > hop.as_secs_f64() * 1e6).count();
+                let spread = Spread::of(late).context("no hops timed")?;
+                Ok(IdealWorker {
+                    busy,
+                    hops,
+                    late_median_us: spread.median,
+                    late_p99_us: spread.p99,
+                    late_max_us: spread.max,
+                    over_hop,
+                })
+            })
+            .join()
+            .map_err(|_| anyhow::anyhow!("the ideal worker thread panicked"))?
+    })
 }
 
 /// The worker's CPU while no audio comes, as a percentage of one core: the cost of its polling.
@@ -274,6 +354,28 @@ pub fn print(f: &StreamingFigures, library: &Path) {
         f.model,
         f.idle_worker_percent
     );
+    let ideal: Vec<String> = f
+        .ideal
+        .iter()
+        .map(|i| {
+            format!(
+                "{}: {:.0} µs median, {:.0} µs p99, {:.0} µs at most, {} of {} hops later than the {:.1} ms hop",
+                if i.busy { "busy" } else { "quiet" },
+                i.late_median_us,
+                i.late_p99_us,
+                i.late_max_us,
+                i.over_hop,
+                i.hops,
+                f.hop_ms
+            )
+        })
+        .collect();
+    println!(
+        "Ideal worker (a thread at the worker's priority woken at each hop's start for one model call, nothing \
+         else), from the hop's start to its masks: {}.",
+        ideal.join("; ")
+    );
+    println!();
     println!(
         "Paced thread (the host's audio thread): {}. Worker: {}. Busy: {HOGS} threads spin at normal priority \
          beside the render.\n",
