@@ -127,11 +127,20 @@ class MixDataset(torch.utils.data.IterableDataset):
         return torch.from_numpy(stems.sum(axis=0)), torch.from_numpy(stems)
 
 
-def validation_set(root, seconds, sample_rate, limit=None):
-    """[(id, mixture (2, n), stems (4, 2, n))] of the held-out split, unaugmented."""
+def validation_set(root, seconds, sample_rate, limit=None, stem_rms_db=None):
+    """[(id, mixture (2, n), stems (4, 2, n))] of the held-out split, unaugmented.
+
+    By default each song keeps its own balance (in most MMA renders the drums sit 20-25 dB
+    under the mix). With `stem_rms_db` every stem is brought to that RMS over its whole example
+    first, the balance training mixes start from (`MixDataset.draw`), so that no stem's figure
+    is set by how quietly one arranger mixed it."""
     out = []
     n = int(seconds * sample_rate)
     for example in load_manifest(root, "valid")[:limit]:
         stems = np.stack([read_stem(root, "valid", example, s, 0, n) for s in STEMS])
+        if stem_rms_db is not None:
+            for i, s in enumerate(STEMS):
+                if s in example["rms_db"]:
+                    stems[i] *= np.float32(10 ** ((stem_rms_db - example["rms_db"][s]) / 20))
         out.append((example["id"], torch.from_numpy(stems.sum(axis=0)), torch.from_numpy(stems)))
     return out

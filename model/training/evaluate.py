@@ -1,7 +1,8 @@
 """SDR of a checkpoint: `python model/training/evaluate.py data/runs/bsgru-v2/best.pt`
 
 Prints per-stem SDR (global, and the median over 1 s windows, the figure MUSDB18 papers quote)
-on the held-out synthetic renders and, for information only, on the real evaluation clip
+on the held-out synthetic renders (each song's own balance, and every stem at the training
+mixes' starting RMS) and, for information only, on the real evaluation clip
 (`../shared/eval/musdb18-preview-80s-rock`, never used for training or model selection).
 """
 import argparse
@@ -45,7 +46,7 @@ def score(separator, mix, stems):
 def load(checkpoint):
     ckpt = torch.load(checkpoint)
     cfg = tomllib.loads(ckpt["config"])
-    separator = Separator(cfg["model"])
+    separator = Separator(cfg["model"], cfg["data"]["sample_rate"])
     separator.load_state_dict(ckpt["model"])
     separator.eval()
     return separator, cfg, ckpt.get("step")
@@ -62,13 +63,17 @@ def main():
     separator, cfg, step = load(args.checkpoint)
     result = {"checkpoint": args.checkpoint, "step": step}
 
-    per_stem = {s: [] for s in STEMS}
-    for _, mix, stems in dataset.validation_set(cfg["data"]["root"], args.valid_seconds,
-                                                cfg["data"]["sample_rate"]):
-        for s, v in score(separator, mix, stems).items():
-            per_stem[s].append(v["sdr"])
-    result["valid_median_sdr"] = {s: round(float(np.median(v)), 2) for s, v in per_stem.items()}
-    result["valid_examples"] = {s: len(v) for s, v in per_stem.items()}
+    # each song's own balance, then every stem at the training mixes' starting RMS
+    for key, stem_rms_db in (("valid", None), ("valid_balanced", cfg["data"]["stem_rms_db"])):
+        per_stem = {s: [] for s in STEMS}
+        for _, mix, stems in dataset.validation_set(cfg["data"]["root"], args.valid_seconds,
+                                                    cfg["data"]["sample_rate"],
+                                                    stem_rms_db=stem_rms_db):
+            for s, v in score(separator, mix, stems).items():
+                per_stem[s].append(v["sdr"])
+        result[f"{key}_median_sdr"] = {s: round(float(np.median(v)), 2)
+                                       for s, v in per_stem.items()}
+        result[f"{key}_examples"] = {s: len(v) for s, v in per_stem.items()}
 
     if EVAL_CLIP.exists():
         def read(name):

@@ -48,6 +48,7 @@ import statistics
 import subprocess
 import sys
 import time
+import tomllib
 import warnings
 
 import numpy as np
@@ -102,13 +103,23 @@ def state_names(net, suffix):
     return [f"{name}{suffix}" for name in net.state_names]
 
 
+def render_config(data_root):
+    """The `[render]` table of the committed data config that renders `data_root`
+    (`configs/data-v*.toml`), so the sources are known without the data on this machine."""
+    for path in sorted((REPO / "model/training/configs").glob("data-*.toml")):
+        render = tomllib.loads(path.read_text())["render"]
+        if render["out"] == data_root:
+            return render
+    raise SystemExit(f"no model/training/configs/data-*.toml renders {data_root}")
+
+
 def metadata(name, cfg, net, checkpoint, step):
-    """The contract's metadata_props; `sift.training_sources` adds `sources.SOURCES` (the
-    outside sources of the training data with their licences), for the credit their licences
-    ask for."""
+    """The contract's metadata_props; `sift.training_sources` adds the outside sources of the
+    training data with their licences (`sources.used`), for the credit their licences ask
+    for."""
     mcfg = cfg["model"]
     training_sources = {key: {k: s[k] for k in ("package", "licence", "role")}
-                        for key, s in sources.SOURCES.items()}
+                        for key, s in sources.used(render_config(cfg["data"]["root"])).items()}
     return {
         "sift.contract": "2",
         "sift.name": name,

@@ -248,7 +248,9 @@ class Spectrogram(nn.Module):
 class Separator(nn.Module):
     """Waveform in, four stem waveforms out: Spectrogram + mask model, as the engine runs it."""
 
-    def __init__(self, model_cfg):
+    def __init__(self, model_cfg, sample_rate):
+        """`model_cfg`: a run config's `[model]` table; `sample_rate`: its `[data]` rate, which
+        with the hop sets the level tracker's frames per second."""
         super().__init__()
         self.spec = Spectrogram(model_cfg["n_fft"], model_cfg["hop"])
         self.net = BandSplitRNN(n_bins=model_cfg["n_fft"] // 2 + 1,
@@ -257,7 +259,7 @@ class Separator(nn.Module):
                                 layers=model_cfg["layers"],
                                 decoder_dim=model_cfg["decoder_dim"],
                                 level_seconds=model_cfg.get("level_seconds", 0.0),
-                                frames_per_second=44100 / model_cfg["hop"])
+                                frames_per_second=sample_rate / model_cfg["hop"])
 
     def forward(self, mix):
         """mix (B, 2, N) -> (complex mixture STFT (B, 2, T, F), masks (B, 4, 2, T, F))."""

@@ -6,7 +6,8 @@ Two kinds of example:
 
 * `mma-*`: a random song: tempo, key, chord chart and one of MMA's grooves (drums, bass,
   chords), a melody sung by `voice.Singer` (or, for a share of songs, played by a GM voice
-  program), drums on one of four drum kits, the rest on one of two GM SoundFonts.
+  program), drums on one of four SoundFont drum kits (from data v3 on also one of Hydrogen's
+  twelve recorded kits, `drum_kits.py`), the rest on one of two GM SoundFonts.
 * `openmsx-*`: consecutive excerpts of the 31 OpenMSX songs (no vocals; the data set mixes
   vocals of other songs in).
 
@@ -32,6 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compose  # noqa: E402
 import midi_stems  # noqa: E402
 import sources  # noqa: E402
+from drum_kits import KitRenderer  # noqa: E402
 from fluid import FluidRenderer  # noqa: E402
 from voice import Singer  # noqa: E402
 
@@ -53,11 +55,14 @@ class Renderer:
         self.fonts = {n: FluidRenderer(sources.path(n), self.sr,
                                        kit_on_bank0=n in sources.BANK0_KITS)
                       for n in sorted(names)}
+        self.drum_kits = sources.drum_kits(cfg)
+        self.fonts.update({n: KitRenderer(sources.path(n), self.sr)
+                           for n in self.drum_kits if n in sources.HYDROGEN_KITS})
 
     def _render_stems(self, rng, midi, n, voice_programs_are_vocals):
         parts = midi_stems.split(midi, stems=("drums", "bass", "other", "vocals"),
                                  voice_programs_are_vocals=voice_programs_are_vocals)
-        drum_font = str(rng.choice(sources.DRUM_SOUNDFONTS))
+        drum_font = str(rng.choice(self.drum_kits))
         melodic_font = str(rng.choice(sources.MELODIC_SOUNDFONTS))
         audio = {}
         for stem, part in parts.items():
@@ -188,7 +193,7 @@ def main():
     cfg = tomllib.loads(pathlib.Path(args.config).read_text())["render"]
     out = pathlib.Path(cfg["out"])
     out.mkdir(parents=True, exist_ok=True)
-    (out / "sources.json").write_text(json.dumps(sources.SOURCES, indent=1))
+    (out / "sources.json").write_text(json.dumps(sources.used(cfg), indent=1))
     (out / "config.toml").write_text(pathlib.Path(args.config).read_text())
     for split in args.splits.split(","):
         manifest = out / split / "manifest.jsonl"

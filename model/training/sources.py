@@ -73,9 +73,48 @@ SOURCES = {
     },
 }
 
+HYDROGEN = "debian:hydrogen-drumkits 2017.09.19~dfsg-1"
+HYDROGEN_KITS_DIR = pathlib.Path("/usr/share/hydrogen/data/drumkits")
+# Hydrogen's drum kits that are drum sets (not hand percussion), each licence as the package's
+# copyright file gives it; `drum_kits.KitRenderer` plays them.
+for _key, _folder, _licence, _what in [
+    ("h2-audiophob", "Audiophob", "CC0", "electronic/acoustic kit"),
+    ("h2-bja-pacific", "BJA_Pacific", "CC-BY-SA-3.0-US (Luc Tunguay)", "recorded acoustic kit"),
+    ("h2-colombo", "ColomboAcousticDrumkit",
+     "GPL-2+ with composition exception (Marcos Guglielmetti)", "recorded acoustic kit"),
+    ("h2-electric-empire", "ElectricEmpireKit", "GPL-2+ (Artemiy Pavlov)", "electronic kit"),
+    ("h2-forzee", "ForzeeStereo", "GPL-2 (Vladimir Sadovnikov, Alexander Belokurov)",
+     "recorded acoustic kit, stereo, multi-layered"),
+    ("h2-hard-electro", "HardElectro1", "GPL-2+ (Artemiy Pavlov)", "electronic kit"),
+    ("h2-millo", "Millo-Drums_v.1", "GPL-2 (Emiliano Grilli)", "recorded acoustic kit"),
+    ("h2-millo-ml2", "Millo_MultiLayered2", "GPL-2 (Emiliano Grilli)",
+     "recorded acoustic kit, multi-layered"),
+    ("h2-millo-ml3", "Millo_MultiLayered3", "GPL-2 (Emiliano Grilli)",
+     "recorded acoustic kit, multi-layered"),
+    ("h2-black-pearl", "The Black Pearl 1.0", "GPL-2 (Glen MacArthur)",
+     "recorded acoustic kit, multi-layered"),
+    ("h2-varibreaks", "VariBreaks", "GPL-2+ (Artemiy Pavlov)", "break-beat kit"),
+    ("h2-rumpf", "rumpf_kit_z01_h2", "CC-BY-3.0 (Emanuel Rumpf)", "recorded acoustic kit"),
+]:
+    SOURCES[_key] = {"package": HYDROGEN, "path": str(HYDROGEN_KITS_DIR / _folder),
+                     "licence": _licence, "role": f"drum kit ({_what})"}
+
 MELODIC_SOUNDFONTS = ["fluidr3-gm", "musescore-general"]
 DRUM_SOUNDFONTS = ["fluidr3-gm", "musescore-general", "avl-black-pearl", "avl-red-zeppelin"]
 BANK0_KITS = ["avl-black-pearl", "avl-red-zeppelin"]  # one kit, stored as bank 0 preset 0
+HYDROGEN_KITS = [key for key in SOURCES if key.startswith("h2-")]
+
+
+def drum_kits(render_cfg):
+    """The drum kits a render config plays drums on: the SoundFont kits, and Hydrogen's kits
+    where `hydrogen_kits = true` (data v3 on)."""
+    return DRUM_SOUNDFONTS + (HYDROGEN_KITS if render_cfg.get("hydrogen_kits", False) else [])
+
+
+def used(render_cfg):
+    """The part of `SOURCES` a render config draws on (a data set's `sources.json`)."""
+    unused = set(HYDROGEN_KITS) - set(drum_kits(render_cfg))
+    return {key: s for key, s in SOURCES.items() if key not in unused}
 
 
 def path(name):
