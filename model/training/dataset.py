@@ -49,9 +49,18 @@ def read_stem(root, split, example, stem, start, length):
         # 433140, every time), and the data worker's exception ended run bsgru-v3 twice, after
         # ~37,000 and ~7,000 reads (3,000 random seeks found no other). Such a read is done
         # again without seeking: decoding from the start, slower but plain.
+        # Run bsgru-v4 then died when that read failed too (data/v2 mma-00292/drums.flac,
+        # frame 654191, read whole without error a minute later): a stem that cannot be read is
+        # left silent in this one draw, as `silent_stem` leaves stems out anyway, and the run
+        # goes on.
         print(f"reading {path} from frame {start} failed ({err.code}): decoding from its start",
               file=sys.stderr, flush=True)
-        x, _ = soundfile.read(path, frames=start + length, dtype="float32", always_2d=True)
+        try:
+            x, _ = soundfile.read(path, frames=start + length, dtype="float32", always_2d=True)
+        except soundfile.LibsndfileError as again:
+            print(f"reading {path} from its start failed too ({again.code}): silent in this draw",
+                  file=sys.stderr, flush=True)
+            return np.zeros((2, length), dtype=np.float32)
         x = x[start:]
     x = x.T
     if x.shape[1] < length:

@@ -58,15 +58,18 @@ def main():
     ap.add_argument("--valid-seconds", type=float, default=20.0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", help="also write the figures to this file")
+    ap.add_argument("--data", help="the rendered set whose held-out split to score (default: the "
+                    "checkpoint's own, its config's [data] root), to compare runs across data sets")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     separator, cfg, step = load(args.checkpoint)
-    result = {"checkpoint": args.checkpoint, "step": step}
+    root = args.data or cfg["data"]["root"]
+    result = {"checkpoint": args.checkpoint, "step": step, "data": root}
 
     # each song's own balance, then every stem at the training mixes' starting RMS
     for key, stem_rms_db in (("valid", None), ("valid_balanced", cfg["data"]["stem_rms_db"])):
         per_stem = {s: [] for s in STEMS}
-        for _, mix, stems in dataset.validation_set(cfg["data"]["root"], args.valid_seconds,
+        for _, mix, stems in dataset.validation_set(root, args.valid_seconds,
                                                     cfg["data"]["sample_rate"],
                                                     stem_rms_db=stem_rms_db):
             for s, v in score(separator, mix, stems).items():

@@ -5,7 +5,8 @@
         --out docs/sift-4stem.png
 
 Three panels: the training loss against the step, the median validation SDR per stem on the
-held-out renders against the step (what `train.py` logs), and the global SDR per stem of the
+held-out renders against the step (what `train.py` logs; dashed where the run also scores the
+renders with every stem at the training mixes' balance), and the global SDR per stem of the
 exported model on real clips, as `sift eval` scored the stems `sift separate --mode live` wrote
 (its JSON line, saved to a file), with the issue's first targets marked. Reads JSON only, so it
 runs in the project's `.venv` (matplotlib) and needs no PyTorch.
@@ -24,19 +25,26 @@ TARGETS = {"vocals": 3.0, "drums": 4.0, "bass": 3.0}  # issue 11, on the 80s Roc
 SMOOTH = 10  # log intervals in the loss's moving average
 
 
+VALIDATIONS = {"valid_sdr": "-", "valid_sdr_balanced": "--"}  # log key: line style
+
+
 def read_log(path):
-    """(steps, losses), (validation steps, {stem: SDRs}) from a run's log.jsonl."""
-    steps, losses, valid_steps, valid = [], [], [], {s: [] for s in STEMS}
+    """(steps, losses), {log key: (validation steps, {stem: SDRs})} from a run's log.jsonl:
+    each song's own balance (`valid_sdr`) and, where the run logs it, the training mixes'
+    balance (`valid_sdr_balanced`)."""
+    steps, losses = [], []
+    valid = {key: ([], {s: [] for s in STEMS}) for key in VALIDATIONS}
     for line in pathlib.Path(path).read_text().splitlines():
         entry = json.loads(line)
         if "loss" in entry:
             steps.append(entry["step"])
             losses.append(entry["loss"])
-        if "valid_sdr" in entry:
-            valid_steps.append(entry["step"])
-            for s in STEMS:
-                valid[s].append(entry["valid_sdr"][s])
-    return (steps, losses), (valid_steps, valid)
+        for key, (valid_steps, scores) in valid.items():
+            if key in entry:
+                valid_steps.append(entry["step"])
+                for s in STEMS:
+                    scores[s].append(entry[key][s])
+    return (steps, losses), {key: v for key, v in valid.items() if v[0]}
 
 
 def moving_average(values, n):
@@ -52,7 +60,7 @@ def main():
     ap.add_argument("--title", default="Sift's own four-stem model")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-    (steps, losses), (valid_steps, valid) = read_log(args.log)
+    (steps, losses), valid = read_log(args.log)
     clips = []
     for spec in args.clip:
         name, _, file = spec.partition("=")
@@ -64,11 +72,15 @@ def main():
     ax_loss.set(xlabel="step", ylabel="relative magnitude L1", title="training loss")
     ax_loss.legend()
 
-    for i, s in enumerate(STEMS):
-        ax_valid.plot(valid_steps, valid[s], marker="o", markersize=3, color=f"C{i}", label=s)
+    for key, (valid_steps, scores) in valid.items():
+        balanced = key == "valid_sdr_balanced"
+        for i, s in enumerate(STEMS):
+            ax_valid.plot(valid_steps, scores[s], marker="o", markersize=3, color=f"C{i}",
+                          linestyle=VALIDATIONS[key],
+                          label=f"{s}, stems at training balance" if balanced else s)
     ax_valid.axhline(0, color="0.6", linewidth=0.8)
     ax_valid.set(xlabel="step", ylabel="median SDR (dB)", title="held-out renders (validation)")
-    ax_valid.legend()
+    ax_valid.legend(fontsize=7)
 
     width = 0.8 / max(1, len(clips))
     for c, (name, scores) in enumerate(clips):
