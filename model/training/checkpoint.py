@@ -1,7 +1,7 @@
 """Shrink a checkpoint to a committable one: `python model/training/checkpoint.py SRC DST`
 
 Keeps the weights as float16 (half the size; `train.py --init DST` and `evaluate.py DST` load
-them back into float32), the step, the validation SDR and the config. The optimizer state is
+them back into float32), the step, the validation SDRs and the config. The optimizer state is
 dropped, so a run continued from DST starts a new Adam (a short warm-up follows).
 """
 import argparse
@@ -17,7 +17,9 @@ def main():
     ckpt = torch.load(args.src)
     small = {"model": {k: v.half() if v.is_floating_point() else v
                        for k, v in ckpt["model"].items()},
-             "step": ckpt["step"], "valid_sdr": ckpt.get("valid_sdr"), "config": ckpt["config"]}
+             "step": ckpt["step"], "config": ckpt["config"],
+             # every validation figure the run kept (valid_sdr, valid_sdr_balanced)
+             **{k: v for k, v in ckpt.items() if k.startswith("valid_sdr")}}
     torch.save(small, args.dst)
 
 
