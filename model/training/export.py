@@ -142,8 +142,9 @@ def metadata(name, cfg, net, checkpoint, step):
         "sift.source": (
             f"Sift's own four-stem model: the causal band-split minGRU of model/training/model.py "
             f"({mcfg['layers']} blocks of {mcfg['hidden']}), trained in the Sift repository on "
-            f"multitracks rendered from MIDI with Debian and PyPI packages (SoundFonts, MMA "
-            f"grooves, OpenMSX songs, Flite and eSpeak NG voices; sift.training_sources lists "
+            f"multitracks rendered from MIDI with Debian and PyPI packages (SoundFonts"
+            f"{', recorded Hydrogen drum kits' if any(k in sources.HYDROGEN_KITS for k in training_sources) else ''}"
+            f", MMA grooves, OpenMSX songs, Flite and eSpeak NG voices; sift.training_sources lists "
             f"them with their licences), data set {cfg['data']['root']}; run "
             f"{cfg['train']['run_dir']}, step {step} ({checkpoint.name}); exported by "
             f"model/training/export.py at git commit {git_commit()}."),
