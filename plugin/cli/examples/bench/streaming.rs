@@ -76,6 +76,9 @@ struct PacedRow {
     missed: Misses,
     /// When the first few blocks that missed started, in seconds into the render.
     missed_at_s: Vec<f64>,
+    /// The longest model run of the render: a stall inside a run (the machine taking the
+    /// worker's vCPU mid-call) shows here; a late wake-up does not.
+    longest_run_ms: f64,
     worker_percent: f64,
     /// Share of the machine's CPU time the hypervisor gave to others during the render (`None`
     /// off Linux): what misses on a shared virtual machine come from.
@@ -156,6 +159,8 @@ pub fn measure(clip: &[Vec<f32>], rate: u32, lengths: Lengths) -> Result<Streami
             latency_ms: latency.millis(),
             missed: Misses::of(&engine),
             missed_at_s: rendered.missed_at.iter().take(MISSES_LISTED).map(|&at| at as f64 / f64::from(rate)).collect(),
+            longest_run_ms: f64::from(engine.shared().max_run_micros.load(std::sync::atomic::Ordering::Relaxed))
+                / 1000.0,
             worker_percent,
             steal_percent,
         };
@@ -383,14 +388,14 @@ pub fn print(f: &StreamingFigures, library: &Path) {
     );
     println!(
         "| host block | machine | latency (samples) | latency (ms) | paced misses (blocks/samples) | first misses at (s) \
-         | input overflows | worker CPU (% of one core) | CPU stolen by the hypervisor (%) |"
+         | longest run (ms) | input overflows | worker CPU (% of one core) | CPU stolen by the hypervisor (%) |"
     );
-    println!("|--:|--|--:|--:|--:|--|--:|--:|--:|");
+    println!("|--:|--|--:|--:|--:|--|--:|--:|--:|--:|");
     for row in &f.paced {
         let steal = row.steal_percent.map_or("n/a".into(), |p| format!("{p:.1}"));
         let at = row.missed_at_s.iter().map(|s| format!("{s:.2}")).collect::<Vec<_>>().join(", ");
         println!(
-            "| {} | {} | {} | {:.1} | {}/{} | {} | {} | {:.1} | {steal} |",
+            "| {} | {} | {} | {:.1} | {}/{} | {} | {:.2} | {} | {:.1} | {steal} |",
             row.block,
             if row.busy { "busy" } else { "quiet" },
             row.latency_samples,
@@ -398,6 +403,7 @@ pub fn print(f: &StreamingFigures, library: &Path) {
             row.missed.misses,
             row.missed.missed_samples,
             if at.is_empty() { "–".to_string() } else { at },
+            row.longest_run_ms,
             row.missed.overflows,
             row.worker_percent
         );
