@@ -138,6 +138,9 @@ class KitRenderer:
     def __init__(self, folder, sample_rate=44100):
         self.folder = pathlib.Path(folder)
         self.sample_rate = sample_rate
+        if not (self.folder / "drumkit.xml").is_file():
+            raise RuntimeError(f"no Hydrogen drum kit at {self.folder}: install Debian's "
+                               "hydrogen-drumkits (apt-get install hydrogen-drumkits)")
         self.pieces = read_kit(self.folder)
         if not self.pieces:
             raise RuntimeError(f"no kit piece of {self.folder} plays a General MIDI role")
