@@ -10,7 +10,9 @@ reaches training.
 `KitRenderer` has FluidSynth's interface (`render(midi_bytes, n_samples)`): each GM drum note
 starts the kit piece that plays its role (chosen by the piece's name, see `ROLE_WORDS`), with
 the velocity layer and gain Hydrogen would use; an open hi-hat is choked by the next closed or
-pedal hi-hat. Every piece gets a place in the stereo image that stays fixed for the kit.
+pedal hi-hat. Each song draws one piece per role (where a kit has several) and a place in the
+stereo image for each role, fixed for the song. The kits themselves are listed, with their
+licences, in `sources.py`.
 """
 import bisect
 import io
@@ -24,8 +26,6 @@ import mido
 import numpy as np
 import soundfile
 from scipy.signal import resample_poly
-
-KITS = pathlib.Path("/usr/share/hydrogen/data/drumkits")
 
 # A kit piece's role from words in its name, first match wins (names as the kits spell them:
 # "Sabian Hat Pedal", "Tom Low (Tama Superstar 16\")", "ride-crash20inch", "c#3 - stick").
@@ -91,7 +91,7 @@ def role_of(name):
 
 
 class Piece:
-    """One kit piece: velocity layers [(low, high, gain, file)], its gain and stereo place."""
+    """One kit piece: its name and role, its gain, and velocity layers [(low, high, gain, file)]."""
 
     def __init__(self, name, role, gain, layers):
         self.name, self.role, self.gain, self.layers = name, role, gain, layers

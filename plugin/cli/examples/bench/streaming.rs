@@ -120,13 +120,10 @@ pub fn measure(clip: &[Vec<f32>], rate: u32, lengths: Lengths) -> Result<Streami
     for busy in [false, true] {
         eprintln!("[streaming] ideal worker, {} s{}", lengths.paced, if busy { ", busy" } else { "" });
         let hogs = busy.then(|| Hogs::spin(HOGS));
-        ideal.push(ideal_worker(&mut own, lengths.paced, hop, busy)?);
+        let figures = ideal_worker(&mut own, lengths.paced, hop, busy)?;
         drop(hogs);
-        eprintln!(
-            "[streaming]   {} of {} hops late by more than a hop",
-            ideal[ideal.len() - 1].over_hop,
-            ideal[ideal.len() - 1].hops
-        );
+        eprintln!("[streaming]   {} of {} hops late by more than a hop", figures.over_hop, figures.hops);
+        ideal.push(figures);
     }
 
     let input = looped(clip, seconds_to_frames(lengths.paced, rate));
@@ -221,18 +218,36 @@ impl Drop for Hogs {
 
 /// Median and p99 of [`CALLS`] one-run calls, in microseconds, on random magnitudes.
 fn time_calls(model: &mut OnnxModel) -> Result<Spread> {
-    let spec = model.spec().clone();
-    let k = spec.streaming.map_or(1, |s| s.frames_per_run);
-    let mut rng = sift_test_support::Rng::new(11);
-    let input: Vec<f32> = (0..2 * k * spec.bins).map(|_| (rng.next_u64() % 1000) as f32 / 10.0).collect();
-    let mut masks = vec![0.0; spec.stem_count() * 2 * k * spec.bins];
+    let mut run = OneRun::new(model, 11);
     let mut times = Vec::with_capacity(CALLS);
     for _ in 0..CALLS {
         let started = Instant::now();
-        model.infer(&input, k, &mut masks).map_err(|e| anyhow::anyhow!("{e}"))?;
+        run.call(model)?;
         times.push(started.elapsed().as_secs_f64() * 1e6);
     }
     Spread::of(times).context("no calls timed")
+}
+
+/// One call's worth of random magnitudes for a model (its frames per run, stereo) and room for
+/// its masks, allocated once so the timed calls measure only the model.
+struct OneRun {
+    frames: usize,
+    input: Vec<f32>,
+    masks: Vec<f32>,
+}
+
+impl OneRun {
+    fn new(model: &OnnxModel, seed: u64) -> Self {
+        let spec = model.spec();
+        let frames = spec.streaming.map_or(1, |s| s.frames_per_run);
+        let mut rng = sift_test_support::Rng::new(seed);
+        let input = (0..2 * frames * spec.bins).map(|_| (rng.next_u64() % 1000) as f32 / 10.0).collect();
+        Self { frames, input, masks: vec![0.0; spec.stem_count() * 2 * frames * spec.bins] }
+    }
+
+    fn call(&mut self, model: &mut OnnxModel) -> Result<()> {
+        model.infer(&self.input, self.frames, &mut self.masks).map_err(|e| anyhow::anyhow!("{e}"))
+    }
 }
 
 /// A thread at the worker's real-time priority that sleeps until the start of each hop (as if
@@ -243,10 +258,7 @@ fn time_calls(model: &mut OnnxModel) -> Result<Spread> {
 /// time the machine took (the hypervisor descheduling the vCPU, an interrupt storm), and at a
 /// latency of one hop for the run they are misses whatever the engine does.
 fn ideal_worker(model: &mut OnnxModel, seconds: f64, hop: Duration, busy: bool) -> Result<IdealWorker> {
-    let spec = model.spec().clone();
-    let mut rng = sift_test_support::Rng::new(5);
-    let input: Vec<f32> = (0..2 * spec.bins).map(|_| (rng.next_u64() % 1000) as f32 / 10.0).collect();
-    let mut masks = vec![0.0; spec.stem_count() * 2 * spec.bins];
+    let mut run = OneRun::new(model, 5);
     let hops = (seconds / hop.as_secs_f64()) as usize;
     std::thread::scope(|scope| {
         scope
@@ -262,7 +274,7 @@ fn ideal_worker(model: &mut OnnxModel, seconds: f64, hop: Duration, busy: bool) 
                     if let Some(wait) = due.checked_duration_since(Instant::now()) {
                         std::thread::sleep(wait);
                     }
-                    model.infer(&input, 1, &mut masks).map_err(|e| anyhow::anyhow!("{e}"))?;
+                    run.call(model)?;
                     late.push(due.elapsed().as_secs_f64() * 1e6);
                 }
                 let over_hop = late.iter().filter(|&&us| us > hop.as_secs_f64() * 1e6).count();
