@@ -74,7 +74,11 @@ class MixDataset(torch.utils.data.IterableDataset):
         super().__init__()
         self.root, self.split, self.cfg, self.seed = root, split, cfg, seed
         self.sr = cfg["sample_rate"]
-        self.chain = augment.StemChain(cfg["augment"])
+        per_stem = {k for k, v in cfg["augment"].items() if isinstance(v, dict)}
+        if per_stem - set(STEMS):
+            raise ValueError(f"[augment] sub-tables {sorted(per_stem - set(STEMS))} name no stem "
+                             f"(stems: {', '.join(STEMS)})")
+        self.chains = {s: augment.StemChain.for_stem(cfg["augment"], s) for s in STEMS}
         self.epoch = 0
         self.reload()
 
@@ -123,7 +127,7 @@ class MixDataset(torch.utils.data.IterableDataset):
             if ratio != 1.0:
                 x = augment.speed(x, ratio)
             x = x[:, :n]
-            x = self.chain(x, rng)
+            x = self.chains[stem](x, rng)
             x = augment.gain(x, rng, *cfg["stem_gain_db"])
             stems.append(x.astype(np.float32))
         stems = np.stack(stems)

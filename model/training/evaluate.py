@@ -2,8 +2,14 @@
 
 Prints per-stem SDR (global, and the median over 1 s windows, the figure MUSDB18 papers quote)
 on the held-out synthetic renders (each song's own balance, and every stem at the training
-mixes' starting RMS) and, for information only, on the real evaluation clip
-(`../shared/eval/musdb18-preview-80s-rock`, never used for training or model selection).
+mixes' starting RMS) and, for information only, on the real clips: the evaluation clip
+(`../shared/eval/musdb18-preview-80s-rock`) and the demo (`demo/falcon69`, from
+`cargo xtask setup`), never used for training or model selection.
+
+For each real clip it also prints where each reference stem's energy goes (`leakage`): the
+share of stem j's STFT energy that output i's mask passes, per frequency band. That is what
+says *why* a stem scores low (the kick's low end taken for bass, a voice's upper harmonics
+taken for `other`), which SDR alone does not.
 """
 import argparse
 import json
@@ -21,7 +27,11 @@ import dataset  # noqa: E402
 from model import STEMS, Separator  # noqa: E402
 from train import sdr  # noqa: E402
 
-EVAL_CLIP = pathlib.Path(__file__).resolve().parents[3] / "shared/eval/musdb18-preview-80s-rock"
+REPO = pathlib.Path(__file__).resolve().parents[2]
+REAL_CLIPS = {"eval_clip": REPO.parent / "shared/eval/musdb18-preview-80s-rock",
+              "demo_clip": REPO / "demo/falcon69"}
+# frequency bands of the leakage table, in Hz: octaves from the kick and bass up
+LEAKAGE_BANDS = (0, 86, 172, 344, 688, 1376, 2752, 5504, 22050)
 
 
 def windowed_sdr(ref, est, sr=44100, window=1.0):
@@ -41,6 +51,38 @@ def score(separator, mix, stems):
     return {s: {"sdr": round(sdr(stems[i], est[i]), 2),
                 "sdr_1s_median": round(windowed_sdr(stems[i], est[i]), 2)}
             for i, s in enumerate(STEMS) if stems[i].pow(2).mean() > 1e-8}
+
+
+@torch.no_grad()
+def leakage(separator, mix, stems):
+    """{reference stem: {band "lo-hi Hz": {"energy": share of the mixture's energy,
+    output stem: share of the reference's energy that the output's mask passes}}}."""
+    spec, masks = separator(mix.unsqueeze(0))
+    freqs = torch.fft.rfftfreq(separator.spec.n_fft, 1 / 44100)
+    total = spec.abs().pow(2).sum()
+    table = {}
+    for j, ref in enumerate(STEMS):
+        energy = separator.spec.stft(stems[j].unsqueeze(0)).abs().pow(2)         # (1, C, T, F)
+        rows = {}
+        for lo, hi in zip(LEAKAGE_BANDS, LEAKAGE_BANDS[1:]):
+            band = (freqs >= lo) & (freqs < hi)
+            e = energy[..., band].sum()
+            row = {"energy": round(float(e / total), 3)}
+            for i, out in enumerate(STEMS):
+                passed = (masks[:, i, ..., band].pow(2) * energy[..., band]).sum()
+                row[out] = round(float(passed / (e + 1e-12)), 2)
+            rows[f"{lo}-{hi} Hz"] = row
+        table[ref] = rows
+    return table
+
+
+def read_clip(folder):
+    """(mixture (2, n), stems (4, 2, n)) of a folder of 44.1 kHz WAV files."""
+    def read(name):
+        x, sr = soundfile.read(folder / f"{name}.wav", dtype="float32", always_2d=True)
+        assert sr == 44100, f"{folder / name}.wav: {sr} Hz, expected 44100"
+        return torch.from_numpy(x.T.copy())
+    return read("mixture"), torch.stack([read(s) for s in STEMS])
 
 
 def load(checkpoint):
@@ -78,13 +120,11 @@ def main():
                                        for s, v in per_stem.items()}
         result[f"{key}_examples"] = {s: len(v) for s, v in per_stem.items()}
 
-    if EVAL_CLIP.exists():
-        def read(name):
-            x, sr = soundfile.read(EVAL_CLIP / f"{name}.wav", dtype="float32", always_2d=True)
-            assert sr == 44100
-            return torch.from_numpy(x.T.copy())
-        stems = torch.stack([read(s) for s in STEMS])
-        result["eval_clip"] = score(separator, read("mixture"), stems)
+    for key, folder in REAL_CLIPS.items():
+        if (folder / "mixture.wav").exists():
+            mix, stems = read_clip(folder)
+            result[key] = score(separator, mix, stems)
+            result[f"{key}_leakage"] = leakage(separator, mix, stems)
     print(json.dumps(result, indent=1))
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(result, indent=1) + "\n")

@@ -62,7 +62,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import sources  # noqa: E402
 from weights_to_fp16 import store_weights_fp16  # noqa: E402
-from evaluate import EVAL_CLIP, load  # noqa: E402
+from evaluate import REAL_CLIPS, load  # noqa: E402
 from model import STEMS  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -208,7 +208,7 @@ def check(separator, path, frames, timed_calls=1000):
     """Figures of the exported file against PyTorch on the first `frames` frames of the eval
     clip (module docstring): max differences and the median time of one call on one thread."""
     net, spec = separator.net, separator.spec
-    x, sr = soundfile.read(EVAL_CLIP / "mixture.wav", dtype="float32", always_2d=True)
+    x, sr = soundfile.read(REAL_CLIPS["eval_clip"] / "mixture.wav", dtype="float32", always_2d=True)
     assert sr == 44100
     audio = torch.from_numpy(x.T.copy())[:, :frames * spec.hop]
     mags = engine_frames(audio, spec.n_fft, spec.hop, frames)
