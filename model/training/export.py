@@ -105,12 +105,17 @@ def state_names(net, suffix):
 
 def render_config(data_root):
     """The `[render]` table of the committed data config that renders `data_root`
-    (`configs/data-v*.toml`), so the sources are known without the data on this machine."""
+    (`configs/data-v*.toml`), so the sources are known without the data on this machine; else
+    the copy render.py keeps in the data set (`<data_root>/config.toml`)."""
     for path in sorted((REPO / "model/training/configs").glob("data-*.toml")):
         render = tomllib.loads(path.read_text())["render"]
         if render["out"] == data_root:
             return render
-    raise SystemExit(f"no model/training/configs/data-*.toml renders {data_root}")
+    own = pathlib.Path(data_root, "config.toml")
+    if own.exists():
+        return tomllib.loads(own.read_text())["render"]
+    raise SystemExit(f"no model/training/configs/data-*.toml renders {data_root}, and it has no "
+                     f"config.toml of its own")
 
 
 def metadata(name, cfg, net, checkpoint, step):

@@ -17,6 +17,7 @@ mod python;
 mod setup;
 mod system_packages;
 mod test;
+mod training_tests;
 mod wheel;
 
 use anyhow::{bail, Result};
@@ -36,7 +37,10 @@ commands:
           ONNX Runtime library and the default model; other `cargo build` options are passed on
   install bundle in release mode, then copy the plugins to ~/.vst3/sift.vst3 and ~/.clap/Sift (Linux)
   test    check (and as root, install) the system packages the tests need, setup, then run `cargo test --workspace`
-          (debug assertions on, so the allocation guard is armed) and the VST3 host tests with the runtime, models and eval data
+          (debug assertions on, so the allocation guard is armed), the VST3 host tests with the runtime, models and eval data,
+          and the training pipeline's tests
+  test-training
+          only the training pipeline's tests (model/training/tests), after the system packages they need
   system-packages
           only the first step of `test`: check the system packages the tests need, install missing ones as root
   bench   setup, then run the `bench` example of the sift package
@@ -68,6 +72,14 @@ fn run() -> Result<()> {
         ["install"] => install::run(&paths),
         ["test"] => test::run(&paths),
         ["system-packages"] => system_packages::ensure(),
+        ["test-training"] => {
+            system_packages::ensure().and_then(|()| training_tests::run_tests(&paths)).and_then(|status| {
+                if status != 0 {
+                    bail!("the training pipeline's tests failed (pytest exited {status})");
+                }
+                Ok(())
+            })
+        }
         ["bench"] => bench::run(&paths),
         ["eval", ..] => eval::run(&paths, &args[1..]),
         ["help" | "-h" | "--help"] => {

@@ -19,6 +19,8 @@ enum Probe {
     Library(&'static str),
     /// A Mesa DRI driver (`/usr/lib/<triplet>/dri/<name>`), which `ldconfig` does not list.
     DriDriver(&'static str),
+    /// A module that Debian's own Python 3 (`/usr/bin/python3`) imports.
+    DebianPython(&'static str),
 }
 
 /// One thing the tests need and the Debian package that provides it.
@@ -31,6 +33,7 @@ struct Requirement {
 
 const DISPLAY: &str = "VST3 host and editor tests (tests/hosts, tests/clap-host editor)";
 const ARDOUR: &str = "Ardour export test (tests/hosts/test_ardour.py)";
+const TRAINING: &str = "training pipeline tests (model/training/tests, on Debian's CPU build of PyTorch)";
 const WEBGPU: &str = "WebGPU provider test (plugin/cli/tests/providers.rs; lavapipe itself is unpacked into target/)";
 
 const REQUIREMENTS: &[Requirement] = &[
@@ -56,6 +59,11 @@ const REQUIREMENTS: &[Requirement] = &[
     Requirement { probe: Probe::Command("dpkg-deb"), package: "dpkg", used_by: WEBGPU },
     // Ardour 7, headless: `ardour7-lua` builds and exports sessions with the "None (Dummy)" back end.
     Requirement { probe: Probe::Command("ardour7-lua"), package: "ardour", used_by: ARDOUR },
+    Requirement { probe: Probe::DebianPython("torch"), package: "python3-torch", used_by: TRAINING },
+    Requirement { probe: Probe::DebianPython("scipy"), package: "python3-scipy", used_by: TRAINING },
+    Requirement { probe: Probe::DebianPython("soundfile"), package: "python3-soundfile", used_by: TRAINING },
+    Requirement { probe: Probe::DebianPython("onnx"), package: "python3-onnx", used_by: TRAINING },
+    Requirement { probe: Probe::DebianPython("ensurepip"), package: "python3-venv", used_by: TRAINING },
 ];
 
 /// Checks every requirement; installs the missing packages when this process may, else fails
@@ -106,6 +114,7 @@ impl std::fmt::Display for Probe {
         match self {
             Probe::Command(name) => write!(f, "command `{name}`"),
             Probe::Library(name) | Probe::DriDriver(name) => write!(f, "library {name}"),
+            Probe::DebianPython(name) => write!(f, "Python module {name} (of /usr/bin/python3)"),
         }
     }
 }
@@ -119,6 +128,10 @@ fn present(probe: &Probe, libraries: &str) -> bool {
             .flatten()
             .flatten()
             .any(|entry| entry.path().join("dri").join(name).is_file()),
+        Probe::DebianPython(name) => Command::new("/usr/bin/python3")
+            .args(["-c", &format!("import {name}")])
+            .output()
+            .is_ok_and(|output| output.status.success()),
     }
 }
 

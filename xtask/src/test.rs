@@ -4,13 +4,14 @@
 //! 0. the system packages the tests need (`system_packages`), installed as root where missing;
 //! 1. set-up, and the release bundles (`target/bundled/sift.clap`, `sift.vst3`) the host tests load;
 //! 2. `cargo test --workspace`: engine, command line, and the CLAP host (`tests/clap-host`);
-//! 3. `tests/hosts/run.sh`: DawDreamer and pedalboard load the VST3 bundle under Xvfb.
+//! 3. `tests/hosts/run.sh`: DawDreamer and pedalboard load the VST3 bundle under Xvfb;
+//! 4. `model/training/tests`: the training pipeline (`training_tests`).
 //!
-//! Both suites always run; the exit status is non-zero if either failed.
+//! Every suite always runs; the exit status is non-zero if any failed.
 
 use crate::paths::Paths;
 use crate::process::{cargo, command, run_for_status};
-use crate::{bundle, providers, python, setup, system_packages};
+use crate::{bundle, providers, python, setup, system_packages, training_tests};
 use anyhow::Result;
 
 pub fn run(paths: &Paths) -> Result<()> {
@@ -45,8 +46,11 @@ pub fn run(paths: &Paths) -> Result<()> {
     host_tests.arg("tests/hosts/run.sh");
     let hosts = run_for_status(&mut tested(host_tests))?;
 
-    if rust != 0 || hosts != 0 {
-        eprintln!("\nFAILED: cargo test exited {rust}, host tests exited {hosts}");
+    println!("==> model/training/tests (the training pipeline, Debian's PyTorch)");
+    let training = training_tests::run_tests(paths)?;
+
+    if rust != 0 || hosts != 0 || training != 0 {
+        eprintln!("\nFAILED: cargo test exited {rust}, host tests exited {hosts}, training tests exited {training}");
         std::process::exit(1);
     }
     Ok(())

@@ -1,0 +1,275 @@
+"""The training pipeline end to end on a tiny data set: augmentation, drawing examples,
+the network's streaming equivalence, a seeded run that stops and resumes, and the export
+checked against PyTorch.
+
+The data set is made here (tones and noise bursts written as FLAC with a manifest, the files
+render.py writes), so the tests need neither the render's Debian packages nor hours of
+rendering; the model is the shipped architecture, shrunk. `cargo xtask test` runs this with
+Debian's PyTorch (`model/training/requirements.txt` says why not PyPI's).
+"""
+import json
+import pathlib
+import subprocess
+import sys
+import tomllib
+
+import numpy as np
+import onnx
+import pytest
+import soundfile
+import torch
+
+TRAINING = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(TRAINING))
+import augment  # noqa: E402
+import dataset  # noqa: E402
+from model import STEMS, BandSplitRNN  # noqa: E402
+
+SR = 44100
+SECONDS = 4.0
+
+
+def stem_signal(stem, rng):
+    """(2, n) of a signal with the character of `stem`: a vibrato voice, decaying noise
+    hits with a kick, a low bass line, a bright chord."""
+    t = np.arange(int(SECONDS * SR)) / SR
+    if stem == "vocals":
+        f0 = rng.uniform(180, 320) * (1 + 0.02 * np.sin(2 * np.pi * 5.5 * t))
+        phase = 2 * np.pi * np.cumsum(f0) / SR
+        x = sum(np.sin(k * phase) / k for k in range(1, 12))
+    elif stem == "drums":
+        since_hit = t % 0.5
+        x = np.exp(-since_hit * 18) * (rng.standard_normal(t.size) * 0.5
+                                       + np.sin(2 * np.pi * 55 * since_hit))
+    elif stem == "bass":
+        x = np.sin(2 * np.pi * rng.uniform(45, 90) * t) * (0.6 + 0.4 * np.sin(2 * np.pi * t))
+    else:
+        x = sum(np.sin(2 * np.pi * f * t + rng.uniform(0, 6)) for f in (523, 659, 784, 1568, 2093))
+    x = x / np.abs(x).max() * 0.3
+    return np.stack([x, x * rng.uniform(0.6, 1.0)]).astype(np.float32)
+
+
+def write_split(root, split, count, rng):
+    (root / split).mkdir(parents=True)
+    with (root / split / "manifest.jsonl").open("w") as manifest:
+        for i in range(count):
+            name = f"tone-{i:02d}"
+            (root / split / name).mkdir()
+            rms_db = {}
+            for stem in STEMS:
+                x = stem_signal(stem, rng)
+                soundfile.write(root / split / name / f"{stem}.flac", x.T, SR)
+                rms_db[stem] = round(float(20 * np.log10(np.sqrt(np.mean(x ** 2)))), 2)
+            manifest.write(json.dumps({"id": name, "seconds": SECONDS, "rms_db": rms_db}) + "\n")
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    """A rendered set of three training and two held-out examples, with the render config
+    render.py would have copied into it (export.py reads the sources from it)."""
+    root = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(0)
+    write_split(root, "train", 3, rng)
+    write_split(root, "valid", 2, rng)
+    (root / "config.toml").write_text(f'[render]\nout = "{root}"\nhydrogen_kits = false\n')
+    return root
+
+
+def config_text(data_root, run_dir):
+    """A run config as configs/bsgru-v6.toml, shrunk: a 1 s segment, a network of 16 units."""
+    return f"""
+[data]
+root = "{data_root}"
+sample_rate = {SR}
+segment_seconds = 1.0
+coherent = 0.5
+silent_stem = 0.1
+speed_probability = 0.5
+max_speed_semitones = 2.0
+stem_rms_db = -24.0
+stem_gain_db = [-9.0, 6.0]
+bus_compress = 0.5
+mix_peak_db = [-12.0, -0.5]
+
+[data.augment]
+tone = 0.5
+eq = 0.5
+compress = 0.5
+saturate = 0.5
+reverb = 0.5
+stereo_width = 0.5
+pan = 0.5
+channel_swap = 0.5
+
+[data.augment.other]
+amp = 0.5
+
+[model]
+n_fft = 1024
+hop = 256
+band_widths = [[32, 8], [96, 16], [224, 32], [480, 64]]
+band_dim = 4
+hidden = 16
+layers = 1
+decoder_dim = 8
+level_seconds = 4.0
+
+[train]
+run_dir = "{run_dir}"
+seed = 1
+threads = 1
+data_workers = 0
+batch_size = 2
+lr = 1e-3
+lr_min = 1e-5
+warmup_steps = 1
+decay_steps = 4
+weight_decay = 0.01
+clip_grad = 5.0
+steps = 4
+log_every = 1
+valid_every = 2
+valid_seconds = 2.0
+valid_examples = 2
+valid_balanced = true
+select_on = "valid_sdr_balanced"
+ckpt_every = 1
+"""
+
+
+def rms(x):
+    return float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
+
+
+@pytest.mark.parametrize("name", augment.StemChain.ORDER)
+def test_every_effect_keeps_the_shape_and_gives_finite_float32(name):
+    rng = np.random.default_rng(1)
+    x = stem_signal("other", rng)
+    y = augment.StemChain.FUNCS[name](x, rng)
+    assert y.shape == x.shape and y.dtype == np.float32
+    assert np.isfinite(y).all()
+
+
+@pytest.mark.parametrize("name", ["tone", "amp"])
+def test_level_matched_effects_keep_the_stems_rms_and_change_its_sound(name):
+    rng = np.random.default_rng(2)
+    for stem in STEMS:
+        x = stem_signal(stem, rng)
+        y = augment.StemChain.FUNCS[name](x, rng)
+        assert rms(y) == pytest.approx(rms(x), rel=1e-3)
+        assert np.abs(y - x).max() > 0.01 * np.abs(x).max()
+
+
+def test_tone_moves_the_tonal_balance_by_up_to_its_range():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, SR)).astype(np.float32)
+    low, high = [], []
+    for _ in range(40):
+        spectrum = np.abs(np.fft.rfft(augment.tone(x, rng)[0])) ** 2
+        freqs = np.fft.rfftfreq(SR, 1 / SR)
+        low.append(spectrum[(freqs > 40) & (freqs < 80)].mean())
+        high.append(spectrum[(freqs > 1000) & (freqs < 2000)].mean())
+    ratio_db = 10 * np.log10(np.array(low) / np.array(high))
+    assert ratio_db.max() - ratio_db.min() > 12      # wide: what mixing-desk EQ does not reach
+    assert np.abs(ratio_db).max() < 2 * 12 + 3       # and never beyond two octave gains' range
+
+
+def test_amp_adds_harmonics_above_a_pure_tone():
+    rng = np.random.default_rng(4)
+    t = np.arange(SR) / SR
+    x = np.stack([np.sin(2 * np.pi * 220 * t)] * 2).astype(np.float32) * 0.1
+    spectrum = np.abs(np.fft.rfft(augment.amp(x, rng)[0]))
+    freqs = np.fft.rfftfreq(SR, 1 / SR)
+    fundamental = spectrum[np.abs(freqs - 220) < 5].max()
+    harmonics = spectrum[(freqs > 300) & (freqs < 3000)].max()
+    assert harmonics > 0.05 * fundamental
+
+
+def test_stem_sub_tables_add_to_the_common_probabilities():
+    table = {"eq": 0.6, "tone": 0.5, "other": {"amp": 0.3, "eq": 0.9}}
+    assert augment.StemChain.for_stem(table, "other").p == {"eq": 0.9, "tone": 0.5, "amp": 0.3}
+    assert augment.StemChain.for_stem(table, "vocals").p == {"eq": 0.6, "tone": 0.5}
+    with pytest.raises(ValueError, match="unknown augmentations"):
+        augment.StemChain.for_stem({"other": {"fuzz": 1.0}}, "other")
+
+
+def test_a_sub_table_that_names_no_stem_is_refused(data_root, tmp_path):
+    cfg = tomllib.loads(config_text(data_root, tmp_path))["data"]
+    cfg["augment"]["guitar"] = {"amp": 1.0}
+    with pytest.raises(ValueError, match="name no stem"):
+        dataset.MixDataset(str(data_root), cfg, seed=0)
+
+
+def test_every_drawn_mixture_is_the_sum_of_its_stems(data_root, tmp_path):
+    cfg = tomllib.loads(config_text(data_root, tmp_path))["data"]
+    data = dataset.MixDataset(str(data_root), cfg, seed=0)
+    rng = np.random.default_rng(5)
+    for _ in range(12):
+        mix, stems = data.draw(rng)
+        assert mix.shape == (2, SR) and stems.shape == (len(STEMS), 2, SR)
+        assert torch.allclose(mix, stems.sum(dim=0), atol=1e-6)
+        assert mix.abs().max() <= 1.0 and mix.abs().max() > 0.1
+
+
+def test_frame_by_frame_equals_the_whole_sequence():
+    """The streaming contract: one frame at a time with the state carried gives the masks
+    of the training's whole-sequence pass."""
+    torch.manual_seed(0)
+    net = BandSplitRNN(band_widths=((32, 8), (96, 16), (224, 32), (480, 64)), band_dim=4,
+                       hidden=16, layers=2, decoder_dim=8, level_seconds=4.0).eval()
+    mag = torch.rand(1, 2, 40, 513) * torch.logspace(0, 2, 40)[None, None, :, None]
+    with torch.no_grad():
+        whole, _ = net(mag)
+        state, frames = None, []
+        for t in range(mag.shape[2]):
+            masks, state = net(mag[:, :, t:t + 1], state)
+            frames.append(masks)
+    assert torch.allclose(torch.cat(frames, dim=3), whole, atol=1e-5)
+    assert torch.allclose(whole.sum(dim=1), torch.ones(1), atol=1e-5)
+
+
+def run_script(script, *args):
+    result = subprocess.run([sys.executable, str(TRAINING / script), *map(str, args)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, f"{script} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def test_a_run_stops_resumes_and_exports_a_checked_model(data_root, tmp_path):
+    run = tmp_path / "run"
+    config = tmp_path / "tiny.toml"
+    config.write_text(config_text(data_root, run))
+
+    run_script("train.py", config, "--max-steps", 2)
+    assert torch.load(run / "ckpt.pt")["step"] == 2
+    out = run_script("train.py", config)
+    assert f"resumed {run / 'ckpt.pt'} at step 2" in out
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in log if "loss" in e] == [1, 2, 3, 4]
+    validations = [e for e in log if "valid_sdr" in e]
+    assert [e["step"] for e in validations] == [2, 4]
+    for entry in validations:
+        for key in ("valid_sdr", "valid_sdr_balanced"):
+            assert set(entry[key]) == {*STEMS, "mean"}
+            assert all(np.isfinite(v) for v in entry[key].values())
+    assert torch.load(run / "ckpt.pt")["step"] == 4
+    best = torch.load(run / "best.pt")
+    assert best["step"] in (2, 4)
+
+    onnx_path = tmp_path / "tiny.onnx"
+    eval_clip = TRAINING.parents[2] / "shared/eval/musdb18-preview-80s-rock/mixture.wav"
+    check = ["--check", "--check-frames", 30] if eval_clip.exists() else []
+    report = json.loads(run_script("export.py", run / "best.pt", "--out", onnx_path,
+                                   "--name", "sift-tiny", *check))
+    meta = {p.key: p.value for p in onnx.load(onnx_path).metadata_props}
+    assert meta["sift.name"] == "sift-tiny" and meta["sift.stems"] == ",".join(STEMS)
+    assert meta["sift.state_inputs"] == "state_in,level_in"
+    sources = json.loads(meta["sift.training_sources"])
+    assert "fluidr3-gm" in sources and not any(k.startswith("h2-") for k in sources)
+    if check:
+        assert report["check"]["masks_max_abs_diff"] < 1e-4
+        assert report["check"]["mask_sum_max_error"] < 1e-5
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, *sys.argv[1:]]))
