@@ -150,7 +150,7 @@ def test_every_effect_keeps_the_shape_and_gives_finite_float32(name):
     assert np.isfinite(y).all()
 
 
-@pytest.mark.parametrize("name", ["tone", "amp"])
+@pytest.mark.parametrize("name", ["tone", "amp", "presence"])
 def test_level_matched_effects_keep_the_stems_rms_and_change_its_sound(name):
     rng = np.random.default_rng(2)
     for stem in STEMS:
@@ -172,6 +172,17 @@ def test_tone_moves_the_tonal_balance_by_up_to_its_range():
     ratio_db = 10 * np.log10(np.array(low) / np.array(high))
     assert ratio_db.max() - ratio_db.min() > 12      # wide: what mixing-desk EQ does not reach
     assert np.abs(ratio_db).max() < 2 * 12 + 3       # and never beyond two octave gains' range
+
+
+def test_presence_lifts_a_voices_upper_harmonics_and_leaves_its_fundamental():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, SR)).astype(np.float32)
+    freqs = np.fft.rfftfreq(SR, 1 / SR)
+    for _ in range(10):
+        spectrum = np.abs(np.fft.rfft(augment.presence(x, rng)[0])) ** 2
+        low = spectrum[(freqs > 100) & (freqs < 300)].mean()
+        upper = spectrum[(freqs > 2000) & (freqs < 3000)].mean()
+        assert 10 * np.log10(upper / low) > 6        # white noise in: 0 dB before
 
 
 def test_amp_adds_harmonics_above_a_pure_tone():
