@@ -144,8 +144,14 @@ def main():
         print(f"resumed {ckpt_path} at step {step}", flush=True)
     else:
         if args.init:
-            separator.load_state_dict(torch.load(args.init)["model"])
-            print(f"initialised from {args.init}", flush=True)
+            # a network grown since the checkpoint (a `[model]` switch such as `band_rnn`)
+            # keeps its new parts as initialised; a weight the network lacks is an error
+            missing, unexpected = separator.load_state_dict(torch.load(args.init)["model"],
+                                                            strict=False)
+            if unexpected:
+                sys.exit(f"{args.init} has weights this network lacks: {unexpected}")
+            print(f"initialised from {args.init}"
+                  + (f"; new, as initialised: {', '.join(missing)}" if missing else ""), flush=True)
         (run / "config.toml").write_text(config_text)
     n_params = sum(p.numel() for p in separator.parameters())
     print(f"{n_params / 1e6:.2f} M parameters, {separator.net.n_bands} bands", flush=True)

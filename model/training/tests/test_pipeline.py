@@ -113,6 +113,7 @@ hidden = 16
 layers = 1
 decoder_dim = 8
 level_seconds = 4.0
+band_rnn = true
 
 [train]
 run_dir = "{run_dir}"
@@ -227,7 +228,10 @@ def test_frame_by_frame_equals_the_whole_sequence():
     of the training's whole-sequence pass."""
     torch.manual_seed(0)
     net = BandSplitRNN(band_widths=((32, 8), (96, 16), (224, 32), (480, 64)), band_dim=4,
-                       hidden=16, layers=2, decoder_dim=8, level_seconds=4.0).eval()
+                       hidden=16, layers=2, decoder_dim=8, level_seconds=4.0,
+                       band_rnn=True).eval()
+    with torch.no_grad():  # its decoder weights start at zero: make the band recurrence count
+        net.dec1_band_w.normal_()
     mag = torch.rand(1, 2, 40, 513) * torch.logspace(0, 2, 40)[None, None, :, None]
     with torch.no_grad():
         whole, _ = net(mag)
@@ -237,6 +241,21 @@ def test_frame_by_frame_equals_the_whole_sequence():
             frames.append(masks)
     assert torch.allclose(torch.cat(frames, dim=3), whole, atol=1e-5)
     assert torch.allclose(whole.sum(dim=1), torch.ones(1), atol=1e-5)
+
+
+def test_a_grown_network_starts_as_the_checkpoint_it_grew_from():
+    """`band_rnn` added to a trained network: its new decoder weights are zeros, so until they
+    train the masks are the old network's."""
+    torch.manual_seed(1)
+    kwargs = dict(band_widths=((32, 8), (96, 16), (224, 32), (480, 64)), band_dim=4, hidden=16,
+                  layers=1, decoder_dim=8, level_seconds=4.0)
+    old = BandSplitRNN(**kwargs).eval()
+    grown = BandSplitRNN(**kwargs, band_rnn=True).eval()
+    missing, unexpected = grown.load_state_dict(old.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith(("band_", "dec1_band")) for k in missing)
+    mag = torch.rand(1, 2, 20, 513)
+    with torch.no_grad():
+        assert torch.allclose(grown(mag)[0], old(mag)[0], atol=1e-6)
 
 
 def run_script(script, *args):
@@ -274,7 +293,7 @@ def test_a_run_stops_resumes_and_exports_a_checked_model(data_root, tmp_path):
                                    "--name", "sift-tiny", *check))
     meta = {p.key: p.value for p in onnx.load(onnx_path).metadata_props}
     assert meta["sift.name"] == "sift-tiny" and meta["sift.stems"] == ",".join(STEMS)
-    assert meta["sift.state_inputs"] == "state_in,level_in"
+    assert meta["sift.state_inputs"] == "state_in,level_in,band_in"
     sources = json.loads(meta["sift.training_sources"])
     assert "fluidr3-gm" in sources and not any(k.startswith("h2-") for k in sources)
     if check:
