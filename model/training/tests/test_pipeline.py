@@ -23,6 +23,7 @@ TRAINING = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TRAINING))
 import augment  # noqa: E402
 import dataset  # noqa: E402
+import evaluate  # noqa: E402
 from model import STEMS, BandSplitRNN  # noqa: E402
 
 SR = 44100
@@ -285,6 +286,21 @@ def test_a_run_stops_resumes_and_exports_a_checked_model(data_root, tmp_path):
     assert torch.load(run / "ckpt.pt")["step"] == 4
     best = torch.load(run / "best.pt")
     assert best["step"] in (2, 4)
+
+    # the leakage table of the trained network on a held-out example: with masks that sum to
+    # one over four stems, the shares of a band's energy that the four outputs pass add up to
+    # between 1/4 (masks of 1/4 each) and 1 (one mask of 1)
+    separator, _, _ = evaluate.load(run / "best.pt")
+    _, mix, stems = dataset.validation_set(str(data_root), 2.0, SR)[0]
+    table = evaluate.leakage(separator, mix, stems)
+    assert set(table) == set(STEMS)
+    for ref, rows in table.items():
+        assert len(rows) == len(evaluate.LEAKAGE_BANDS) - 1
+        for band, row in rows.items():
+            if row["energy"] > 1e-3:
+                assert 0.25 - 0.02 <= sum(row[out] for out in STEMS) <= 1.0 + 1e-3, (ref, band, row)
+    assert sum(row["energy"] for rows in table.values() for row in rows.values()) == \
+        pytest.approx(1.0, abs=0.1)  # the stems' energies add up to the mixture's (± overlap)
 
     onnx_path = tmp_path / "tiny.onnx"
     eval_clip = TRAINING.parents[2] / "shared/eval/musdb18-preview-80s-rock/mixture.wav"
