@@ -76,6 +76,25 @@ def leakage(separator, mix, stems):
     return table
 
 
+def held_out_sets(root, seconds, data_cfg):
+    """The held-out split of a rendered set, read once at both balances: `valid` (each song's
+    own balance) and `valid_balanced` (every stem at the training mixes' starting RMS)."""
+    return {key: dataset.validation_set(root, seconds, data_cfg["sample_rate"],
+                                        stem_rms_db=stem_rms_db)
+            for key, stem_rms_db in (("valid", None), ("valid_balanced", data_cfg["stem_rms_db"]))}
+
+
+def held_out_sdr(separator, examples):
+    """({stem: median global SDR}, {stem: examples scored}) over held-out examples; a stem
+    silent in an example is not scored there."""
+    per_stem = {s: [] for s in STEMS}
+    for _, mix, stems in examples:
+        for s, v in score(separator, mix, stems).items():
+            per_stem[s].append(v["sdr"])
+    return ({s: round(float(np.median(v)), 2) for s, v in per_stem.items()},
+            {s: len(v) for s, v in per_stem.items()})
+
+
 def read_clip(folder):
     """(mixture (2, n), stems (4, 2, n)) of a folder of 44.1 kHz WAV files."""
     def read(name):
@@ -108,17 +127,10 @@ def main():
     root = args.data or cfg["data"]["root"]
     result = {"checkpoint": args.checkpoint, "step": step, "data": root}
 
-    # each song's own balance, then every stem at the training mixes' starting RMS
-    for key, stem_rms_db in (("valid", None), ("valid_balanced", cfg["data"]["stem_rms_db"])):
-        per_stem = {s: [] for s in STEMS}
-        for _, mix, stems in dataset.validation_set(root, args.valid_seconds,
-                                                    cfg["data"]["sample_rate"],
-                                                    stem_rms_db=stem_rms_db):
-            for s, v in score(separator, mix, stems).items():
-                per_stem[s].append(v["sdr"])
-        result[f"{key}_median_sdr"] = {s: round(float(np.median(v)), 2)
-                                       for s, v in per_stem.items()}
-        result[f"{key}_examples"] = {s: len(v) for s, v in per_stem.items()}
+    for key, examples in held_out_sets(root, args.valid_seconds, cfg["data"]).items():
+        medians, counts = held_out_sdr(separator, examples)
+        result[f"{key}_median_sdr"] = medians
+        result[f"{key}_examples"] = counts
 
     for key, folder in REAL_CLIPS.items():
         if (folder / "mixture.wav").exists():

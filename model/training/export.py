@@ -146,7 +146,8 @@ def metadata(name, cfg, net, checkpoint, step):
         "sift.licence": LICENCE,
         "sift.source": (
             f"Sift's own four-stem model: the causal band-split minGRU of model/training/model.py "
-            f"({mcfg['layers']} blocks of {mcfg['hidden']}), trained in the Sift repository on "
+            f"({mcfg['layers']} blocks of {mcfg['hidden']}; masks at power "
+            f"{mcfg.get('mask_power', 1.0)}, calibrated on held-out renders), trained in the Sift repository on "
             f"multitracks rendered from MIDI with Debian and PyPI packages (SoundFonts"
             f"{', recorded Hydrogen drum kits' if any(k in sources.HYDROGEN_KITS for k in training_sources) else ''}"
             f", MMA grooves, OpenMSX songs, Flite and eSpeak NG voices; sift.training_sources lists "

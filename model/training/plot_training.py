@@ -14,6 +14,7 @@ runs in the project's `.venv` (matplotlib) and needs no PyTorch.
 import argparse
 import json
 import pathlib
+import tomllib
 
 import matplotlib
 
@@ -23,6 +24,8 @@ import matplotlib.pyplot as plt  # noqa: E402  (after the back-end is chosen)
 STEMS = ("vocals", "drums", "bass", "other")
 TARGETS = {"vocals": 3.0, "drums": 4.0, "bass": 3.0}  # issue 11, on the 80s Rock clip in `live`
 SMOOTH = 10  # log intervals in the loss's moving average
+# train.py's `[train] loss`, read from the config.toml beside the log
+LOSS_LABELS = {"magnitude_l1": "relative magnitude L1", "spectral_sdr": "minus SDR on the STFT (dB)"}
 
 
 VALIDATIONS = {"valid_sdr": "-", "valid_sdr_balanced": "--"}  # log key: line style
@@ -69,7 +72,10 @@ def main():
     fig, (ax_loss, ax_valid, ax_clips) = plt.subplots(1, 3, figsize=(15, 4.2))
     ax_loss.plot(steps, losses, color="0.8", linewidth=0.8, label="per log interval")
     ax_loss.plot(steps, moving_average(losses, SMOOTH), color="C0", label=f"mean of {SMOOTH}")
-    ax_loss.set(xlabel="step", ylabel="relative magnitude L1", title="training loss")
+    config = pathlib.Path(args.log).with_name("config.toml")
+    loss = tomllib.loads(config.read_text())["train"].get("loss", "magnitude_l1") \
+        if config.exists() else "magnitude_l1"
+    ax_loss.set(xlabel="step", ylabel=LOSS_LABELS[loss], title="training loss")
     ax_loss.legend()
 
     for key, (valid_steps, scores) in valid.items():

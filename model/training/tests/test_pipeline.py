@@ -1,6 +1,6 @@
 """The training pipeline end to end on a tiny data set: augmentation, drawing examples,
-the network's streaming equivalence, a seeded run that stops and resumes, and the export
-checked against PyTorch.
+the network's streaming equivalence, a seeded run that stops and resumes, the calibration of
+the mask power, and the export checked against PyTorch.
 
 The data set is made here (tones and noise bursts written as FLAC with a manifest, the files
 render.py writes), so the tests need neither the render's Debian packages nor hours of
@@ -24,7 +24,8 @@ sys.path.insert(0, str(TRAINING))
 import augment  # noqa: E402
 import dataset  # noqa: E402
 import evaluate  # noqa: E402
-from model import STEMS, BandSplitRNN  # noqa: E402
+import train  # noqa: E402
+from model import STEMS, BandSplitRNN, Separator  # noqa: E402
 
 SR = 44100
 SECONDS = 4.0
@@ -77,7 +78,7 @@ def data_root(tmp_path_factory):
 
 
 def config_text(data_root, run_dir):
-    """A run config as configs/bsgru-v6.toml, shrunk: a 1 s segment, a network of 16 units."""
+    """A run config as configs/bsgru-v8.toml, shrunk: a 1 s segment, a network of 16 units."""
     return f"""
 [data]
 root = "{data_root}"
@@ -121,6 +122,7 @@ run_dir = "{run_dir}"
 seed = 1
 threads = 1
 data_workers = 0
+loss = "spectral_sdr"
 batch_size = 2
 lr = 1e-3
 lr_min = 1e-5
@@ -259,6 +261,46 @@ def test_a_grown_network_starts_as_the_checkpoint_it_grew_from():
         assert torch.allclose(grown(mag)[0], old(mag)[0], atol=1e-6)
 
 
+def test_mask_power_raises_the_masks_to_it_and_renormalises_them():
+    """softmax(p * logits) is each softmax mask to the power p over their sum, the stems
+    still sum to one, and below one the masks are softer (nearer a quarter each)."""
+    torch.manual_seed(3)
+    net = BandSplitRNN(band_widths=((32, 8), (96, 16), (224, 32), (480, 64)), band_dim=4,
+                       hidden=16, layers=1, decoder_dim=8).eval()
+    mag = torch.rand(1, 2, 20, 513)
+    with torch.no_grad():
+        plain = net(mag)[0]
+        net.mask_power = 0.5
+        soft = net(mag)[0]
+    expected = plain.pow(0.5) / plain.pow(0.5).sum(dim=1, keepdim=True)
+    assert torch.allclose(soft, expected, atol=1e-6)
+    assert torch.allclose(soft.sum(dim=1), torch.ones(1), atol=1e-5)
+    assert (soft - 0.25).abs().mean() < (plain - 0.25).abs().mean()
+
+
+def test_the_losses_measure_what_their_names_say():
+    """spectral_sdr is minus the mean SDR of each example's stems on the STFT, computed here
+    from the complex spectra; magnitude_l1 the mean magnitude error over the mean |X|; a stem
+    that is silent gives a finite loss (the floor) and an exact estimate the lowest one."""
+    torch.manual_seed(4)
+    spec = torch.randn(2, 2, 30, 513, dtype=torch.cfloat)
+    target = torch.randn(2, 4, 2, 30, 513, dtype=torch.cfloat)
+    masks = torch.softmax(torch.randn(2, 4, 2, 30, 513), dim=1)
+    est = masks * spec.unsqueeze(1)
+    sdr = 10 * torch.log10(target.abs().pow(2).sum(dim=(2, 3, 4))
+                           / (est - target).abs().pow(2).sum(dim=(2, 3, 4)))
+    assert float(train.spectral_sdr(spec, masks, target, floor=0.0)) == pytest.approx(
+        -float(sdr.mean()), abs=1e-3)
+    l1 = (est.abs() - target.abs()).abs().mean() / spec.abs().mean()
+    assert float(train.magnitude_l1(spec, masks, target)) == pytest.approx(float(l1), rel=1e-5)
+
+    stems = torch.softmax(torch.randn(2, 4, 2, 30, 513), dim=1) * spec.unsqueeze(1)
+    stems[:, 2] = 0                                 # bass silent; the masks that sum to the mix
+    exact = (stems.abs() / spec.abs().unsqueeze(1)).clamp(0, 1)
+    assert np.isfinite(float(train.spectral_sdr(spec, masks, stems)))
+    assert float(train.spectral_sdr(spec, exact, stems)) < float(train.spectral_sdr(spec, masks, stems))
+
+
 def run_script(script, *args):
     result = subprocess.run([sys.executable, str(TRAINING / script), *map(str, args)],
                             capture_output=True, text=True, timeout=600)
@@ -315,6 +357,39 @@ def test_a_run_stops_resumes_and_exports_a_checked_model(data_root, tmp_path):
     if check:
         assert report["check"]["masks_max_abs_diff"] < 1e-4
         assert report["check"]["mask_sum_max_error"] < 1e-5
+
+
+def test_calibration_writes_the_power_its_held_out_table_scores_best(data_root, tmp_path):
+    """calibrate.py on an untrained network: each row's held-out mean is the mean of its eight
+    medians, the power written into DST's config is the best row's, and the calibrated
+    checkpoint exports to an ONNX graph that matches PyTorch with that power."""
+    text = config_text(data_root, tmp_path / "run")
+    torch.manual_seed(2)
+    separator = Separator(tomllib.loads(text)["model"], SR)
+    src, dst = tmp_path / "src.pt", tmp_path / "dst.pt"
+    torch.save({"model": separator.state_dict(), "step": 0, "config": text}, src)
+    out = run_script("calibrate.py", src, dst, "--powers", "0.5,0.25", "--valid-seconds", 2)
+    rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert [r["mask_power"] for r in rows] == [0.5, 0.25]
+    for row in rows:
+        medians = [v for key in ("valid", "valid_balanced") for v in row[key].values()]
+        assert len(medians) == 8
+        assert row["held_out_mean"] == pytest.approx(np.mean(medians), abs=1e-3)
+    best = max(rows, key=lambda r: r["held_out_mean"])["mask_power"]
+    written = torch.load(dst)
+    assert tomllib.loads(written["config"])["model"]["mask_power"] == best
+    assert written["calibration"] == rows
+
+    calibrated, _, _ = evaluate.load(dst)
+    assert calibrated.net.mask_power == best
+    onnx_path = tmp_path / "calibrated.onnx"
+    eval_clip = TRAINING.parents[2] / "shared/eval/musdb18-preview-80s-rock/mixture.wav"
+    check = ["--check", "--check-frames", 30] if eval_clip.exists() else []
+    report = json.loads(run_script("export.py", dst, "--out", onnx_path, *check))
+    meta = {p.key: p.value for p in onnx.load(onnx_path).metadata_props}
+    assert f"masks at power {best}" in meta["sift.source"]
+    if check:
+        assert report["check"]["masks_max_abs_diff"] < 1e-4
 
 
 if __name__ == "__main__":
