@@ -125,6 +125,8 @@ def metadata(name, cfg, net, checkpoint, step):
     mcfg = cfg["model"]
     training_sources = {key: {k: s[k] for k in ("package", "licence", "role")}
                         for key, s in sources.used(render_config(cfg["data"]["root"])).items()}
+    calibration = (f"; masks at power {mcfg['mask_power']}, calibrated on held-out renders"
+                   if "mask_power" in mcfg else "")
     return {
         "sift.contract": "2",
         "sift.name": name,
@@ -146,8 +148,8 @@ def metadata(name, cfg, net, checkpoint, step):
         "sift.licence": LICENCE,
         "sift.source": (
             f"Sift's own four-stem model: the causal band-split minGRU of model/training/model.py "
-            f"({mcfg['layers']} blocks of {mcfg['hidden']}; masks at power "
-            f"{mcfg.get('mask_power', 1.0)}, calibrated on held-out renders), trained in the Sift repository on "
+            f"({mcfg['layers']} blocks of {mcfg['hidden']}{calibration}), trained in the Sift "
+            f"repository on "
             f"multitracks rendered from MIDI with Debian and PyPI packages (SoundFonts"
             f"{', recorded Hydrogen drum kits' if any(k in sources.HYDROGEN_KITS for k in training_sources) else ''}"
             f", MMA grooves, OpenMSX songs, Flite and eSpeak NG voices; sift.training_sources lists "

@@ -31,8 +31,9 @@ start at zero, so a network grown from an older checkpoint starts as that networ
 Why `mask_power` (set after training by calibrate.py): the L1 loss on magnitudes is best
 answered by the median, so where the network cannot tell two stems apart it commits to one; SDR,
 an energy figure, rewards the mean. Softmax masks raised to a power below one and renormalised
-(`softmax(p * logits)`) move toward the mean at no cost: run 6 at p = 0.6 gained 0.2-0.3 dB on
-held-out renders and on both real clips (model/README.md, "Calibrated masks").
+(`softmax(p * logits)`) move toward the mean at no cost: run 6 at p = 0.5 gained 0.26 dB on the
+held-out renders and 0.67 / 0.38 dB on the two real clips; run 8, trained on SDR itself
+(train.spectral_sdr), still gains 0.06 dB at p = 0.8 (model/README.md, "Calibrated masks").
 
 Why the LayerNorm before `out_of_rnn` and the GELU in the decoder: in run bsgru-v1 (tanh, no
 norm) the minGRU's always-positive state grew a constant offset in the residual stream, which
