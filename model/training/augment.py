@@ -98,9 +98,13 @@ def compress(x, rng):
 
 def compressor_gain(x, rng):
     """The gain curve `(n,)` of a random compressor driven by `x`."""
-    thresh_db = rng.uniform(-30, -10)
-    ratio = rng.uniform(1.5, 8)
-    attack, release = rng.uniform(0.001, 0.03), rng.uniform(0.05, 0.3)
+    return _gain_curve(x, thresh_db=rng.uniform(-30, -10), ratio=rng.uniform(1.5, 8),
+                       attack=rng.uniform(0.001, 0.03), release=rng.uniform(0.05, 0.3))
+
+
+def _gain_curve(x, thresh_db, ratio, attack, release):
+    """The gain curve `(n,)` of a feed-forward compressor driven by `x`, with make-up gain of
+    half the median gain reduction."""
     level = np.sqrt(np.mean(x ** 2, axis=0) + 1e-10)
     # one-pole smoothing of the level (attack and release differ: use the slower one, release,
     # on a level that was first peak-held by the attack filter)
@@ -179,6 +183,38 @@ def amp(x, rng):
     return _rms_matched(y, x)
 
 
+def kick(x, rng):
+    """A rock record's kick drum: the kit's low end raised 6-15 dB by a bell at 45-90 Hz; the
+    stem's RMS kept, so the rest of the kit falls back. 80s Rock's drums carry 85 % of their
+    energy below 86 Hz, the renders' median 22 %: where a kick that big meets a bass note
+    (both at 43-86 Hz on a record), a network that never heard one calls it bass."""
+    bell = _biquad("peak", rng.uniform(45, 90), rng.uniform(0.7, 1.5), rng.uniform(6, 15))
+    y = signal.sosfilt(np.concatenate(bell)[None], x, axis=-1)
+    return _rms_matched(y, x)
+
+
+def bass_di(x, rng):
+    """A recorded electric bass: high-passed at 30-45 Hz, levelled by a fast compressor whose
+    threshold sits 2-10 dB under the stem's own RMS (ratio 4-10), lightly driven (a DI box or
+    a bass amp's preamp, 0-12 dB into a tanh), a low bump at 60-110 Hz and a cabinet's roll-off
+    at 1.5-5 kHz; the stem's RMS kept. A record's bass holds its level (80s Rock: 4 dB between
+    the 10th and 90th percentile of its 100 ms levels, the renders' 7-15 dB) with its energy
+    in the fundamentals (87 % at 43-172 Hz); a General MIDI bass swells and fades and rings
+    higher. Steadiness is what tells a bass note from a kick's decay."""
+    pre = [_biquad("highpass", rng.uniform(30, 45), 0.7, 0)]
+    y = signal.sosfilt(np.array([np.concatenate(ba) for ba in pre]), x, axis=-1)
+    rms_db = 10 * np.log10(np.mean(y ** 2) + 1e-12)
+    y = y * _gain_curve(y, thresh_db=rms_db - rng.uniform(2, 10), ratio=rng.uniform(4, 10),
+                        attack=rng.uniform(0.002, 0.01), release=rng.uniform(0.05, 0.15))
+    drive = 10 ** (rng.uniform(0, 12) / 20)
+    peak = np.abs(y).max() + 1e-9
+    y = np.tanh(y / peak * drive) * peak
+    cab = [_biquad("peak", rng.uniform(60, 110), 1.0, rng.uniform(0, 6)),
+           _biquad("lowpass", rng.uniform(1500, 5000), 0.7, 0)]
+    y = signal.sosfilt(np.array([np.concatenate(ba) for ba in cab]), y, axis=-1)
+    return _rms_matched(y, x)
+
+
 def _rms_matched(y, x):
     """`y` scaled to `x`'s RMS, as float32 (the effects above change the level a lot, and
     the stem's loudness in the mix is set by `gain`, not by them)."""
@@ -205,11 +241,11 @@ def speed(x, ratio):
 class StemChain:
     """Random effect chain for one stem; probabilities from the `[augment]` config table."""
 
-    ORDER = ("amp", "presence", "tone", "eq", "compress", "saturate", "reverb", "stereo_width",
-             "pan", "channel_swap")
-    FUNCS = {"amp": amp, "presence": presence, "tone": tone, "eq": eq, "compress": compress,
-             "saturate": saturate, "reverb": reverb, "stereo_width": stereo_width, "pan": pan,
-             "channel_swap": channel_swap}
+    ORDER = ("amp", "bass_di", "kick", "presence", "tone", "eq", "compress", "saturate",
+             "reverb", "stereo_width", "pan", "channel_swap")
+    FUNCS = {"amp": amp, "bass_di": bass_di, "kick": kick, "presence": presence, "tone": tone,
+             "eq": eq, "compress": compress, "saturate": saturate, "reverb": reverb,
+             "stereo_width": stereo_width, "pan": pan, "channel_swap": channel_swap}
 
     def __init__(self, probabilities):
         unknown = set(probabilities) - set(self.ORDER)

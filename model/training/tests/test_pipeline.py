@@ -154,7 +154,7 @@ def test_every_effect_keeps_the_shape_and_gives_finite_float32(name):
     assert np.isfinite(y).all()
 
 
-@pytest.mark.parametrize("name", ["tone", "amp", "presence"])
+@pytest.mark.parametrize("name", ["tone", "amp", "presence", "kick", "bass_di"])
 def test_level_matched_effects_keep_the_stems_rms_and_change_its_sound(name):
     rng = np.random.default_rng(2)
     for stem in STEMS:
@@ -198,6 +198,35 @@ def test_amp_adds_harmonics_above_a_pure_tone():
     fundamental = spectrum[np.abs(freqs - 220) < 5].max()
     harmonics = spectrum[(freqs > 300) & (freqs < 3000)].max()
     assert harmonics > 0.05 * fundamental
+
+
+def test_kick_raises_the_low_end_against_the_rest_of_the_kit():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, SR)).astype(np.float32)
+    freqs = np.fft.rfftfreq(SR, 1 / SR)
+    for _ in range(10):
+        spectrum = np.abs(np.fft.rfft(augment.kick(x, rng)[0])) ** 2
+        low = spectrum[(freqs > 55) & (freqs < 80)].mean()
+        rest = spectrum[(freqs > 1000) & (freqs < 4000)].mean()
+        assert 10 * np.log10(low / rest) > 4         # white noise in: 0 dB before
+
+
+def test_bass_di_holds_a_fading_bass_notes_level():
+    """Notes that fade 24 dB over half a second each (as a plucked General MIDI bass does)
+    come out with their 100 ms levels much closer together, and no louder overall."""
+    rng = np.random.default_rng(8)
+    t = np.arange(2 * SR) / SR
+    note = np.sin(2 * np.pi * 55 * t) * 10 ** (-48 * (t % 0.5) / 20)
+    x = np.stack([note, note]).astype(np.float32) * 0.2
+
+    def level_spread_db(y):
+        levels = np.sqrt(np.mean(y[0].reshape(-1, SR // 10) ** 2, axis=1))
+        return 20 * np.log10(levels.max() / levels.min())
+
+    for _ in range(5):
+        y = augment.bass_di(x, rng)
+        assert level_spread_db(y) < level_spread_db(x) - 6
+        assert rms(y) == pytest.approx(rms(x), rel=1e-3)
 
 
 def test_stem_sub_tables_add_to_the_common_probabilities():
