@@ -78,6 +78,29 @@ def spectral_sdr(spec, masks, target, floor=1e-3):
 
 
 LOSSES = {"magnitude_l1": magnitude_l1, "spectral_sdr": spectral_sdr}   # [train] loss
+MAX_SKIPPED_IN_A_ROW = 20
+
+
+def train_step(separator, opt, loss_fn, mix, stems, clip_grad):
+    """One optimiser step on a batch: `(loss, gradient norm)`, or None, with the weights and
+    the optimiser's state untouched, when the loss or the gradient is not finite.
+
+    One such batch is enough to turn every weight into NaN for good (run 10's first attempt,
+    Dec 3, at step ~155 of 1,200 from finite weights and a gradient norm of 6), so it is
+    dropped and counted instead; `main` keeps the first for a look and stops if they come in
+    a row."""
+    spec, masks = separator(mix)
+    with torch.no_grad():
+        target = separator.spec.stft(stems.flatten(0, 1)).unflatten(0, stems.shape[:2])
+    loss = loss_fn(spec, masks, target)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(separator.parameters(), clip_grad)
+    if not (torch.isfinite(loss) and torch.isfinite(grad_norm)):
+        opt.zero_grad(set_to_none=True)
+        return None
+    opt.step()
+    return loss.item(), float(grad_norm)
 
 
 @torch.no_grad()
@@ -200,26 +223,34 @@ def main():
     steps = args.max_steps or tcfg["steps"]
     log = (run / "log.jsonl").open("a")
     losses, t_last = [], time.time()
+    skipped = in_a_row = 0   # batches dropped for a non-finite loss or gradient (train_step)
     for mix, stems in loader:
         if step >= steps:
             break
         lr = learning_rate(tcfg, step)
         for group in opt.param_groups:
             group["lr"] = lr
-        spec, masks = separator(mix)
-        with torch.no_grad():
-            target = separator.spec.stft(stems.flatten(0, 1)).unflatten(0, stems.shape[:2])
-        loss = loss_fn(spec, masks, target)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(separator.parameters(), tcfg["clip_grad"])
-        opt.step()
+        result = train_step(separator, opt, loss_fn, mix, stems, tcfg["clip_grad"])
+        if result is None:
+            skipped += 1
+            in_a_row += 1
+            if skipped == 1:
+                torch.save({"step": step, "mix": mix, "stems": stems}, run / "nonfinite-batch.pt")
+            print(f"step {step}: non-finite loss or gradient, batch skipped ({skipped} so far; "
+                  f"the first is in {run / 'nonfinite-batch.pt'})", file=sys.stderr, flush=True)
+            if in_a_row >= MAX_SKIPPED_IN_A_ROW:
+                sys.exit(f"{in_a_row} batches in a row gave a non-finite loss or gradient: the "
+                         f"weights are not the cause (they are never updated by such a batch); "
+                         f"look at {run / 'nonfinite-batch.pt'} and the data pipeline")
+            continue
+        loss, grad_norm = result
+        in_a_row = 0
         step += 1
-        losses.append(loss.item())
+        losses.append(loss)
         if step % tcfg["log_every"] == 0:
             dt = (time.time() - t_last) / tcfg["log_every"]
             entry = {"step": step, "loss": float(np.mean(losses)), "lr": lr,
-                     "grad_norm": float(grad_norm), "s_per_step": round(dt, 3),
+                     "grad_norm": grad_norm, "skipped": skipped, "s_per_step": round(dt, 3),
                      "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
             print(json.dumps(entry), flush=True)
             log.write(json.dumps(entry) + "\n")

@@ -307,6 +307,24 @@ def test_mask_power_raises_the_masks_to_it_and_renormalises_them():
     assert (soft - 0.25).abs().mean() < (plain - 0.25).abs().mean()
 
 
+def test_a_batch_with_a_non_finite_loss_is_skipped_and_leaves_the_weights_as_they_were(
+        data_root, tmp_path):
+    torch.manual_seed(4)
+    separator = Separator(tomllib.loads(config_text(data_root, tmp_path))["model"], SR)
+    opt = torch.optim.AdamW(separator.parameters(), lr=1e-3)
+    stems = torch.rand(2, len(STEMS), 2, SR // 4) - 0.5
+    mix = stems.sum(dim=1)
+    before = {k: v.clone() for k, v in separator.state_dict().items()}
+    broken = mix.clone()
+    broken[0, 0, 100] = float("nan")
+    assert train.train_step(separator, opt, train.spectral_sdr, broken, stems, 5.0) is None
+    assert all(torch.equal(before[k], v) for k, v in separator.state_dict().items())
+    assert not opt.state                     # no moment estimates taken from it either
+    loss, grad_norm = train.train_step(separator, opt, train.spectral_sdr, mix, stems, 5.0)
+    assert np.isfinite(loss) and grad_norm > 0
+    assert any(not torch.equal(before[k], v) for k, v in separator.state_dict().items())
+
+
 def test_the_losses_measure_what_their_names_say():
     """spectral_sdr is minus the mean SDR of each example's stems on the STFT, computed here
     from the complex spectra; magnitude_l1 the mean magnitude error over the mean |X|; a stem
