@@ -56,7 +56,7 @@ def magnitude_l1(spec, masks, target):
     return (masks * mix_mag.unsqueeze(1) - target.abs()).abs().mean() / (mix_mag.mean() + 1e-8)
 
 
-def spectral_sdr(spec, masks, target, floor=1e-3):
+def spectral_sdr(spec, masks, target, floor=1e-3, eps=1e-8):
     """Minus the SDR (dB) of each stem of each example, on the STFT, averaged: the figure the
     evaluation measures (the inverse STFT keeps energies to within its overlap's ripple).
 
@@ -65,7 +65,9 @@ def spectral_sdr(spec, masks, target, floor=1e-3):
     each stem counts the same whatever its level, and where stems overlap the best mask is the
     mean (Re(X* S) / |X|^2, a projection that also accounts for the phase the mask cannot
     change), not the median. `floor` times the mixture's energy is added to the error and the
-    reference, so a silent stem (`silent_stem`) asks for little leakage, not none at any cost."""
+    reference, so a silent stem (`silent_stem`) asks for little leakage, not none at any cost;
+    `eps` makes a wholly silent example (every stem silent, drawn now and then) count zero
+    instead of 0/0, which turned every weight of run 10's first attempt into NaN."""
     with torch.no_grad():
         x = torch.view_as_real(spec).unsqueeze(1)                      # (B, 1, C, T, F, 2)
         s = torch.view_as_real(target)                                 # (B, S, C, T, F, 2)
@@ -74,7 +76,8 @@ def spectral_sdr(spec, masks, target, floor=1e-3):
         ref = s.pow(2).sum(dim=(2, 3, 4, 5))                           # (B, S)
         floor_energy = floor * mix_energy.sum(dim=(2, 3, 4))           # (B, 1)
     error = (masks * (masks * mix_energy - 2 * cross)).sum(dim=(2, 3, 4)) + ref
-    return 10 * torch.log10((error.clamp_min(0) + floor_energy) / (ref + floor_energy)).mean()
+    return 10 * torch.log10((error.clamp_min(0) + floor_energy + eps)
+                            / (ref + floor_energy + eps)).mean()
 
 
 LOSSES = {"magnitude_l1": magnitude_l1, "spectral_sdr": spectral_sdr}   # [train] loss
@@ -86,9 +89,9 @@ def train_step(separator, opt, loss_fn, mix, stems, clip_grad):
     the optimiser's state untouched, when the loss or the gradient is not finite.
 
     One such batch is enough to turn every weight into NaN for good (run 10's first attempt,
-    Dec 3, at step ~155 of 1,200 from finite weights and a gradient norm of 6), so it is
-    dropped and counted instead; `main` keeps the first for a look and stops if they come in
-    a row."""
+    Dec 3, at step ~155 of 1,200 from finite weights and a gradient norm of 6: a wholly silent
+    example, 0/0 in `spectral_sdr` until its `eps`), so it is dropped and counted instead;
+    `main` keeps the first for a look and stops if they come in a row."""
     spec, masks = separator(mix)
     with torch.no_grad():
         target = separator.spec.stft(stems.flatten(0, 1)).unflatten(0, stems.shape[:2])

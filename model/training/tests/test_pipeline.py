@@ -346,6 +346,16 @@ def test_the_losses_measure_what_their_names_say():
     exact = (stems.abs() / spec.abs().unsqueeze(1)).clamp(0, 1)
     assert np.isfinite(float(train.spectral_sdr(spec, masks, stems)))
     assert float(train.spectral_sdr(spec, exact, stems)) < float(train.spectral_sdr(spec, masks, stems))
+    # a wholly silent example (every stem silent: drawn now and then, run 10's step 907) adds
+    # a loss of zero and no gradient, not 0/0
+    silent_spec, silent_stems = spec.clone(), stems.clone()
+    silent_spec[0], silent_stems[0] = 0, 0
+    masks.requires_grad_(True)
+    loss = train.spectral_sdr(silent_spec, masks, silent_stems)
+    loss.backward()
+    assert float(loss) == pytest.approx(float(train.spectral_sdr(spec[1:], masks[1:], stems[1:])) / 2,
+                                        rel=1e-5)
+    assert torch.isfinite(masks.grad).all() and float(masks.grad[0].abs().max()) == 0
 
 
 def run_script(script, *args):
