@@ -59,6 +59,11 @@ def _biquad(kind, f0, q, gain_db, sr=SR):
     return np.array(b) / den[0], np.array(den) / den[0]
 
 
+def _filtered(x, biquads):
+    """`x` through the `_biquad` sections in order (one cascade along the last axis)."""
+    return signal.sosfilt(np.array([np.concatenate(ba) for ba in biquads]), x, axis=-1)
+
+
 def eq(x, rng):
     """A random mixing-desk EQ: low and high shelves and one or two bells."""
     sos = [_biquad("lowshelf", rng.uniform(80, 300), 0.7, rng.uniform(-6, 6)),
@@ -70,8 +75,7 @@ def eq(x, rng):
         sos.append(_biquad("lowpass", rng.uniform(5000, 16000), 0.7, 0))
     if rng.random() < 0.3:
         sos.append(_biquad("highpass", rng.uniform(20, 120), 0.7, 0))
-    sos = np.array([np.concatenate([b, a]) for b, a in sos])
-    return signal.sosfilt(sos, x, axis=-1).astype(np.float32)
+    return _filtered(x, sos).astype(np.float32)
 
 
 def reverb(x, rng):
@@ -171,7 +175,7 @@ def amp(x, rng):
     guitar patch; `saturate` alone (a level-matched tanh) stays far milder."""
     pre = [_biquad("highpass", rng.uniform(80, 200), 0.7, 0),
            _biquad("peak", rng.uniform(500, 1500), 0.8, rng.uniform(3, 12))]
-    y = signal.sosfilt(np.array([np.concatenate(ba) for ba in pre]), x, axis=-1)
+    y = _filtered(x, pre)
     drive = 10 ** (rng.uniform(20, 40) / 20) / (np.sqrt(np.mean(y ** 2)) * 4 + 1e-9)
     bias = rng.uniform(0.0, 0.4)
     y = np.tanh(y * drive + bias) - np.tanh(bias)
@@ -179,7 +183,7 @@ def amp(x, rng):
     cab = [_biquad("lowpass", cutoff, 0.7, 0), _biquad("lowpass", cutoff, 0.7, 0),
            _biquad("peak", rng.uniform(90, 160), 1.0, rng.uniform(0, 6)),
            _biquad("highpass", 20, 0.7, 0)]
-    y = signal.sosfilt(np.array([np.concatenate(ba) for ba in cab]), y, axis=-1)
+    y = _filtered(y, cab)
     return _rms_matched(y, x)
 
 
@@ -189,8 +193,7 @@ def kick(x, rng):
     energy below 86 Hz, the renders' median 22 %: where a kick that big meets a bass note
     (both at 43-86 Hz on a record), a network that never heard one calls it bass."""
     bell = _biquad("peak", rng.uniform(45, 90), rng.uniform(0.7, 1.5), rng.uniform(6, 15))
-    y = signal.sosfilt(np.concatenate(bell)[None], x, axis=-1)
-    return _rms_matched(y, x)
+    return _rms_matched(_filtered(x, [bell]), x)
 
 
 def bass_di(x, rng):
@@ -201,8 +204,7 @@ def bass_di(x, rng):
     the 10th and 90th percentile of its 100 ms levels, the renders' 7-15 dB) with its energy
     in the fundamentals (87 % at 43-172 Hz); a General MIDI bass swells and fades and rings
     higher. Steadiness is what tells a bass note from a kick's decay."""
-    pre = [_biquad("highpass", rng.uniform(30, 45), 0.7, 0)]
-    y = signal.sosfilt(np.array([np.concatenate(ba) for ba in pre]), x, axis=-1)
+    y = _filtered(x, [_biquad("highpass", rng.uniform(30, 45), 0.7, 0)])
     rms_db = 10 * np.log10(np.mean(y ** 2) + 1e-12)
     y = y * _gain_curve(y, thresh_db=rms_db - rng.uniform(2, 10), ratio=rng.uniform(4, 10),
                         attack=rng.uniform(0.002, 0.01), release=rng.uniform(0.05, 0.15))
@@ -211,7 +213,7 @@ def bass_di(x, rng):
     y = np.tanh(y / peak * drive) * peak
     cab = [_biquad("peak", rng.uniform(60, 110), 1.0, rng.uniform(0, 6)),
            _biquad("lowpass", rng.uniform(1500, 5000), 0.7, 0)]
-    y = signal.sosfilt(np.array([np.concatenate(ba) for ba in cab]), y, axis=-1)
+    y = _filtered(y, cab)
     return _rms_matched(y, x)
 
 

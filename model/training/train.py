@@ -184,9 +184,10 @@ def main():
     torch.set_num_threads(tcfg["threads"])
     torch.manual_seed(tcfg["seed"])
 
-    if tcfg.get("loss", "magnitude_l1") not in LOSSES:
-        sys.exit(f"[train] loss = {tcfg['loss']!r}: not one of {', '.join(LOSSES)}")
-    loss_fn = LOSSES[tcfg.get("loss", "magnitude_l1")]
+    loss_name = tcfg.get("loss", "magnitude_l1")
+    if loss_name not in LOSSES:
+        sys.exit(f"[train] loss = {loss_name!r}: not one of {', '.join(LOSSES)}")
+    loss_fn = LOSSES[loss_name]
     separator = Separator(cfg["model"], cfg["data"]["sample_rate"])
     opt = torch.optim.AdamW(separator.parameters(), lr=tcfg["lr"],
                             weight_decay=tcfg["weight_decay"])
@@ -227,6 +228,7 @@ def main():
     log = (run / "log.jsonl").open("a")
     losses, t_last = [], time.time()
     skipped = in_a_row = 0   # batches dropped for a non-finite loss or gradient (train_step)
+    first_skipped = run / "nonfinite-batch.pt"
     for mix, stems in loader:
         if step >= steps:
             break
@@ -238,13 +240,13 @@ def main():
             skipped += 1
             in_a_row += 1
             if skipped == 1:
-                torch.save({"step": step, "mix": mix, "stems": stems}, run / "nonfinite-batch.pt")
+                torch.save({"step": step, "mix": mix, "stems": stems}, first_skipped)
             print(f"step {step}: non-finite loss or gradient, batch skipped ({skipped} so far; "
-                  f"the first is in {run / 'nonfinite-batch.pt'})", file=sys.stderr, flush=True)
+                  f"the first is in {first_skipped})", file=sys.stderr, flush=True)
             if in_a_row >= MAX_SKIPPED_IN_A_ROW:
                 sys.exit(f"{in_a_row} batches in a row gave a non-finite loss or gradient: the "
                          f"weights are not the cause (they are never updated by such a batch); "
-                         f"look at {run / 'nonfinite-batch.pt'} and the data pipeline")
+                         f"look at {first_skipped} and the data pipeline")
             continue
         loss, grad_norm = result
         in_a_row = 0
