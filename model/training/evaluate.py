@@ -9,7 +9,8 @@ mixes' starting RMS) and, for information only, on the real clips: the evaluatio
 For each real clip it also prints where each reference stem's energy goes (`leakage`): the
 share of stem j's STFT energy that output i's mask passes, per frequency band. That is what
 says *why* a stem scores low (the kick's low end taken for bass, a voice's upper harmonics
-taken for `other`), which SDR alone does not.
+taken for `other`), which SDR alone does not; and, for the bass below 172 Hz, how much of its
+error falls where the kick is loud (`low_end`).
 """
 import argparse
 import json
@@ -54,26 +55,66 @@ def score(separator, mix, stems):
 
 
 @torch.no_grad()
-def leakage(separator, mix, stems):
-    """{reference stem: {band "lo-hi Hz": {"energy": share of the mixture's energy,
-    output stem: share of the reference's energy that the output's mask passes}}}."""
+def spectra(separator, mix, stems):
+    """The network's view of a clip: (the mixture's STFT (2, T, F), the masks (4, 2, T, F),
+    the reference stems' STFTs (4, 2, T, F), the bins' frequencies in Hz (F,))."""
     spec, masks = separator(mix.unsqueeze(0))
     freqs = torch.fft.rfftfreq(separator.spec.n_fft, 1 / 44100)
+    return spec[0], masks[0], separator.spec.stft(stems), freqs
+
+
+def leakage(spec, masks, refs, freqs):
+    """{reference stem: {band "lo-hi Hz": {"energy": share of the mixture's energy,
+    output stem: share of the reference's energy that the output's mask passes}}}, from
+    `spectra`."""
     total = spec.abs().pow(2).sum()
     table = {}
     for j, ref in enumerate(STEMS):
-        energy = separator.spec.stft(stems[j].unsqueeze(0)).abs().pow(2)         # (1, C, T, F)
+        energy = refs[j].abs().pow(2)
         rows = {}
         for lo, hi in zip(LEAKAGE_BANDS, LEAKAGE_BANDS[1:]):
             band = (freqs >= lo) & (freqs < hi)
             e = energy[..., band].sum()
             row = {"energy": round(float(e / total), 3)}
             for i, out in enumerate(STEMS):
-                passed = (masks[:, i, ..., band].pow(2) * energy[..., band]).sum()
+                passed = (masks[i][..., band].pow(2) * energy[..., band]).sum()
                 row[out] = round(float(passed / (e + 1e-12)), 2)
             rows[f"{lo}-{hi} Hz"] = row
         table[ref] = rows
     return table
+
+
+def low_end(spec, masks, refs, freqs, top_hz=LEAKAGE_BANDS[2]):
+    """The bass estimate below `top_hz` against the kick, from `spectra`: where a record's
+    kick and bass share the lowest bins, the leakage table says how much of each goes where,
+    this says *when*. Frames are ranked by the drums' energy there (kick quiet: under the
+    median; then the 50-80th, 80-95th percentile and the loudest 5 %); each row gives the
+    frames' share of the reference bass's energy, of the estimate's error, and the estimate's
+    energy over the reference's. `drums_in_bass`: the least-squares coefficient of the drums'
+    low end in the error (0: none of the kick in the bass; 1: all of it) and `explains`, the
+    share of the error it accounts for; `sdr`: the bass estimate's SDR in those bins."""
+    low = freqs < top_hz
+    b, d = STEMS.index("bass"), STEMS.index("drums")
+    bass, drums = refs[b][..., low], refs[d][..., low]
+    error = masks[b][..., low] * spec[..., low] - bass
+
+    def per_frame(z):
+        return z.abs().pow(2).sum(dim=(0, 2))   # (T,)
+    e_bass, e_drums, e_error = per_frame(bass), per_frame(drums), per_frame(error)
+    e_est = per_frame(bass + error)
+    edges = torch.quantile(e_drums, torch.tensor([0.5, 0.8, 0.95]))
+    rank = torch.bucketize(e_drums, edges)   # a frame on an edge goes below it
+    rows = {}
+    for k, name in enumerate(("kick quiet", "kick 50-80 %", "kick 80-95 %", "kick loudest 5 %")):
+        f = rank == k
+        rows[name] = {"bass_energy": round(float(e_bass[f].sum() / e_bass.sum()), 2),
+                      "error": round(float(e_error[f].sum() / e_error.sum()), 2),
+                      "estimate_over_reference": round(float(e_est[f].sum() / (e_bass[f].sum() + 1e-12)), 2)}
+    coef = float((drums.conj() * error).sum().real / drums.abs().pow(2).sum())
+    return {"sdr": round(float(10 * torch.log10(e_bass.sum() / e_error.sum())), 2),
+            "drums_in_bass": round(coef, 2),
+            "explains": round(float(coef ** 2 * e_drums.sum() / e_error.sum()), 2),
+            "frames": rows}
 
 
 def held_out_sets(root, seconds, data_cfg):
@@ -136,7 +177,9 @@ def main():
         if (folder / "mixture.wav").exists():
             mix, stems = read_clip(folder)
             result[key] = score(separator, mix, stems)
-            result[f"{key}_leakage"] = leakage(separator, mix, stems)
+            views = spectra(separator, mix, stems)
+            result[f"{key}_leakage"] = leakage(*views)
+            result[f"{key}_low_end"] = low_end(*views)
     print(json.dumps(result, indent=1))
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(result, indent=1) + "\n")

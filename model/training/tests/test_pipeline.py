@@ -8,6 +8,7 @@ rendering; the model is the shipped architecture, shrunk. `cargo xtask test` run
 Debian's PyTorch (`model/training/requirements.txt` says why not PyPI's).
 """
 import json
+import math
 import pathlib
 import subprocess
 import sys
@@ -390,7 +391,7 @@ def test_a_run_stops_resumes_and_exports_a_checked_model(data_root, tmp_path):
     # between 1/4 (masks of 1/4 each) and 1 (one mask of 1)
     separator, _, _ = evaluate.load(run / "best.pt")
     _, mix, stems = dataset.validation_set(str(data_root), 2.0, SR)[0]
-    table = evaluate.leakage(separator, mix, stems)
+    table = evaluate.leakage(*evaluate.spectra(separator, mix, stems))
     assert set(table) == set(STEMS)
     for ref, rows in table.items():
         assert len(rows) == len(evaluate.LEAKAGE_BANDS) - 1
@@ -413,6 +414,40 @@ def test_a_run_stops_resumes_and_exports_a_checked_model(data_root, tmp_path):
     if check:
         assert report["check"]["masks_max_abs_diff"] < 1e-4
         assert report["check"]["mask_sum_max_error"] < 1e-5
+
+
+def test_low_end_finds_the_kick_in_the_bass():
+    """evaluate.low_end on spectra made by hand: bass alone in the first 60 frames, a kick that
+    grows louder in the last 40, both in the 43-129 Hz bins. A bass mask of 1 takes all of the
+    kick (coefficient 1, all the error where the kick plays, the quiet frames exact); a mask of
+    0.5 keeps a quarter of the bass's energy and half of the kick."""
+    T, F = 100, 513
+    freqs = torch.fft.rfftfreq(2 * (F - 1), 1 / 44100)
+    phase = torch.exp(2j * torch.pi * torch.rand(2, T, F, generator=torch.Generator().manual_seed(0)))
+    refs = torch.zeros(4, 2, T, F, dtype=torch.complex64)
+    bass, drums = STEMS.index("bass"), STEMS.index("drums")
+    refs[bass, :, :60, 1:4] = phase[:, :60, 1:4]
+    refs[drums, :, 60:, 1:4] = phase[:, 60:, 1:4] * torch.linspace(2, 20, 40)[:, None]
+    spec = refs.sum(0)
+
+    def bass_mask(value):
+        masks = torch.zeros(4, 2, T, F)
+        masks[bass] = value
+        return masks
+
+    whole = evaluate.low_end(spec, bass_mask(1.0), refs, freqs)
+    assert whole["drums_in_bass"] == pytest.approx(1.0) and whole["explains"] == pytest.approx(1.0)
+    kick = torch.linspace(2, 20, 40) ** 2    # the error's energy per frame, after 60 quiet frames
+    assert whole["sdr"] == pytest.approx(10 * math.log10(60 / float(kick.sum())), abs=0.01)
+    quiet = whole["frames"]["kick quiet"]
+    assert quiet == {"bass_energy": 1.0, "error": 0.0, "estimate_over_reference": 1.0}
+    for name, frames in (("kick 50-80 %", slice(0, 20)), ("kick 80-95 %", slice(20, 35)),
+                         ("kick loudest 5 %", slice(35, 40))):
+        assert whole["frames"][name]["error"] == pytest.approx(float(kick[frames].sum() / kick.sum()), abs=0.01)
+
+    half = evaluate.low_end(spec, bass_mask(0.5), refs, freqs)
+    assert half["drums_in_bass"] == pytest.approx(0.5)
+    assert half["frames"]["kick quiet"]["estimate_over_reference"] == pytest.approx(0.25, abs=0.01)
 
 
 def test_calibration_writes_the_power_its_held_out_table_scores_best(data_root, tmp_path):
