@@ -1,8 +1,9 @@
 """Calibrate a checkpoint's mask power on held-out renders: `python model/training/calibrate.py SRC DST`
 
-The network trains with an L1 loss on magnitudes (train.magnitude_l1), whose best answer where
-it cannot tell two stems apart is the median: it commits to one of them. SDR is an energy figure
-and rewards the mean. Raising the softmax masks to a power p below one and renormalising them
+A network trained with the L1 loss on magnitudes (train.magnitude_l1, runs 1-7) answers the
+median where it cannot tell two stems apart: it commits to one of them. SDR is an energy figure
+and rewards the mean; a network trained on SDR itself (`spectral_sdr`, run 8 on) still sees
+only the renders, and real records may want softer or harder masks than they do. Raising the softmax masks to a power p below one and renormalising them
 over the stems (`softmax(p * logits)`, model.BandSplitRNN's `mask_power`) moves them toward the
 mean without touching a weight, and costs nothing at run time.
 
