@@ -211,6 +211,20 @@ def test_kick_raises_the_low_end_against_the_rest_of_the_kit():
         assert band_ratio_db(augment.kick(x, rng), (55, 80), (1000, 4000)) > 4
 
 
+def test_low_cut_takes_the_lows_away_and_leaves_the_rest():
+    """White noise through the cut: 20-35 Hz, an octave and more under the lowest cut (70 Hz),
+    at least 20 dB under 1-4 kHz (24 dB/octave), while 1-4 kHz keeps its level within 0.5 dB."""
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, SR)).astype(np.float32)
+    for _ in range(10):
+        y = augment.low_cut(x, rng)
+        assert band_ratio_db(y, (20, 35), (1000, 4000)) < -20
+        freqs = np.fft.rfftfreq(SR, 1 / SR)
+        mids = (freqs > 1000) & (freqs < 4000)
+        kept = (np.abs(np.fft.rfft(y[0]))[mids] ** 2).sum() / (np.abs(np.fft.rfft(x[0]))[mids] ** 2).sum()
+        assert abs(10 * np.log10(kept)) < 0.5
+
+
 def test_bass_di_holds_a_fading_bass_notes_level():
     """Notes that fade 24 dB over half a second each (as a plucked General MIDI bass does)
     come out with their 100 ms levels much closer together, and no louder overall."""
