@@ -87,8 +87,8 @@ def leakage(spec, masks, refs, freqs):
 def low_end(spec, masks, refs, freqs, top_hz=LEAKAGE_BANDS[2]):
     """The bass estimate below `top_hz` against the kick, from `spectra`: where a record's
     kick and bass share the lowest bins, the leakage table says how much of each goes where,
-    this says *when*. Frames are ranked by the drums' energy there (kick quiet: under the
-    median; then the 50-80th, 80-95th percentile and the loudest 5 %); each row gives the
+    this says *when*. Frames are ranked by the drums' energy there (kick quiet: at or under
+    the median; then the 50-80th, 80-95th percentile and the loudest 5 %); each row gives the
     frames' share of the reference bass's energy, of the estimate's error, and the estimate's
     energy over the reference's. `drums_in_bass`: the least-squares coefficient of the drums'
     low end in the error (0: none of the kick in the bass; 1: all of it) and `explains`, the
@@ -107,9 +107,10 @@ def low_end(spec, masks, refs, freqs, top_hz=LEAKAGE_BANDS[2]):
     rows = {}
     for k, name in enumerate(("kick quiet", "kick 50-80 %", "kick 80-95 %", "kick loudest 5 %")):
         f = rank == k
+        level = e_est[f].sum() / (e_bass[f].sum() + 1e-12)
         rows[name] = {"bass_energy": round(float(e_bass[f].sum() / e_bass.sum()), 2),
                       "error": round(float(e_error[f].sum() / e_error.sum()), 2),
-                      "estimate_over_reference": round(float(e_est[f].sum() / (e_bass[f].sum() + 1e-12)), 2)}
+                      "estimate_over_reference": round(float(level), 2)}
     coef = float((drums.conj() * error).sum().real / drums.abs().pow(2).sum())
     return {"sdr": round(float(10 * torch.log10(e_bass.sum() / e_error.sum())), 2),
             "drums_in_bass": round(coef, 2),
