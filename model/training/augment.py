@@ -225,8 +225,8 @@ def low_cut(x, rng):
     fundamentals reach below 200 Hz); it teaches the low bins that a record's lows are bass or
     kick."""
     f0 = rng.uniform(70, 200)
-    return _filtered(x, [_biquad("highpass", f0, 0.54, 0), _biquad("highpass", f0, 1.31, 0)]
-                     ).astype(np.float32)
+    butterworth = [_biquad("highpass", f0, q, 0) for q in (0.54, 1.31)]   # 4th order's two Qs
+    return _filtered(x, butterworth).astype(np.float32)
 
 
 def _rms_matched(y, x):
@@ -258,8 +258,9 @@ class StemChain:
     ORDER = ("amp", "bass_di", "kick", "presence", "tone", "low_cut", "eq", "compress",
              "saturate", "reverb", "stereo_width", "pan", "channel_swap")
     FUNCS = {"amp": amp, "bass_di": bass_di, "kick": kick, "presence": presence, "tone": tone,
-             "low_cut": low_cut, "eq": eq, "compress": compress, "saturate": saturate, "reverb": reverb,
-             "stereo_width": stereo_width, "pan": pan, "channel_swap": channel_swap}
+             "low_cut": low_cut, "eq": eq, "compress": compress, "saturate": saturate,
+             "reverb": reverb, "stereo_width": stereo_width, "pan": pan,
+             "channel_swap": channel_swap}
 
     def __init__(self, probabilities):
         unknown = set(probabilities) - set(self.ORDER)

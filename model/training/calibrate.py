@@ -3,9 +3,10 @@
 A network trained with the L1 loss on magnitudes (train.magnitude_l1, runs 1-7) answers the
 median where it cannot tell two stems apart: it commits to one of them. SDR is an energy figure
 and rewards the mean; a network trained on SDR itself (`spectral_sdr`, run 8 on) still sees
-only the renders, and real records may want softer or harder masks than they do. Raising the softmax masks to a power p below one and renormalising them
-over the stems (`softmax(p * logits)`, model.BandSplitRNN's `mask_power`) moves them toward the
-mean without touching a weight, and costs nothing at run time.
+only the renders, and real records may want softer or harder masks than they do. Raising the
+softmax masks to a power p below one and renormalising them over the stems
+(`softmax(p * logits)`, model.BandSplitRNN's `mask_power`) moves them toward the mean without
+touching a weight, and costs nothing at run time.
 
 For each power this scores the held-out split of the checkpoint's data set at both balances
 (evaluate.held_out_sets: each song's own, and every stem at the training mixes' RMS) and takes
