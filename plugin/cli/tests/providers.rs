@@ -130,12 +130,14 @@ fn separate_and_score(mut cmd: Command, out: &Path) -> (serde_json::Value, [f64;
     (report, [sdr("vocals"), sdr("accompaniment")])
 }
 
-/// The CPU provider's separation of `input` in `live` into `dir/cpu`, scored: what every other
-/// provider is compared with.
+/// The CPU provider's separation of `input` with Spleeter in `live` into `dir/cpu`, scored:
+/// what every other provider is compared with.
 fn cpu_reference(providers: &Path, input: &Path, dir: &Path) -> [f64; 2] {
     let out = dir.join("cpu");
-    let (report, sdr) =
-        separate_and_score(separate_with(providers, input, &out, &["--mode", "live", "--device", "cpu"]), &out);
+    let (report, sdr) = separate_and_score(
+        separate_with(providers, input, &out, &["--model", "spleeter-2stems", "--mode", "live", "--device", "cpu"]),
+        &out,
+    );
     assert_eq!(report["provider"], "CPU");
     sdr
 }
@@ -156,7 +158,12 @@ fn webgpu_on_software_vulkan_separates_the_eval_clip_as_the_cpu_does() {
     let input = clip.join("mixture.wav");
     let gpu_out = dir.join("webgpu");
     let cpu_sdr = cpu_reference(&providers, &input, &dir);
-    let mut on_webgpu = separate_with(&providers, &input, &gpu_out, &["--mode", "live", "--device", "webgpu"]);
+    let mut on_webgpu = separate_with(
+        &providers,
+        &input,
+        &gpu_out,
+        &["--model", "spleeter-2stems", "--mode", "live", "--device", "webgpu"],
+    );
     on_webgpu
         .env("VK_ICD_FILENAMES", lavapipe.join("lvp_icd.json"))
         .env("LD_LIBRARY_PATH", lavapipe.join("root/usr/lib/x86_64-linux-gnu"))
@@ -218,7 +225,12 @@ fn openvino_runs_on_intel_cpus_and_says_why_it_cannot_elsewhere() {
     let ov_out = dir.join("openvino");
     let cpu_sdr = cpu_reference(&providers, &input, &dir);
     let (ov, ov_sdr) = separate_and_score(
-        separate_with(&providers, &input, &ov_out, &["--mode", "live", "--device", "openvino"]),
+        separate_with(
+            &providers,
+            &input,
+            &ov_out,
+            &["--model", "spleeter-2stems", "--mode", "live", "--device", "openvino"],
+        ),
         &ov_out,
     );
     if intel_cpu() {

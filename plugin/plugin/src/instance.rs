@@ -38,9 +38,16 @@ pub struct Instance {
     mixer: Mixer,
     channels: usize,
     /// The mode the running engine was built for, and the latency each mode has at the current
-    /// rate (so a mode change can be handled from the audio thread without computing anything).
+    /// rate (so a mode change can be handled from the audio thread without computing anything);
+    /// 0 for a mode that runs another model.
     mode: Mode,
     latencies: [u32; 3],
+    /// The modes that run another model file than the running engine's: with no model picked,
+    /// `live` runs Sift's own and the others Spleeter ([`catalogue::default_for`]). A change to
+    /// such a mode needs a new engine, so its latency is known only after the restart.
+    other_model: [bool; 3],
+    /// Whether a restart for a mode that runs another model was asked for already.
+    model_restart_asked: bool,
     /// The latency last reported to the host, or asked for through a restart (CLAP).
     latency_reported: u32,
     input: Vec<Vec<f32>>,
@@ -104,6 +111,8 @@ impl Instance {
             channels: 2,
             mode: Mode::Balanced,
             latencies: [0; 3],
+            other_model: [false; 3],
+            model_restart_asked: false,
             latency_reported: 0,
             input: Vec::new(),
             stems: Vec::new(),
@@ -163,11 +172,14 @@ impl Instance {
             }
         };
         let spec = engine.spec().clone();
+        self.other_model = self.modes_with_other_model();
+        self.model_restart_asked = false;
         let mut latency_ms = [0.0f32; 3];
         for mode in Mode::ALL {
-            let latency = engine.latency_in(mode);
-            self.latencies[mode as usize] = latency.samples as u32;
-            latency_ms[mode as usize] = latency.millis() as f32;
+            // A mode that runs another model has a latency only once a restart has loaded it.
+            let latency = (!self.other_model[mode as usize]).then(|| engine.latency_in(mode));
+            self.latencies[mode as usize] = latency.map_or(0, |l| l.samples as u32);
+            latency_ms[mode as usize] = latency.map_or(0.0, |l| l.millis() as f32);
         }
         self.latency_reported = engine.latency().samples as u32;
         context.set_latency_samples(self.latency_reported);
@@ -206,12 +218,29 @@ impl Instance {
         }
     }
 
+    /// The model file the user picked; `None` for the mode's default.
+    fn picked_model(&self) -> Option<String> {
+        self.params.model_path.lock().map(|p| p.clone()).ok().filter(|p| !p.is_empty())
+    }
+
+    /// Which modes would run another model file than [`Instance::mode`] does (indexed by
+    /// `Mode as usize`). Compared by the file each mode resolves to, not by the model running
+    /// (a pass-through after a failed load has none), so the running mode never differs from
+    /// itself and never asks for a restart in a loop.
+    fn modes_with_other_model(&self) -> [bool; 3] {
+        let picked = self.picked_model();
+        let binary_dir = sift_inference::binary_location::binary_dir();
+        let file = |mode| catalogue::resolve_for(picked.as_deref(), mode, binary_dir.as_deref()).ok();
+        let running = file(self.mode);
+        Mode::ALL.map(|mode| file(mode) != running)
+    }
+
     /// The model to run: the one already loaded if the path is unchanged, else a fresh load,
     /// else a pass-through.
     fn model(&mut self) -> Box<dyn MaskModel> {
-        let wanted = self.params.model_path.lock().map(|p| p.clone()).unwrap_or_default();
+        let picked = self.picked_model();
         let binary_dir = sift_inference::binary_location::binary_dir();
-        let path = catalogue::resolve((!wanted.is_empty()).then_some(wanted.as_str()), binary_dir.as_deref());
+        let path = catalogue::resolve_for(picked.as_deref(), self.mode, binary_dir.as_deref());
         let device = self.params.device.value();
         let same_device = device == self.device;
         self.device = device;
@@ -300,6 +329,12 @@ impl Instance {
                 PluginApi::Clap => context.request_restart(),
                 _ => context.set_latency_samples(latency),
             }
+        }
+        // A mode that runs another model (the default differs by mode) needs a new engine with
+        // it, whose latency is known only then: ask for a restart, once.
+        if self.other_model[wanted as usize] && !self.model_restart_asked {
+            self.model_restart_asked = true;
+            context.request_restart();
         }
         // A Device change needs the model loaded again for the new provider (main thread, at
         // activation): ask for a restart, once.

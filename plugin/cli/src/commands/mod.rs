@@ -106,7 +106,8 @@ pub struct SeparateArgs {
     /// Replace the stems already in the output folder (and remove the previous run's others).
     #[arg(long)]
     force: bool,
-    /// Model file (`.onnx`) or installed model name.
+    /// Model file (`.onnx`) or installed model name [default: sift-4stem in live where it is
+    /// installed, else spleeter-2stems].
     #[arg(long)]
     model: Option<String>,
     /// Latency mode: live, balanced or studio.

@@ -52,7 +52,8 @@ pub fn run(args: &SeparateArgs) -> anyhow::Result<()> {
         WavStreamWriter::check_fits(&args.input, frames, channels)?;
     }
 
-    let path = catalogue::resolve(args.model.as_deref(), sift_inference::binary_location::binary_dir().as_deref())?;
+    let binary_dir = sift_inference::binary_location::binary_dir();
+    let path = catalogue::resolve_for(args.model.as_deref(), args.mode, binary_dir.as_deref())?;
     let model = OnnxModel::load(&path, &SessionOptions::default().intra_threads(args.threads).device(args.device))?;
     let fallback = model.provider_fallback().map(str::to_owned);
     if let Some(reason) = &fallback {
