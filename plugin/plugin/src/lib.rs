@@ -81,6 +81,10 @@ impl Plugin for Sift {
         self.instance.params.clone()
     }
 
+    fn filter_state(state: &mut PluginState) {
+        params::keep_old_defaults(state);
+    }
+
     fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
         self.instance.editor(None, Self::NAME)
     }
@@ -171,6 +175,10 @@ impl Plugin for SiftSingle {
 
     fn params(&self) -> Arc<dyn Params> {
         self.params.clone()
+    }
+
+    fn filter_state(state: &mut PluginState) {
+        params::keep_old_defaults(state);
     }
 
     fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {

@@ -3,6 +3,7 @@
 use std::sync::{Arc, Mutex};
 
 use nice_plug::editor::dpi::LogicalSize;
+use nice_plug::plugin::ParamValue;
 use nice_plug::prelude::*;
 use nice_plug_egui::EguiEditorState;
 
@@ -178,9 +179,13 @@ pub struct SiftParams {
     /// Sift's own bypass: the dry input, delayed by the same latency.
     #[id = "bypass"]
     pub bypass: BoolParam,
-    /// The model file; empty for the default model. Read on the main thread only.
+    /// The model file; empty for the mode's default model. Read on the main thread only.
     #[persist = "model-path"]
     pub model_path: Arc<Mutex<String>>,
+    /// The defaults the project was saved under ([`DEFAULTS`]); read only by
+    /// [`keep_old_defaults`], from the saved state.
+    #[persist = "defaults"]
+    pub defaults: Arc<Mutex<u32>>,
     /// The editor's size and zoom, saved with the project so it reopens as the user left it.
     #[persist = "editor-state"]
     pub editor_state: Arc<EguiEditorState>,
@@ -195,8 +200,30 @@ impl Default for SiftParams {
             output_gain: gain_param("Output Gain".to_owned()),
             bypass: BoolParam::new("Bypass", false).make_bypass(),
             model_path: Arc::new(Mutex::new(String::new())),
+            defaults: Arc::new(Mutex::new(DEFAULTS)),
             editor_state: EguiEditorState::from_size(LogicalSize::new(EDITOR_SIZE.0, EDITOR_SIZE.1), 1.0),
         }
+    }
+}
+
+/// The generation of default models, saved with every project: 2 since `live` runs Sift's own
+/// four-stem model when no model is picked (`catalogue::default_for`). Projects saved before
+/// have no `defaults` field: they ran Spleeter 2-stem in every mode.
+pub const DEFAULTS: u32 = 2;
+
+/// Keeps what an old project played (both plugins' `Plugin::filter_state`, before a state
+/// loads). A project saved before [`DEFAULTS`] 2, in Live with no model picked, ran Spleeter:
+/// it gets Spleeter picked, so it opens with the stems, latency and sound it was saved with
+/// (a project that muted Other for an a cappella would otherwise play drums and bass).
+pub fn keep_old_defaults(state: &mut PluginState) {
+    if state.fields.contains_key("defaults") {
+        return;
+    }
+    let live = matches!(state.params.get("mode"), Some(ParamValue::I32(index)) if *index == ModeChoice::Live as i32);
+    let picked = state.fields.get("model-path").and_then(|json| serde_json::from_str::<String>(json).ok());
+    if live && picked.unwrap_or_default().is_empty() {
+        let spleeter = serde_json::to_string(sift_inference::catalogue::DEFAULT_MODEL).expect("a string serialises");
+        state.fields.insert("model-path".to_owned(), spleeter);
     }
 }
 

@@ -104,6 +104,49 @@ fn state_round_trip() {
     assert_eq!(loaded_latency, live_plugin.latency(), "latency after loading a Live-mode state");
 }
 
+/// A CLAP state as nice-plug writes it: the JSON's length (u64, little-endian), then the JSON.
+fn state_json(bytes: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(&bytes[8..]).expect("a Sift state is JSON after its length")
+}
+
+fn state_bytes(json: &serde_json::Value) -> Vec<u8> {
+    let text = serde_json::to_vec(json).unwrap();
+    (text.len() as u64).to_le_bytes().into_iter().chain(text).collect()
+}
+
+/// A project saved in Live with no model picked, before Live ran Sift's own model (a state
+/// without the `defaults` field), opens with what it played then: Spleeter, at Spleeter's Live
+/// latency, and Spleeter stays picked when it is saved again. The same project saved now opens
+/// with Sift's own model.
+#[test]
+fn an_old_live_project_keeps_the_model_it_played() {
+    const SPLEETER_LIVE: [u32; 2] = [13_311, 21_503]; // as designed, and stretched on a slow machine
+    const OWN_LIVE: u32 = 1535; // 1023 + 512 samples
+    let mut plugin = TestPlugin::sift();
+    let mode = plugin.param_id("Mode");
+    let live = plugin.text_to_value(mode, "Live").expect("Mode parses \"Live\"");
+    plugin.set_params(&[(mode, live)]);
+    let saved_now = plugin.save_state().unwrap();
+    let mut old = state_json(&saved_now);
+    assert_eq!(old["fields"]["model-path"], "\"\"", "no model picked: {old}");
+    assert!(old["fields"].as_object_mut().unwrap().remove("defaults").is_some(), "no `defaults` field: {old}");
+
+    let mut opened = TestPlugin::sift();
+    opened.load_state(&state_bytes(&old)).expect("an old state loads");
+    assert_eq!(opened.get_param(mode), live);
+    opened.activate_offline(44_100.0, 512).unwrap();
+    let latency = opened.latency();
+    assert!(SPLEETER_LIVE.contains(&latency), "an old Live project runs at {latency} samples, not Spleeter's");
+    opened.deactivate();
+    let resaved = state_json(&opened.save_state().unwrap());
+    assert_eq!(resaved["fields"]["model-path"], "\"spleeter-2stems\"", "{resaved}");
+
+    let mut current = TestPlugin::sift();
+    current.load_state(&saved_now).unwrap();
+    current.activate_offline(44_100.0, 512).unwrap();
+    assert_eq!(current.latency(), OWN_LIVE, "a Live project saved now runs Sift's own model");
+}
+
 #[test]
 fn garbage_state_is_rejected_and_instance_still_works() {
     let mut plugin = TestPlugin::sift();
