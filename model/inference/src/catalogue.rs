@@ -78,14 +78,10 @@ pub fn sidecar_licence(model: &Path) -> Option<String> {
     meta.remove("sift.licence")
 }
 
-/// The model `mode` runs when the user names none: [`LIVE_MODEL`] in `live` if it is installed,
-/// [`DEFAULT_MODEL`] otherwise (an install without Sift's own model keeps working in `live`).
-pub fn default_for(mode: Mode, binary_dir: Option<&Path>) -> &'static str {
-    default_among(mode, &installed(binary_dir))
-}
-
-/// [`default_for`] among the `installed` models (`(name, path)`, as [`installed`] lists them).
-fn default_among(mode: Mode, installed: &[(String, PathBuf)]) -> &'static str {
+/// The model `mode` runs when the user names none, among the `installed` ones (`(name, path)`,
+/// as [`installed`] lists them): [`LIVE_MODEL`] in `live` if it is installed, [`DEFAULT_MODEL`]
+/// otherwise (an install without Sift's own model keeps working in `live`).
+pub fn default_for(mode: Mode, installed: &[(String, PathBuf)]) -> &'static str {
     if mode == Mode::Live && installed.iter().any(|(name, _)| name == LIVE_MODEL) {
         LIVE_MODEL
     } else {
@@ -96,7 +92,11 @@ fn default_among(mode: Mode, installed: &[(String, PathBuf)]) -> &'static str {
 /// [`resolve`] for a latency mode: with no name, the model that mode runs by default
 /// ([`default_for`]). What the command line and the plugins run.
 pub fn resolve_for(model: Option<&str>, mode: Mode, binary_dir: Option<&Path>) -> Result<PathBuf, InferenceError> {
-    resolve(Some(model.unwrap_or_else(|| default_for(mode, binary_dir))), binary_dir)
+    if model.is_some() {
+        return resolve(model, binary_dir);
+    }
+    let models = installed(binary_dir);
+    find_installed(default_for(mode, &models), &models)
 }
 
 /// Resolves what the user typed (a file path or an installed model's name) to a file.
@@ -106,7 +106,11 @@ pub fn resolve(model: Option<&str>, binary_dir: Option<&Path>) -> Result<PathBuf
     if as_path.is_file() || wanted.ends_with(".onnx") || wanted.contains(std::path::MAIN_SEPARATOR) {
         return Ok(as_path.to_owned());
     }
-    let models = installed(binary_dir);
+    find_installed(wanted, &installed(binary_dir))
+}
+
+/// The file of the installed model named `wanted` among `models`, or an error that lists them.
+fn find_installed(wanted: &str, models: &[(String, PathBuf)]) -> Result<PathBuf, InferenceError> {
     models.iter().find(|(name, _)| name == wanted).map(|(_, p)| p.clone()).ok_or_else(|| InferenceError::UnknownModel {
         name: wanted.to_owned(),
         installed: if models.is_empty() {
@@ -128,11 +132,11 @@ mod tests {
     #[test]
     fn live_runs_sifts_own_model_where_it_is_installed_and_spleeter_elsewhere() {
         let both = models(&["htdemucs", "sift-4stem", "spleeter-2stems"]);
-        assert_eq!(default_among(Mode::Live, &both), "sift-4stem");
-        assert_eq!(default_among(Mode::Balanced, &both), "spleeter-2stems");
-        assert_eq!(default_among(Mode::Studio, &both), "spleeter-2stems");
+        assert_eq!(default_for(Mode::Live, &both), "sift-4stem");
+        assert_eq!(default_for(Mode::Balanced, &both), "spleeter-2stems");
+        assert_eq!(default_for(Mode::Studio, &both), "spleeter-2stems");
         // An install without Sift's own model keeps working in live.
-        assert_eq!(default_among(Mode::Live, &models(&["spleeter-2stems"])), "spleeter-2stems");
-        assert_eq!(default_among(Mode::Live, &[]), "spleeter-2stems");
+        assert_eq!(default_for(Mode::Live, &models(&["spleeter-2stems"])), "spleeter-2stems");
+        assert_eq!(default_for(Mode::Live, &[]), "spleeter-2stems");
     }
 }

@@ -230,9 +230,8 @@ impl Instance {
     fn modes_with_other_model(&self) -> [bool; 3] {
         let picked = self.picked_model();
         let binary_dir = sift_inference::binary_location::binary_dir();
-        let file = |mode| catalogue::resolve_for(picked.as_deref(), mode, binary_dir.as_deref()).ok();
-        let running = file(self.mode);
-        Mode::ALL.map(|mode| file(mode) != running)
+        let files = Mode::ALL.map(|mode| catalogue::resolve_for(picked.as_deref(), mode, binary_dir.as_deref()).ok());
+        Mode::ALL.map(|mode| files[mode as usize] != files[self.mode as usize])
     }
 
     /// The model to run: the one already loaded if the path is unchanged, else a fresh load,
