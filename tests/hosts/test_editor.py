@@ -41,7 +41,7 @@ HANDLE_X = 38  # a column through the fader handle (not its track), relative to 
 HANDLE_Y_AT_0DB = 166  # the handle's centre at 0 dB
 A_CAPPELLA = (215, 61)  # centre of the "A cappella" scene button
 
-# Theme colours (plugin/plugin/src/editor/theme.rs).
+# Theme colours (crates/plugin/src/editor/theme.rs).
 VOCALS_PINK = (0xF4, 0x8F, 0xB1)
 OTHER_BLUE = (0x64, 0xB5, 0xF6)
 BUTTON = (0x2C, 0x30, 0x38)

@@ -2,8 +2,8 @@
 //! bundles with nice-plug-xtask (`target/bundled/sift.clap`, `target/bundled/sift.vst3`), then
 //! puts the ONNX Runtime library and the models Sift ships with (Spleeter 2-stem and Sift's own
 //! four-stem model) where the plugin looks for them, relative to its own library (see
-//! `library_candidates` in `model/inference/src/runtime.rs` and `model_dirs` in
-//! `model/inference/src/catalogue.rs`):
+//! `library_candidates` in `crates/inference/src/runtime.rs` and `model_dirs` in
+//! `crates/inference/src/catalogue.rs`):
 //!
 //! | OS      | bundle | plugin binary                          | runtime library         | models                     |
 //! |---------|--------|----------------------------------------|-------------------------|----------------------------|
@@ -42,10 +42,18 @@ pub const PACKAGE: &str = "sift";
 /// `cargo xtask bundle <args>`: `args` are what follows `bundle`, i.e. `sift` (or `-p sift`) and
 /// any `cargo build` options such as `--release` or `--profile <name>`.
 pub fn command(paths: &Paths, args: &[String]) -> Result<()> {
+    if let [flag, target] = args {
+        if flag == "--target" && target == "windows" {
+            return crate::windows::bundle(paths).map(drop);
+        }
+    }
     let cargo_args = match args {
         [package, rest @ ..] if package == PACKAGE => rest,
         [flag, package, rest @ ..] if flag == "-p" && package == PACKAGE => rest,
-        _ => bail!("usage: cargo xtask bundle {PACKAGE} [--release] [other `cargo build` options]"),
+        _ => bail!(
+            "usage: cargo xtask bundle {PACKAGE} [--release] [other `cargo build` options]\n   \
+             or: cargo xtask bundle --target windows"
+        ),
     };
     run(paths, cargo_args)
 }
@@ -55,8 +63,8 @@ pub fn command(paths: &Paths, args: &[String]) -> Result<()> {
 pub fn run(paths: &Paths, cargo_args: &[String]) -> Result<()> {
     if cargo_args.iter().any(|arg| arg == "--target" || arg.starts_with("--target=")) {
         bail!(
-            "cross-compiling bundles is not supported: the ONNX Runtime library from \
-             `cargo xtask setup` is for this machine only"
+            "`cargo xtask bundle sift` builds for this machine: for Windows use \
+             `cargo xtask bundle --target windows`"
         );
     }
     setup::run(paths)?;

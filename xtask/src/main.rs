@@ -19,6 +19,7 @@ mod system_packages;
 mod test;
 mod training_tests;
 mod wheel;
+mod windows;
 
 use anyhow::{bail, Result};
 use paths::Paths;
@@ -35,10 +36,15 @@ commands:
   bundle sift [--release]
           setup, then build the CLAP and VST3 plugins into target/bundled (sift.clap, sift.vst3) with the
           ONNX Runtime library and the default model; other `cargo build` options are passed on
+  bundle --target windows
+          the Windows download: the VST3 and CLAP plugins and sift.exe built for Windows x86-64 with Debian's
+          Rust and mingw-w64 (installed as root where missing), ONNX Runtime's DLL, the models, licences and an
+          install note in target/bundled/windows, zipped as target/bundled/sift-<version>-windows-x86_64.zip
   install bundle in release mode, then copy the plugins to ~/.vst3/sift.vst3 and ~/.clap/Sift (Linux)
-  test    check (and as root, install) the system packages the tests need, setup, then run `cargo test --workspace`
-          (debug assertions on, so the allocation guard is armed), the VST3 host tests with the runtime, models and eval data,
-          and the training pipeline's tests
+  test    check (and as root, install) the system packages the tests need, setup, bundle for Linux and Windows, then
+          run `cargo test --workspace` (debug assertions on, so the allocation guard is armed; the Windows build's
+          tests run it under Wine), the VST3 host tests with the runtime, models and eval data, and the training
+          pipeline's tests
   test-training
           only the training pipeline's tests (model/training/tests), after the system packages they need
   system-packages

@@ -118,6 +118,11 @@ impl Paths {
         self.bundled().join("sift.clap")
     }
 
+    /// The Windows download's folder (`cargo xtask bundle --target windows`).
+    pub fn windows_bundle(&self) -> PathBuf {
+        self.bundled().join("windows")
+    }
+
     pub fn sift_binary(&self) -> PathBuf {
         self.target.join("release").join(format!("sift{}", std::env::consts::EXE_SUFFIX))
     }

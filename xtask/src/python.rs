@@ -42,19 +42,29 @@ pub fn install_requirements(paths: &Paths, requirements: &Path) -> Result<()> {
 /// The wheel of `name==version` in the wheel cache, downloaded with the venv's pip unless a wheel
 /// of that release is already there (so a repeated setup needs no network).
 pub fn wheel(paths: &Paths, name: &str, version: &str, binary: bool) -> Result<PathBuf> {
-    let cache = paths.wheel_cache();
-    if let Some(found) = cached_wheel(&cache, name, version)? {
+    let only_binary: &[&str] = if binary { &["--only-binary=:all:"] } else { &[] };
+    download(paths, &paths.wheel_cache(), name, version, only_binary)
+}
+
+/// The Windows x86-64 (`win_amd64`) wheel of `name==version`, for the Windows bundle; kept in a
+/// cache of its own, since its file name starts like this machine's wheel of the same release.
+pub fn windows_wheel(paths: &Paths, name: &str, version: &str) -> Result<PathBuf> {
+    let cache = paths.wheel_cache().join("win_amd64");
+    // The DLLs inside do not depend on the Python version; pip needs one to match a tag.
+    let platform = ["--only-binary=:all:", "--platform", "win_amd64", "--python-version", "3.11"];
+    download(paths, &cache, name, version, &platform)
+}
+
+fn download(paths: &Paths, cache: &Path, name: &str, version: &str, options: &[&str]) -> Result<PathBuf> {
+    if let Some(found) = cached_wheel(cache, name, version)? {
         return Ok(found);
     }
-    std::fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
+    std::fs::create_dir_all(cache).with_context(|| format!("creating {}", cache.display()))?;
     let mut cmd = pip(paths);
-    cmd.args(["download", "--no-deps"]);
-    if binary {
-        cmd.arg("--only-binary=:all:");
-    }
-    cmd.arg(format!("{name}=={version}")).arg("-d").arg(&cache);
+    cmd.args(["download", "--no-deps"]).args(options);
+    cmd.arg(format!("{name}=={version}")).arg("-d").arg(cache);
     run(&mut cmd, PYPI_HINT)?;
-    cached_wheel(&cache, name, version)?
+    cached_wheel(cache, name, version)?
         .with_context(|| format!("pip reported success but no {name}-{version}-*.whl is in {}", cache.display()))
 }
 

@@ -21,6 +21,8 @@ enum Probe {
     DriDriver(&'static str),
     /// A module that Debian's own Python 3 (`/usr/bin/python3`) imports.
     DebianPython(&'static str),
+    /// A file at a fixed path (a tool that is not on `PATH`, a source tree).
+    File(&'static str),
 }
 
 /// One thing the tests need and the Debian package that provides it.
@@ -34,7 +36,20 @@ struct Requirement {
 const DISPLAY: &str = "VST3 host and editor tests (tests/hosts, tests/clap-host editor)";
 const ARDOUR: &str = "Ardour export test (tests/hosts/test_ardour.py)";
 const TRAINING: &str = "training pipeline tests (model/training/tests, on Debian's CPU build of PyTorch)";
-const WEBGPU: &str = "WebGPU provider test (plugin/cli/tests/providers.rs; lavapipe itself is unpacked into target/)";
+const WEBGPU: &str = "WebGPU provider test (crates/cli/tests/providers.rs; lavapipe itself is unpacked into target/)";
+
+const WINDOWS: &str = "Windows build (cargo xtask bundle --target windows) and its tests under Wine";
+
+/// The Windows build and its tests. Debian's Rust 1.96 (`rustc-web`, `cargo-web`) with the
+/// standard library's source (`rust-web-src`) builds std for `x86_64-pc-windows-gnu`, which
+/// rustup cannot download here; mingw-w64 links; Wine runs the result.
+const WINDOWS_REQUIREMENTS: &[Requirement] = &[
+    Requirement { probe: Probe::File(crate::windows::DEBIAN_RUSTC), package: "rustc-web", used_by: WINDOWS },
+    Requirement { probe: Probe::File(crate::windows::DEBIAN_CARGO), package: "cargo-web", used_by: WINDOWS },
+    Requirement { probe: Probe::File(crate::windows::STD_SOURCE), package: "rust-web-src", used_by: WINDOWS },
+    Requirement { probe: Probe::Command(crate::windows::LINKER), package: "mingw-w64", used_by: WINDOWS },
+    Requirement { probe: Probe::File(crate::windows::wine::WINE), package: "wine64", used_by: WINDOWS },
+];
 
 const REQUIREMENTS: &[Requirement] = &[
     Requirement { probe: Probe::Command("Xvfb"), package: "xvfb", used_by: DISPLAY },
@@ -66,14 +81,26 @@ const REQUIREMENTS: &[Requirement] = &[
     Requirement { probe: Probe::DebianPython("ensurepip"), package: "python3-venv", used_by: TRAINING },
 ];
 
-/// Checks every requirement; installs the missing packages when this process may, else fails
-/// with the command to run.
+/// Checks every requirement of the tests (the Windows build's too); installs the missing
+/// packages when this process may, else fails with the command to run.
 pub fn ensure() -> Result<()> {
     println!("==> system packages the tests need");
+    let all: Vec<&Requirement> = REQUIREMENTS.iter().chain(WINDOWS_REQUIREMENTS).collect();
+    ensure_all(&all, "the tests need")
+}
+
+/// Like [`ensure`], for the Windows build alone.
+pub fn ensure_windows_build() -> Result<()> {
+    println!("==> system packages the Windows build needs");
+    let windows: Vec<&Requirement> = WINDOWS_REQUIREMENTS.iter().collect();
+    ensure_all(&windows, "the Windows build needs")
+}
+
+fn ensure_all(requirements: &[&Requirement], who: &str) -> Result<()> {
     let libraries = known_libraries();
-    let missing: Vec<&Requirement> = REQUIREMENTS.iter().filter(|r| !present(&r.probe, &libraries)).collect();
+    let missing: Vec<&Requirement> = requirements.iter().copied().filter(|r| !present(&r.probe, &libraries)).collect();
     if missing.is_empty() {
-        println!("    all {} present", REQUIREMENTS.len());
+        println!("    all {} present", requirements.len());
         return Ok(());
     }
     let mut packages: Vec<&str> = missing.iter().map(|r| r.package).collect();
@@ -87,7 +114,7 @@ pub fn ensure() -> Result<()> {
     let command = format!("apt-get install -y --no-install-recommends {}", packages.join(" "));
     if !is_root() || !on_path("apt-get") {
         bail!(
-            "the tests need system packages that are missing; install them with\n\n    sudo apt-get update && sudo {command}\n\n(or your \
+            "{who} system packages that are missing; install them with\n\n    sudo apt-get update && sudo {command}\n\n(or your \
              distribution's equivalents), then run the command again"
         );
     }
@@ -115,6 +142,7 @@ impl std::fmt::Display for Probe {
             Probe::Command(name) => write!(f, "command `{name}`"),
             Probe::Library(name) | Probe::DriDriver(name) => write!(f, "library {name}"),
             Probe::DebianPython(name) => write!(f, "Python module {name} (of /usr/bin/python3)"),
+            Probe::File(path) => write!(f, "{path}"),
         }
     }
 }
@@ -132,6 +160,7 @@ fn present(probe: &Probe, libraries: &str) -> bool {
             .args(["-c", &format!("import {name}")])
             .output()
             .is_ok_and(|output| output.status.success()),
+        Probe::File(path) => Path::new(path).exists(),
     }
 }
 

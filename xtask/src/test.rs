@@ -2,8 +2,10 @@
 //! the bundled plugins and the shared evaluation clips, as CI runs it.
 //!
 //! 0. the system packages the tests need (`system_packages`), installed as root where missing;
-//! 1. set-up, and the release bundles (`target/bundled/sift.clap`, `sift.vst3`) the host tests load;
-//! 2. `cargo test --workspace`: engine, command line, and the CLAP host (`tests/clap-host`);
+//! 1. set-up, and the release bundles (`target/bundled/sift.clap`, `sift.vst3`) the host tests load,
+//!    and the Windows download (`target/bundled/windows`) with the Wine prefix its tests run in;
+//! 2. `cargo test --workspace`: engine, command line (the Windows build's too, under Wine), and
+//!    the CLAP host (`tests/clap-host`);
 //! 3. `tests/hosts/run.sh`: DawDreamer and pedalboard load the VST3 bundle under Xvfb;
 //! 4. `model/training/tests`: the training pipeline (`training_tests`).
 //!
@@ -11,13 +13,15 @@
 
 use crate::paths::Paths;
 use crate::process::{cargo, command, run_for_status};
-use crate::{bundle, providers, python, setup, system_packages, training_tests};
+use crate::{bundle, providers, python, setup, system_packages, training_tests, windows};
 use anyhow::Result;
 
 pub fn run(paths: &Paths) -> Result<()> {
     system_packages::ensure()?;
     setup::run(paths)?;
     bundle::bundle_after_setup(paths, &["--release".to_string()])?;
+    windows::bundle(paths)?;
+    windows::wine::prepare(paths)?;
     python::install_requirements(paths, &paths.root.join("tests/hosts/requirements.txt"))?;
     println!("==> execution providers for the provider tests (target/providers, target/lavapipe)");
     let unavailable = providers::ensure_for_tests(paths)?;
@@ -29,7 +33,11 @@ pub fn run(paths: &Paths) -> Result<()> {
     // plugin, or in the source tree for binaries built here), not through the overrides the
     // other xtask commands set.
     let tested = |mut cmd: std::process::Command| {
-        cmd.env_remove("SIFT_ORT_DYLIB").env_remove("SIFT_MODEL_DIR").env("SIFT_EVAL_DIR", paths.eval_data());
+        cmd.env_remove("SIFT_ORT_DYLIB")
+            .env_remove("SIFT_MODEL_DIR")
+            .env("SIFT_EVAL_DIR", paths.eval_data())
+            .env("SIFT_WINDOWS_BUNDLE", paths.windows_bundle())
+            .env("SIFT_WINEPREFIX", windows::wine::prefix(paths));
         match &unavailable {
             Some(reason) => cmd.env(providers::UNAVAILABLE_ENV, reason),
             None => cmd.env_remove(providers::UNAVAILABLE_ENV),

@@ -207,6 +207,47 @@ pub fn rock_clip() -> PathBuf {
     clip
 }
 
+/// The Windows download's folder (`$SIFT_WINDOWS_BUNDLE`, else `target/bundled/windows`).
+///
+/// # Panics
+/// If it has not been built, saying with what.
+pub fn windows_bundle() -> PathBuf {
+    let dir = std::env::var_os("SIFT_WINDOWS_BUNDLE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/bundled/windows"));
+    assert!(
+        dir.join("sift.exe").is_file(),
+        "the Windows build is not at {} (run `cargo xtask bundle --target windows`)",
+        dir.display()
+    );
+    dir
+}
+
+/// `program` (a Windows executable) under Wine, in the test prefix that `cargo xtask test`
+/// prepares (`$SIFT_WINEPREFIX`, else `target/wine/prefix`), quiet.
+///
+/// # Panics
+/// If the prefix has not been prepared.
+pub fn wine(program: &Path) -> Command {
+    let prefix = std::env::var_os("SIFT_WINEPREFIX")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/wine/prefix"));
+    assert!(
+        prefix.join("drive_c/windows/system32/bcryptprimitives.dll").is_file(),
+        "no Wine prefix for the tests at {} (`cargo xtask test` prepares it)",
+        prefix.display()
+    );
+    let mut cmd = Command::new("/usr/lib/wine/wine64");
+    cmd.arg(program).env("WINEPREFIX", prefix).env("WINEDEBUG", "-all").env("WINEDLLOVERRIDES", "mscoree,mshtml=");
+    cmd
+}
+
+/// `path` as a Windows program under Wine names it: on drive `Z:`, which Wine maps to `/`.
+pub fn wine_path(path: &Path) -> String {
+    let absolute = std::path::absolute(path).unwrap();
+    format!("Z:{}", absolute.display()).replace('/', "\\")
+}
+
 /// Small valid and broken models from `model/make_test_models.py`, built once per test process
 /// into a folder of its own (test binaries of different crates may run at the same time).
 ///

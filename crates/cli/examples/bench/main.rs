@@ -1,0 +1,553 @@
+//! `cargo xtask bench`: how fast, how late and how big Sift is in each latency mode, measured on
+//! real music (the demo mixture, looped) through the same [`render`] path a host drives.
+//!
+//! For every mode it measures:
+//!
+//! - the latency the host is told in real time, in samples and milliseconds (a mode may be
+//!   stretched for this machine: a real-time engine times its model first);
+//! - the real-time factor (processing time / audio time) of an offline render, once with one and
+//!   once with two intra-op threads, because that is the choice a user makes for bouncing (the
+//!   time includes flushing the latency tail, as a bounce does);
+//! - the worker's time per model run, from the one-thread offline render, where the worker runs
+//!   back to back and nothing but the model is timed, against the real-time run budget;
+//! - the deadline misses of a paced real-time render with 128-sample host blocks and one
+//!   intra-op thread, which is what a live user on a 2-core machine gets;
+//! - the audio thread's time per host block in that paced render;
+//! - the peak resident memory of a process that does all of the above for that one mode.
+//!
+//! Then, for streaming models ([`streaming`]): the fixed cost of an ONNX Runtime call, the idle
+//! worker's polling, and paced `live` renders of a 1.19 M-parameter causal model at 64 to
+//! 1024-sample host blocks, with the worker's share of a core.
+//!
+//! Each mode runs in its own child process (this example re-run with `--one-mode <mode>`), so
+//! the peak memory (`VmHWM`) belongs to that mode alone and one mode's allocations do not
+//! shape the next one's timings. The child prints one JSON line of [`Figures`] on stdout; the
+//! parent collects them and prints a Markdown table. Progress goes to stderr.
+//!
+//! Usage: `cargo run --release -p sift-cli --example bench [-- --quick] [--streaming-only] [--device NAME]`.
+//! `--device` asks for an execution provider for the windowed table (default `cpu`; the table
+//! names the one that ran); the streaming part runs on the CPU.
+//! `--quick` shortens the renders (10 s offline, 10 s paced) for trying changes; the full run
+//! takes several minutes, at least a minute of wall-clock time per mode and per streaming block
+//! size for the paced renders. `--streaming-only` skips the windowed (Spleeter) table.
+
+mod instances;
+mod streaming;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use sift_cli::audio_file;
+use sift_cli::memory::peak_rss_mib;
+use sift_engine::render::{self, Blocks, Rendered};
+use sift_engine::{Engine, EngineConfig, Latency, MaskModel, Mode};
+use sift_inference::{catalogue, Device, OnnxModel, Runtime, SessionOptions};
+
+/// Host block size of the offline renders: a common bounce size.
+const OFFLINE_BLOCK: usize = 512;
+
+/// Host block size of the paced render: a small live buffer, the hardest case for the audio
+/// thread and for keeping up.
+const PACED_BLOCK: usize = 128;
+
+/// The hidden argument that makes this process a child measuring one mode.
+const ONE_MODE: &str = "--one-mode";
+/// The hidden argument that makes this process a child measuring the streaming model.
+const STREAMING_CHILD: &str = "--streaming-child";
+
+/// A child's argument for the paced renders of several instances (followed by the model's name).
+const INSTANCES_CHILD: &str = "--instances-child";
+
+/// The models whose instances are measured: the default one, and Sift's own, the light one
+/// `live` users can run on several tracks.
+const INSTANCE_MODELS: [&str; 2] = [catalogue::DEFAULT_MODEL, streaming::MODEL];
+
+/// A child's argument for the memory of N instances (followed by N).
+const MEMORY_CHILD: &str = "--memory-child";
+
+const USAGE: &str = "usage: bench [--quick] [--streaming-only] [--device cpu|auto|webgpu|...]";
+
+/// How much audio each render gets, in seconds.
+#[derive(Clone, Copy, Debug)]
+struct Lengths {
+    offline: f64,
+    paced: f64,
+}
+
+impl Lengths {
+    /// Full runs: 30 s offline is enough for a few hundred model runs in every mode; 60 s paced
+    /// lets background noise on the machine show up as misses the way it would in a session.
+    const FULL: Lengths = Lengths { offline: 30.0, paced: 60.0 };
+    /// `--quick`: enough to see that everything works.
+    const QUICK: Lengths = Lengths { offline: 10.0, paced: 10.0 };
+}
+
+/// The command line: `--quick`, `--streaming-only`, and in a child `--one-mode <mode>` or
+/// `--streaming-child`.
+struct Options {
+    quick: bool,
+    /// `--device NAME` (default `cpu`): the execution provider to ask for; the table says which ran.
+    device: Device,
+    streaming_only: bool,
+    one_mode: Option<Mode>,
+    streaming_child: bool,
+    /// `--instances-child NAME`: the model whose instances this child measures.
+    instances_child: Option<String>,
+    memory_child: Option<usize>,
+}
+
+impl Options {
+    fn parse(mut args: impl Iterator<Item = String>) -> Result<Self> {
+        let mut options = Options {
+            quick: false,
+            device: Device::Cpu,
+            streaming_only: false,
+            one_mode: None,
+            streaming_child: false,
+            instances_child: None,
+            memory_child: None,
+        };
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--quick" => options.quick = true,
+                "--device" => {
+                    let name = args.next().context("--device needs a name (cpu, auto, webgpu, ...)")?;
+                    options.device = name.parse().map_err(|e| anyhow!("{e}"))?;
+                }
+                "--streaming-only" => options.streaming_only = true,
+                STREAMING_CHILD => options.streaming_child = true,
+                INSTANCES_CHILD => {
+                    let name = args.next().with_context(|| format!("{INSTANCES_CHILD} needs a model name"))?;
+                    options.instances_child = Some(name);
+                }
+                MEMORY_CHILD => {
+                    let n = args.next().with_context(|| format!("{MEMORY_CHILD} needs a count"))?;
+                    options.memory_child = Some(n.parse().with_context(|| format!("{MEMORY_CHILD} {n}"))?);
+                }
+                ONE_MODE => {
+                    let name = args.next().with_context(|| format!("{ONE_MODE} needs a mode"))?;
+                    options.one_mode = Some(name.parse().map_err(|e: String| anyhow!(e))?);
+                }
+                _ => bail!("unknown argument `{arg}`\n{USAGE}"),
+            }
+        }
+        Ok(options)
+    }
+
+    fn lengths(&self) -> Lengths {
+        if self.quick {
+            Lengths::QUICK
+        } else {
+            Lengths::FULL
+        }
+    }
+}
+
+/// What one child measured for one mode: one JSON line from child to parent.
+#[derive(Debug, Serialize, Deserialize)]
+struct Figures {
+    mode: String,
+    model: String,
+    /// The execution provider that ran the model (not the one asked for).
+    provider: String,
+    latency_samples: usize,
+    latency_ms: f64,
+    /// How many times its default new frames per run the mode runs on this machine.
+    stretch: usize,
+    rtf_1_thread: f64,
+    rtf_2_threads: f64,
+    /// A file render (`sift separate` offline: the throughput schedule), 1 intra-op thread.
+    rtf_file: f64,
+    run_median_ms: f64,
+    run_p99_ms: f64,
+    run_deadline_ms: f64,
+    paced_misses: u64,
+    paced_missed_samples: u64,
+    block_median_us: f64,
+    block_p99_us: f64,
+    block_max_us: f64,
+    /// `None` where `/proc/self/status` does not exist (not Linux).
+    peak_rss_mib: Option<f64>,
+    /// The bench's own audio buffers (input and rendered stems of the paced render), which
+    /// the peak includes: what a host would hold anyway, not the engine's.
+    bench_buffers_mib: f64,
+}
+
+fn main() -> Result<()> {
+    let options = Options::parse(std::env::args().skip(1))?;
+    if options.streaming_child {
+        let clip = read_clip()?;
+        let figures = streaming::measure(&clip.channels, clip.sample_rate, options.lengths())?;
+        println!("{}", serde_json::to_string(&figures)?);
+        return Ok(());
+    }
+    if options.instances_child.is_some() || options.memory_child.is_some() {
+        let clip = read_clip()?;
+        let model_path = catalogue::resolve(options.instances_child.as_deref(), None)?;
+        let line = match options.memory_child {
+            Some(n) => {
+                serde_json::to_string(&instances::measure_memory(&model_path, &clip.channels, clip.sample_rate, n)?)
+            }
+            None => serde_json::to_string(&instances::measure_misses(
+                &model_path,
+                &clip.channels,
+                clip.sample_rate,
+                options.lengths(),
+                options.device,
+            )?),
+        };
+        println!("{}", line?);
+        return Ok(());
+    }
+    match options.one_mode {
+        Some(mode) => child(mode, options.lengths(), options.device),
+        None => parent(&options),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parent: one child per mode, then the table.
+
+fn parent(options: &Options) -> Result<()> {
+    // Loading the runtime here fails early, with setup instructions, before any child starts.
+    let library = Runtime::get()?.library().to_owned();
+    let header = header(&library, options.lengths());
+    let mut rows = Vec::new();
+    if !options.streaming_only {
+        for mode in Mode::ALL {
+            eprintln!("[{mode}] starting a child process");
+            rows.push(measure_in_child(&[ONE_MODE, mode.name()], options.quick, options.device)?);
+        }
+    }
+    let mut instance_figures = Vec::new();
+    let mut memory = Vec::new();
+    if !options.streaming_only {
+        for model in INSTANCE_MODELS {
+            eprintln!("[instances] {model}: starting a child process");
+            let args = [INSTANCES_CHILD, model];
+            instance_figures.push(measure_in_child::<instances::InstanceFigures>(
+                &args,
+                options.quick,
+                options.device,
+            )?);
+        }
+        for n in [1, instances::MEMORY_INSTANCES] {
+            eprintln!("[instances] memory of {n} instance(s), in a child process");
+            let count = n.to_string();
+            memory.push(measure_in_child::<instances::MemoryFigures>(&[MEMORY_CHILD, &count], true, options.device)?);
+        }
+    }
+    eprintln!("[streaming] starting a child process");
+    let streaming: streaming::StreamingFigures = measure_in_child(&[STREAMING_CHILD], options.quick, options.device)?;
+    println!("{header}\n");
+    if !rows.is_empty() {
+        print_table(&rows);
+    }
+    instances::print(&instance_figures, &memory);
+    streaming::print(&streaming, &library);
+    Ok(())
+}
+
+/// Runs this example again with `args` (which make it a child) and reads its JSON line.
+fn measure_in_child<T: serde::de::DeserializeOwned>(args: &[&str], quick: bool, device: Device) -> Result<T> {
+    let exe = std::env::current_exe().context("finding the bench executable")?;
+    let what = args.join(" ");
+    let output = Command::new(exe)
+        .args(args)
+        .args(quick.then_some("--quick"))
+        .args(["--device", device.name()])
+        .stderr(Stdio::inherit())
+        .output()
+        .context("starting the bench child process")?;
+    if !output.status.success() {
+        bail!("the child `{what}` failed ({}): see its messages above", output.status);
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout.lines().last().with_context(|| format!("the child `{what}` printed nothing"))?;
+    serde_json::from_str(line).with_context(|| format!("reading the figures of the child `{what}`: {line}"))
+}
+
+/// Date, machine, runtime library and what was rendered: what the figures depend on.
+fn header(library: &Path, lengths: Lengths) -> String {
+    let date = Command::new("date")
+        .arg("-u")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown date".into());
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "n/a".into());
+    format!(
+        "Sift bench, {date}; {cores} CPUs ({cpu}); ONNX Runtime {library}\n\n\
+         Demo mixture looped to {offline} s for the offline renders ({OFFLINE_BLOCK}-sample blocks) \
+         and {paced} s for the paced real-time render ({PACED_BLOCK}-sample blocks, 1 intra-op thread); \
+         1-minute load average before the run: {load}.",
+        cpu = cpu_model(),
+        library = library.display(),
+        offline = lengths.offline,
+        paced = lengths.paced,
+    )
+}
+
+/// The first `model name` in `/proc/cpuinfo`, or `unknown CPU`.
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, name)| name.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+fn print_table(rows: &[Figures]) {
+    println!(
+        "| mode | latency (samples) | latency (ms) | RTF 1 thr | RTF 2 thr | RTF file | run median (ms) | run p99 (ms) \
+         | run deadline (ms) | paced misses (blocks/samples) | audio block median (µs) | p99 (µs) | max (µs) \
+         | peak RSS (MiB) |"
+    );
+    println!("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    for f in rows {
+        let rss = f.peak_rss_mib.map_or("n/a".into(), |m| format!("{m:.0}"));
+        let mode = match f.stretch {
+            1 => f.mode.clone(),
+            n => format!("{} (×{n} for this machine)", f.mode),
+        };
+        println!(
+            "| {mode} | {} | {:.1} | {:.3} | {:.3} | {:.3} | {:.1} | {:.1} | {:.1} | {}/{} | {:.1} | {:.1} | {:.0} | {rss} |",
+            f.latency_samples,
+            f.latency_ms,
+            f.rtf_1_thread,
+            f.rtf_2_threads,
+            f.rtf_file,
+            f.run_median_ms,
+            f.run_p99_ms,
+            f.run_deadline_ms,
+            f.paced_misses,
+            f.paced_missed_samples,
+            f.block_median_us,
+            f.block_p99_us,
+            f.block_max_us,
+        );
+    }
+    if let Some(f) = rows.first() {
+        println!(
+            "\nModel {} on the {} execution provider. Run times are from the 1-thread offline render. Peak RSS is the whole child process \
+             (runtime, a 1-thread and a 2-thread session, engine) and includes about {:.0} MiB of the bench's own \
+             audio buffers.",
+            f.model, f.provider, f.bench_buffers_mib
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child: every measurement for one mode, in one process.
+
+fn child(mode: Mode, lengths: Lengths, device: Device) -> Result<()> {
+    let clip = read_clip()?;
+    let model_path = catalogue::resolve(None, None)?;
+    let rate = clip.sample_rate;
+
+    eprintln!("[{mode}] offline render, 1 intra-op thread, {} s", lengths.offline);
+    let offline_input = looped(&clip.channels, seconds_to_frames(lengths.offline, rate));
+    let (one, model) = offline(load(&model_path, 1, device)?, mode, &offline_input, rate, false)?;
+    eprintln!("[{mode}]   RTF {:.3}", one.rtf);
+
+    eprintln!("[{mode}] offline render, 2 intra-op threads, {} s", lengths.offline);
+    let (two, _) = offline(load(&model_path, 2, device)?, mode, &offline_input, rate, false)?;
+    eprintln!("[{mode}]   RTF {:.3}", two.rtf);
+
+    eprintln!(
+        "[{mode}] file render (throughput schedule, as `sift separate`), 1 intra-op thread, {} s",
+        lengths.offline
+    );
+    let (file, model) = offline(model, mode, &offline_input, rate, true)?;
+    eprintln!("[{mode}]   RTF {:.3}", file.rtf);
+    drop(offline_input);
+
+    eprintln!("[{mode}] paced real-time render, 1 intra-op thread, {} s of wall-clock time", lengths.paced);
+    let paced_input = looped(&clip.channels, seconds_to_frames(lengths.paced, rate));
+    let paced = paced(model, mode, &paced_input, rate)?;
+    eprintln!(
+        "[{mode}]   {} misses ({} samples), {} input overflows",
+        paced.missed.misses, paced.missed.missed_samples, paced.missed.overflows
+    );
+
+    let runs = Spread::of(one.runs_micros.iter().map(|&us| f64::from(us) / 1000.0).collect())
+        .context("the offline render recorded no model runs")?;
+    let blocks = Spread::of(paced.block_times.iter().map(|t| t.as_secs_f64() * 1e6).collect())
+        .context("the paced render processed no blocks")?;
+    let figures = Figures {
+        mode: mode.name().to_owned(),
+        model: one.model,
+        provider: one.provider,
+        latency_samples: paced.latency.samples,
+        latency_ms: paced.latency.millis(),
+        stretch: paced.stretch,
+        rtf_1_thread: one.rtf,
+        rtf_2_threads: two.rtf,
+        rtf_file: file.rtf,
+        run_median_ms: runs.median,
+        run_p99_ms: runs.p99,
+        run_deadline_ms: paced.latency.budget as f64 * 1000.0 / f64::from(rate),
+        paced_misses: paced.missed.misses,
+        paced_missed_samples: paced.missed.missed_samples,
+        block_median_us: blocks.median,
+        block_p99_us: blocks.p99,
+        block_max_us: blocks.max,
+        peak_rss_mib: peak_rss_mib(),
+        bench_buffers_mib: paced.buffer_bytes as f64 / (1024.0 * 1024.0),
+    };
+    println!("{}", serde_json::to_string(&figures)?);
+    Ok(())
+}
+
+/// The demo mixture that `cargo xtask setup` unpacks, found from this package's source folder
+/// so the bench runs from any working directory.
+fn read_clip() -> Result<audio_file::Audio> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../demo/falcon69/mixture.wav");
+    let clip = audio_file::read(&path)
+        .with_context(|| format!("reading the demo clip: run `cargo xtask setup` first ({})", path.display()))?;
+    if !(1..=2).contains(&clip.channels.len()) {
+        bail!("{}: {} channels; the bench needs mono or stereo", path.display(), clip.channels.len());
+    }
+    Ok(clip)
+}
+
+fn load(path: &Path, threads: usize, device: Device) -> Result<Box<dyn MaskModel>> {
+    let model = OnnxModel::load(path, &SessionOptions::default().intra_threads(threads).device(device))?;
+    if let Some(reason) = model.provider_fallback() {
+        eprintln!("--device {device}: {reason}");
+    }
+    Ok(Box::new(model))
+}
+
+fn seconds_to_frames(seconds: f64, rate: u32) -> usize {
+    (seconds * f64::from(rate)).round() as usize
+}
+
+/// `channels` repeated end to end until each is `frames` long. The joins click, which does not
+/// matter for timing; real music rather than noise or silence keeps the masks realistic.
+fn looped(channels: &[Vec<f32>], frames: usize) -> Vec<Vec<f32>> {
+    channels.iter().map(|c| c.iter().copied().cycle().take(frames).collect()).collect()
+}
+
+/// What an offline render measured.
+struct Offline {
+    model: String,
+    provider: String,
+    rtf: f64,
+    runs_micros: Vec<u32>,
+}
+
+/// Renders `input` as fast as the worker allows (no pacing, no fallback to dry), in the host
+/// schedule or, with `throughput`, as a file render, and gives the model back so the next
+/// render can reuse its session.
+fn offline(
+    model: Box<dyn MaskModel>,
+    mode: Mode,
+    input: &[Vec<f32>],
+    rate: u32,
+    throughput: bool,
+) -> Result<(Offline, Box<dyn MaskModel>)> {
+    let config = EngineConfig::new(rate, OFFLINE_BLOCK).mode(mode).realtime(false).throughput(throughput);
+    let (engine, mut processor) = Engine::start(model, config)?;
+    let rendered = render::render(&mut processor, input, rate, &Blocks::Fixed(OFFLINE_BLOCK), false, |_| {});
+    check_runs(&engine)?;
+    let measured = Offline {
+        model: engine.spec().name.clone(),
+        provider: engine.provider().to_owned(),
+        rtf: rendered.elapsed.as_secs_f64() / (input_frames(input) as f64 / f64::from(rate)),
+        runs_micros: engine.shared().recent_runs(),
+    };
+    let model = engine.stop().context("the worker thread panicked")?;
+    Ok((measured, model))
+}
+
+/// What a paced real-time render missed, from the engine's own counters.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+struct Misses {
+    /// Host blocks with samples that fell back to dry.
+    misses: u64,
+    missed_samples: u64,
+    overflows: u64,
+}
+
+impl Misses {
+    fn of(engine: &Engine) -> Self {
+        let shared = engine.shared();
+        let load = |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed);
+        Misses {
+            misses: load(&shared.deadline_misses),
+            missed_samples: load(&shared.missed_samples),
+            overflows: load(&shared.overflows),
+        }
+    }
+}
+
+/// What the paced real-time render measured.
+struct Paced {
+    latency: Latency,
+    stretch: usize,
+    missed: Misses,
+    block_times: Vec<Duration>,
+    buffer_bytes: usize,
+}
+
+/// Renders `input` in real time, each block waiting for its wall-clock moment like a live host,
+/// with late output falling back to dry as it does in a session.
+fn paced(model: Box<dyn MaskModel>, mode: Mode, input: &[Vec<f32>], rate: u32) -> Result<Paced> {
+    let config = EngineConfig::new(rate, PACED_BLOCK).mode(mode).realtime(true).fit_to_machine(true);
+    let (engine, mut processor) = Engine::start(model, config)?;
+    let rendered = render::render(&mut processor, input, rate, &Blocks::Fixed(PACED_BLOCK), true, |_| {});
+    check_runs(&engine)?;
+    Ok(Paced {
+        latency: *engine.latency(),
+        stretch: engine.stretch(mode),
+        missed: Misses::of(&engine),
+        buffer_bytes: buffer_bytes(input, &rendered),
+        block_times: rendered.block_times,
+    })
+}
+
+/// Failed runs fall back to the residual stem and would be timed as (fast) successes.
+fn check_runs(engine: &Engine) -> Result<()> {
+    let failures = engine.shared().model_failures.load(std::sync::atomic::Ordering::Relaxed);
+    if failures > 0 {
+        bail!("{failures} model runs failed; the timings would be meaningless");
+    }
+    Ok(())
+}
+
+fn input_frames(input: &[Vec<f32>]) -> usize {
+    input.first().map_or(0, Vec::len)
+}
+
+/// Bytes of the input and rendered stems held while rendering.
+fn buffer_bytes(input: &[Vec<f32>], rendered: &Rendered) -> usize {
+    let samples: usize = input.iter().chain(rendered.stems.iter().flatten()).map(Vec::capacity).sum();
+    samples * std::mem::size_of::<f32>()
+}
+
+/// Median, 99th percentile and maximum of a set of measurements (nearest rank).
+struct Spread {
+    median: f64,
+    p99: f64,
+    max: f64,
+}
+
+impl Spread {
+    fn of(mut values: Vec<f64>) -> Option<Spread> {
+        values.sort_unstable_by(f64::total_cmp);
+        let at = |p: f64| values.get(((values.len() as f64 - 1.0) * p).round() as usize).copied();
+        Some(Spread { median: at(0.5)?, p99: at(0.99)?, max: *values.last()? })
+    }
+}

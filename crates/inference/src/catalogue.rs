@@ -1,0 +1,147 @@
+//! Installed models, found by name.
+
+use std::path::{Path, PathBuf};
+
+use sift_engine::Mode;
+
+use super::InferenceError;
+
+/// The model used when none is named, in `balanced` and `studio` (and by [`resolve`]): Spleeter
+/// 2-stem, the best vocals Sift may ship.
+pub const DEFAULT_MODEL: &str = "spleeter-2stems";
+
+/// The model `live` runs when none is named, where it is installed: Sift's own streaming
+/// four-stem model, 29 ms at 44.1 kHz with all four stem buses lit, where Spleeter takes 300 ms
+/// for two stems. A DJ who picks `live` wants the drums to mute now.
+pub const LIVE_MODEL: &str = "sift-4stem";
+
+/// Environment variable naming an extra folder of models, searched first.
+pub const MODEL_DIR_ENV: &str = "SIFT_MODEL_DIR";
+
+/// Folders searched for `<name>.onnx`, in order: `$SIFT_MODEL_DIR`; `models/` next to the
+/// running binary or in `../Resources/` beside it (bundles); the user's models folder; `models/` of the source tree, for
+/// binaries running from its `target/` folder (after `cargo xtask setup`).
+pub fn model_dirs(binary_dir: Option<&Path>) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(dir) = std::env::var_os(MODEL_DIR_ENV) {
+        dirs.push(PathBuf::from(dir));
+    }
+    if let Some(dir) = binary_dir {
+        dirs.push(dir.join("models"));
+        dirs.push(dir.join("../Resources/models"));
+    }
+    if let Some(dir) = user_model_dir() {
+        dirs.push(dir);
+    }
+    if let Some(tree) = super::runtime::source_tree(binary_dir) {
+        dirs.push(tree.join("models"));
+    }
+    dirs
+}
+
+/// The environment variables the per-user folders are found from, for messages.
+pub const USER_DIR_VARIABLES: &str =
+    if cfg!(target_os = "windows") { "LOCALAPPDATA" } else { "HOME (or XDG_DATA_HOME)" };
+
+/// The per-user models folder: `$XDG_DATA_HOME/sift/models` or `~/.local/share/sift/models`
+/// (`%LOCALAPPDATA%\Sift\models` on Windows: models and providers are large machine-local
+/// files, which Windows keeps out of the roaming profile).
+pub fn user_model_dir() -> Option<PathBuf> {
+    if cfg!(target_os = "windows") {
+        return std::env::var_os("LOCALAPPDATA").map(|d| PathBuf::from(d).join("Sift").join("models"));
+    }
+    std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .map(|d| d.join("sift").join("models"))
+}
+
+/// Every installed model: `(name, path)`, first found wins.
+pub fn installed(binary_dir: Option<&Path>) -> Vec<(String, PathBuf)> {
+    let mut found: Vec<(String, PathBuf)> = Vec::new();
+    for dir in model_dirs(binary_dir) {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        files.sort();
+        for path in files.into_iter().filter(|p| p.extension().is_some_and(|e| e == "onnx")) {
+            let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            if !found.iter().any(|(n, _)| *n == name) {
+                found.push((name, path));
+            }
+        }
+    }
+    found
+}
+
+/// The licence a model's sidecar file (`<name>.sift-meta`, see [`crate::contract::add_sidecar`])
+/// declares, read without loading the model: for pickers that list a model with its licence
+/// before anyone loads it. `None` without a sidecar or a `sift.licence` in it.
+pub fn sidecar_licence(model: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(model.with_extension(super::contract::SIDECAR_EXTENSION)).ok()?;
+    let mut meta = std::collections::HashMap::new();
+    super::contract::add_sidecar(&mut meta, &text).ok()?;
+    meta.remove("sift.licence")
+}
+
+/// The model `mode` runs when the user names none, among the `installed` ones (`(name, path)`,
+/// as [`installed`] lists them): [`LIVE_MODEL`] in `live` if it is installed, [`DEFAULT_MODEL`]
+/// otherwise (an install without Sift's own model keeps working in `live`).
+pub fn default_for(mode: Mode, installed: &[(String, PathBuf)]) -> &'static str {
+    if mode == Mode::Live && installed.iter().any(|(name, _)| name == LIVE_MODEL) {
+        LIVE_MODEL
+    } else {
+        DEFAULT_MODEL
+    }
+}
+
+/// [`resolve`] for a latency mode: with no name, the model that mode runs by default
+/// ([`default_for`]). What the command line and the plugins run.
+pub fn resolve_for(model: Option<&str>, mode: Mode, binary_dir: Option<&Path>) -> Result<PathBuf, InferenceError> {
+    if model.is_some() {
+        return resolve(model, binary_dir);
+    }
+    let models = installed(binary_dir);
+    find_installed(default_for(mode, &models), &models)
+}
+
+/// Resolves what the user typed (a file path or an installed model's name) to a file.
+pub fn resolve(model: Option<&str>, binary_dir: Option<&Path>) -> Result<PathBuf, InferenceError> {
+    let wanted = model.unwrap_or(DEFAULT_MODEL);
+    let as_path = Path::new(wanted);
+    if as_path.is_file() || wanted.ends_with(".onnx") || wanted.contains(std::path::MAIN_SEPARATOR) {
+        return Ok(as_path.to_owned());
+    }
+    find_installed(wanted, &installed(binary_dir))
+}
+
+/// The file of the installed model named `wanted` among `models`, or an error that lists them.
+fn find_installed(wanted: &str, models: &[(String, PathBuf)]) -> Result<PathBuf, InferenceError> {
+    models.iter().find(|(name, _)| name == wanted).map(|(_, p)| p.clone()).ok_or_else(|| InferenceError::UnknownModel {
+        name: wanted.to_owned(),
+        installed: if models.is_empty() {
+            "none".to_owned()
+        } else {
+            models.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn models(names: &[&str]) -> Vec<(String, PathBuf)> {
+        names.iter().map(|name| (name.to_string(), PathBuf::from(format!("models/{name}.onnx")))).collect()
+    }
+
+    #[test]
+    fn live_runs_sifts_own_model_where_it_is_installed_and_spleeter_elsewhere() {
+        let both = models(&["htdemucs", "sift-4stem", "spleeter-2stems"]);
+        assert_eq!(default_for(Mode::Live, &both), "sift-4stem");
+        assert_eq!(default_for(Mode::Balanced, &both), "spleeter-2stems");
+        assert_eq!(default_for(Mode::Studio, &both), "spleeter-2stems");
+        // An install without Sift's own model keeps working in live.
+        assert_eq!(default_for(Mode::Live, &models(&["spleeter-2stems"])), "spleeter-2stems");
+        assert_eq!(default_for(Mode::Live, &[]), "spleeter-2stems");
+    }
+}

@@ -1,0 +1,58 @@
+//! The Wine prefix the Windows build is tested in (`target/wine/prefix`).
+//!
+//! Wine 8.0 runs the Windows build as it is, with one gap: Rust's standard library imports
+//! `ProcessPrng` from `bcryptprimitives.dll`, which every Windows from 10 on has and Wine 8.0
+//! lacks. The prefix gets a stand-in built from `tests/wine/bcryptprimitives.c` in its
+//! `system32`, where real Windows keeps the real one; the download never carries it.
+
+use crate::paths::Paths;
+use crate::process::run;
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+use std::process::Command;
+
+/// Debian's `wine64` package's loader (the package installs no `wine` on `PATH`).
+pub const WINE: &str = "/usr/lib/wine/wine64";
+
+/// The prefix: a Windows installation of its own, so the tests never touch a user's `~/.wine`.
+pub fn prefix(paths: &Paths) -> PathBuf {
+    paths.target.join("wine").join("prefix")
+}
+
+/// Creates the prefix with the stand-in (once; a prefix that has it is kept).
+pub fn prepare(paths: &Paths) -> Result<()> {
+    println!("==> the Wine prefix for the Windows tests ({})", crate::bundle::shown(paths, &prefix(paths)));
+    let system32 = prefix(paths).join("drive_c").join("windows").join("system32");
+    let stand_in = system32.join("bcryptprimitives.dll");
+    if stand_in.is_file() {
+        println!("    up to date, skipped");
+        return Ok(());
+    }
+    let built = paths.target.join("wine").join("bcryptprimitives.dll");
+    let source = paths.root.join("tests").join("wine");
+    run(
+        Command::new(super::LINKER)
+            .args(["-shared", "-O2", "-o"])
+            .arg(&built)
+            .arg(source.join("bcryptprimitives.c"))
+            .arg(source.join("bcryptprimitives.def"))
+            .arg("-ladvapi32"),
+        "mingw-w64 could not build the test-only bcryptprimitives.dll",
+    )?;
+    run(wine(paths).args(["wineboot", "--init"]), "Wine could not create its prefix: is the wine64 package whole?")?;
+    // wineboot returns while the server still writes the registry; wait for it.
+    run(
+        Command::new("/usr/lib/wine/wineserver64").arg("--wait").env("WINEPREFIX", prefix(paths)),
+        "wineserver did not finish setting up the prefix",
+    )?;
+    std::fs::copy(&built, &stand_in).with_context(|| format!("copying the stand-in to {}", stand_in.display()))?;
+    Ok(())
+}
+
+/// `wine64` in the test prefix, quiet, without the .NET and browser add-ons (nothing here uses
+/// them, and their installers would ask for a download).
+pub fn wine(paths: &Paths) -> Command {
+    let mut cmd = Command::new(WINE);
+    cmd.env("WINEPREFIX", prefix(paths)).env("WINEDEBUG", "-all").env("WINEDLLOVERRIDES", "mscoree,mshtml=");
+    cmd
+}
