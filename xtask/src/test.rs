@@ -6,8 +6,10 @@
 //!    and the Windows download (`target/bundled/windows`) with the Wine prefix its tests run in;
 //! 2. `cargo test --workspace`: engine, command line (the Windows build's too, under Wine), and
 //!    the CLAP host (`tests/clap-host`);
-//! 3. `tests/hosts/run.sh`: DawDreamer and pedalboard load the VST3 bundle under Xvfb;
-//! 4. `model/training/tests`: the training pipeline (`training_tests`).
+//! 3. the CLAP host's tests built for Windows, under Wine, on the Windows `sift.clap`
+//!    (`windows::host_tests`);
+//! 4. `tests/hosts/run.sh`: DawDreamer and pedalboard load the VST3 bundle under Xvfb;
+//! 5. `model/training/tests`: the training pipeline (`training_tests`).
 //!
 //! Every suite always runs; the exit status is non-zero if any failed.
 
@@ -49,6 +51,9 @@ pub fn run(paths: &Paths) -> Result<()> {
     cargo_test.args(["test", "--workspace"]);
     let rust = run_for_status(&mut tested(cargo_test))?;
 
+    println!("==> the CLAP test host's tests on Windows (tests/clap-host built for Windows, under Wine)");
+    let windows_hosts = windows::host_tests::run(paths)?;
+
     println!("==> tests/hosts/run.sh (DawDreamer and pedalboard, VST3)");
     let mut host_tests = command(paths, "bash");
     host_tests.arg("tests/hosts/run.sh");
@@ -57,8 +62,11 @@ pub fn run(paths: &Paths) -> Result<()> {
     println!("==> model/training/tests (the training pipeline, Debian's PyTorch)");
     let training = training_tests::run_tests(paths)?;
 
-    if rust != 0 || hosts != 0 || training != 0 {
-        eprintln!("\nFAILED: cargo test exited {rust}, host tests exited {hosts}, training tests exited {training}");
+    if rust != 0 || windows_hosts != 0 || hosts != 0 || training != 0 {
+        eprintln!(
+            "\nFAILED: cargo test exited {rust}, the Windows CLAP host tests {windows_hosts}, host tests exited \
+             {hosts}, training tests exited {training}"
+        );
         std::process::exit(1);
     }
     Ok(())

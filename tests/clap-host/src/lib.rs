@@ -42,13 +42,22 @@ use clack_host::prelude::*;
 pub use clack_host::prelude::ClapId;
 pub use sift_test_support::{eval_dir, repo_root, Rng, BUSES};
 
+// The editor's window and screenshots (X11 under Xvfb) and the leak tests' process figures
+// (`/proc`, glibc's allocator) are Linux's; the rest of the host builds for Windows too, where
+// `cargo xtask test` runs its audio, rules, latency and state tests under Wine.
+#[cfg(target_os = "linux")]
 mod display;
+#[cfg(target_os = "linux")]
 mod editor;
+#[cfg(target_os = "linux")]
 mod process;
 pub mod rules;
 
+#[cfg(target_os = "linux")]
 pub use display::{virtual_display, HostWindow, Screenshot};
+#[cfg(target_os = "linux")]
 pub use editor::EditorOpen;
+#[cfg(target_os = "linux")]
 pub use process::{live_heap_mib, resident_mib, thread_count};
 pub use rules::{Lifecycle, Party, Violation};
 

@@ -14,6 +14,7 @@
 //! Its own test binary (process): the Xvfb server, `DISPLAY` and the memory counts are
 //! process-wide. Screenshots go to `target/editor-tests/`; `SIFT_UPDATE_SCREENSHOT=1` also writes
 //! the live-meters one to `docs/editor.png`, the README's picture.
+#![cfg(target_os = "linux")] // an X11 display (Xvfb): Linux only (lib.rs)
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,6 +1,7 @@
 //! Instances created and destroyed over and over leak no threads or memory, and live instances
 //! share one loaded model. Its own test binary (process): other tests' threads would disturb
 //! the counts.
+#![cfg(target_os = "linux")] // /proc and glibc's allocator counters: Linux only (lib.rs)
 
 use sift_clap_host::*;
 

@@ -249,7 +249,9 @@ pub fn wine_path(path: &Path) -> String {
 }
 
 /// Small valid and broken models from `model/make_test_models.py`, built once per test process
-/// into a folder of its own (test binaries of different crates may run at the same time).
+/// into a folder of its own (test binaries of different crates may run at the same time), or
+/// the folder `$SIFT_TEST_MODELS` where they were built already (the Windows tests under Wine,
+/// which cannot run the project's Linux Python).
 ///
 /// # Panics
 /// If the project's Python environment is missing (`cargo xtask setup` makes it) or the script
@@ -257,6 +259,9 @@ pub fn wine_path(path: &Path) -> String {
 pub fn test_models() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
+        if let Some(built) = std::env::var_os("SIFT_TEST_MODELS") {
+            return PathBuf::from(built);
+        }
         let dir = std::env::temp_dir().join(format!("sift-test-models-{}", std::process::id()));
         let python = repo_root().join(".venv/bin/python");
         let status = Command::new(&python)

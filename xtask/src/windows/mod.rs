@@ -24,6 +24,7 @@
 //! format looks in the user's models folder, where the install note puts them; the runtime is
 //! small enough to sit inside each bundle, so every plugin loads its own copy by absolute path.
 
+pub mod host_tests;
 pub mod wine;
 
 use crate::paths::{Paths, ORT_VERSION};
@@ -32,6 +33,7 @@ use crate::{bundle, python, setup, system_packages, wheel};
 use anyhow::{Context, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// The Rust target of the Windows build.
 pub const TARGET: &str = "x86_64-pc-windows-gnu";
@@ -71,10 +73,10 @@ pub fn bundle(paths: &Paths) -> Result<PathBuf> {
     Ok(zip)
 }
 
-/// `cargo build` of the plugin library and the command line for Windows, with Debian's Rust.
-fn build(paths: &Paths) -> Result<Built> {
-    println!("==> building sift.dll and sift.exe for {TARGET} (Debian's Rust, std built from source)");
-    let target_dir = paths.target.join("windows-build");
+/// Debian's cargo, set up to build for [`TARGET`] with std built from source, in the Windows
+/// build's own target folder; `subcommand` and the std crates to build (`test` for test
+/// harnesses) come first.
+pub fn cargo(paths: &Paths, subcommand: &str, std_crates: &str) -> Result<Command> {
     let mut cargo = command(paths, DEBIAN_CARGO);
     // Debian's rustc must be the one cargo finds, not rustup's proxy, which the environment of
     // `cargo xtask` points at.
@@ -87,19 +89,34 @@ fn build(paths: &Paths) -> Result<Built> {
         .env("PATH", path)
         .env("RUSTC", DEBIAN_RUSTC)
         .env("RUSTC_BOOTSTRAP", "1")
-        .env("CARGO_TARGET_DIR", &target_dir)
+        .env("CARGO_TARGET_DIR", target_dir(paths))
         .env("CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER", LINKER)
-        // Users download these: no debug info (the Linux bundle splits it off instead).
+        .arg(subcommand)
+        .arg(format!("-Zbuild-std={std_crates}"))
+        .args(["--target", TARGET]);
+    Ok(cargo)
+}
+
+fn target_dir(paths: &Paths) -> PathBuf {
+    paths.target.join("windows-build")
+}
+
+/// `cargo build` of the plugin library and the command line for Windows, with Debian's Rust.
+fn build(paths: &Paths) -> Result<Built> {
+    println!("==> building sift.dll and sift.exe for {TARGET} (Debian's Rust, std built from source)");
+    let mut cargo = cargo(paths, "build", "std,panic_abort")?;
+    cargo
+        // Users download these: no debug info (the Linux bundle splits it off instead); the
+        // symbol table stays, so a crash's stack still names functions.
         .env("CARGO_PROFILE_RELEASE_DEBUG", "0")
         .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo")
-        .args(["build", "--release", "-Zbuild-std=std,panic_abort", "--target", TARGET])
-        .args(["-p", bundle::PACKAGE, "--lib", "-p", "sift-cli", "--bin", "sift"]);
+        .args(["--release", "-p", bundle::PACKAGE, "--lib", "-p", "sift-cli", "--bin", "sift"]);
     process::run(
         &mut cargo,
         "the Windows build failed: see the errors above (the Linux build may still pass; \
          code behind #[cfg(windows)] is only compiled here)",
     )?;
-    let out = target_dir.join(TARGET).join("release");
+    let out = target_dir(paths).join(TARGET).join("release");
     Ok(Built { plugin: out.join("sift.dll"), cli: out.join("sift.exe") })
 }
 

@@ -8,7 +8,7 @@
 use crate::paths::Paths;
 use crate::process::run;
 use anyhow::{Context, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Debian's `wine64` package's loader (the package installs no `wine` on `PATH`).
@@ -29,6 +29,7 @@ pub fn prepare(paths: &Paths) -> Result<()> {
         return Ok(());
     }
     let built = paths.target.join("wine").join("bcryptprimitives.dll");
+    std::fs::create_dir_all(paths.target.join("wine")).context("creating target/wine")?;
     let source = paths.root.join("tests").join("wine");
     run(
         Command::new(super::LINKER)
@@ -55,4 +56,9 @@ pub fn wine(paths: &Paths) -> Command {
     let mut cmd = Command::new(WINE);
     cmd.env("WINEPREFIX", prefix(paths)).env("WINEDEBUG", "-all").env("WINEDLLOVERRIDES", "mscoree,mshtml=");
     cmd
+}
+
+/// `path` as a Windows program under Wine names it: on drive `Z:`, which Wine maps to `/`.
+pub fn windows_path(path: &Path) -> String {
+    format!("Z:{}", path.display()).replace('/', "\\")
 }
