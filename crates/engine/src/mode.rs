@@ -24,8 +24,11 @@ pub enum Mode {
 }
 
 impl Mode {
-    /// All modes, from lowest to highest latency.
-    pub const ALL: [Mode; 3] = [Mode::Live, Mode::Balanced, Mode::Studio];
+    /// How many modes there are: the length of every per-mode table.
+    pub const COUNT: usize = 3;
+
+    /// All modes, from lowest to highest latency (`mode as usize` is the index).
+    pub const ALL: [Mode; Mode::COUNT] = [Mode::Live, Mode::Balanced, Mode::Studio];
 
     /// The lower-case name used on the command line and in the JSON output.
     pub fn name(self) -> &'static str {

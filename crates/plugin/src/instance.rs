@@ -41,11 +41,11 @@ pub struct Instance {
     /// rate (so a mode change can be handled from the audio thread without computing anything);
     /// 0 for a mode that runs another model.
     mode: Mode,
-    latencies: [u32; 3],
+    latencies: [u32; Mode::COUNT],
     /// The modes that run another model file than the running engine's: with no model picked,
     /// `live` runs Sift's own and the others Spleeter ([`catalogue::default_for`]). A change to
     /// such a mode needs a new engine, so its latency is known only after the restart.
-    other_model: [bool; 3],
+    other_model: [bool; Mode::COUNT],
     /// Whether a restart for a mode that runs another model was asked for already.
     model_restart_asked: bool,
     /// The latency last reported to the host, or asked for through a restart (CLAP).
@@ -110,8 +110,8 @@ impl Instance {
             mixer: Mixer::new(44_100.0),
             channels: 2,
             mode: Mode::Balanced,
-            latencies: [0; 3],
-            other_model: [false; 3],
+            latencies: [0; Mode::COUNT],
+            other_model: [false; Mode::COUNT],
             model_restart_asked: false,
             latency_reported: 0,
             input: Vec::new(),
@@ -174,7 +174,7 @@ impl Instance {
         let spec = engine.spec().clone();
         self.other_model = self.modes_with_other_model();
         self.model_restart_asked = false;
-        let mut latency_ms = [0.0f32; 3];
+        let mut latency_ms = [0.0f32; Mode::COUNT];
         for mode in Mode::ALL {
             // A mode that runs another model has a latency only once a restart has loaded it.
             let latency = (!self.other_model[mode as usize]).then(|| engine.latency_in(mode));
@@ -193,11 +193,10 @@ impl Instance {
         let mut info = self.model_info.clone();
         info.provider =
             if info.problem.is_some() { "none (pass-through)".to_owned() } else { engine.provider().to_owned() };
-        info.worker = engine.worker_scheduling().to_string();
-        info.worker_refused = matches!(engine.worker_scheduling(), Scheduling::Refused { .. });
-        if info.worker_refused {
-            nice_log!("Sift: worker at {}", info.worker);
+        if let Scheduling::Refused { .. } = engine.worker_scheduling() {
+            nice_log!("Sift: worker at {}", engine.worker_scheduling());
         }
+        info.worker = Some(engine.worker_scheduling().clone());
         let budget_micros = (engine.schedule().new * spec.hop) as f64 / spec.sample_rate.max(1) as f64 * 1e6;
         self.status.activated(info, &self.roles, self.mode, latency_ms, budget_micros.round() as u32);
         self.loader.engine_started(engine.model_inbox());
@@ -227,7 +226,7 @@ impl Instance {
     /// `Mode as usize`). Compared by the file each mode resolves to, not by the model running
     /// (a pass-through after a failed load has none), so the running mode never differs from
     /// itself and never asks for a restart in a loop.
-    fn modes_with_other_model(&self) -> [bool; 3] {
+    fn modes_with_other_model(&self) -> [bool; Mode::COUNT] {
         let picked = self.picked_model();
         let binary_dir = sift_inference::binary_location::binary_dir();
         let files = Mode::ALL.map(|mode| catalogue::resolve_for(picked.as_deref(), mode, binary_dir.as_deref()).ok());

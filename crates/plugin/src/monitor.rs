@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use nice_plug::prelude::AtomicF32;
 
-use sift_engine::Mode;
+use sift_engine::{Mode, Scheduling};
 use sift_inference::InferenceError;
 
 use super::roles::{Role, RoleMap};
@@ -60,10 +60,8 @@ pub struct ModelInfo {
     /// Why the model runs on the CPU although the Device parameter asked for another provider
     /// (`sift_inference::OnnxModel::provider_fallback`); `None` when it runs where asked.
     pub provider_fallback: Option<String>,
-    /// How the worker thread is scheduled (see `sift_engine::priority`); empty until activated.
-    pub worker: String,
-    /// Whether the worker asked for real time and was refused: a warning in the editor.
-    pub worker_refused: bool,
+    /// How the worker thread is scheduled (see `sift_engine::priority`); `None` until activated.
+    pub worker: Option<Scheduling>,
     /// Why Sift passes audio through unseparated, in a musician's words; `None` when separating.
     pub problem: Option<String>,
     /// The full technical reason behind `problem` (shown on hover).
@@ -79,8 +77,7 @@ impl ModelInfo {
             licence: spec.licence.clone(),
             provider: provider.to_owned(),
             provider_fallback: None,
-            worker: String::new(),
-            worker_refused: false,
+            worker: None,
             problem: None,
             detail: spec.origin.as_ref().map(|path| path.display().to_string()).unwrap_or_default(),
         }
@@ -101,7 +98,7 @@ pub struct Status {
     /// The mode the running engine was built for (`Mode as u8`).
     pub running_mode: AtomicU8,
     /// Each mode's latency at the current rate, in milliseconds.
-    pub latency_ms: [AtomicF32; 3],
+    pub latency_ms: [AtomicF32; Mode::COUNT],
     /// How long one model run may take before the audio thread misses a deadline, µs.
     pub budget_micros: AtomicU32,
     /// The most recent model run, µs.
@@ -133,7 +130,14 @@ impl Default for Status {
 
 impl Status {
     /// Publishes a fresh activation (main thread).
-    pub fn activated(&self, info: ModelInfo, roles: &RoleMap, mode: Mode, latency_ms: [f32; 3], budget_micros: u32) {
+    pub fn activated(
+        &self,
+        info: ModelInfo,
+        roles: &RoleMap,
+        mode: Mode,
+        latency_ms: [f32; Mode::COUNT],
+        budget_micros: u32,
+    ) {
         if let Ok(mut model) = self.model.lock() {
             *model = info;
         }
@@ -150,6 +154,22 @@ impl Status {
         self.deadline_misses.store(0, Ordering::Relaxed);
         self.misses_offset.store(0, Ordering::Relaxed);
         self.active.store(true, Ordering::Release);
+    }
+
+    /// Everything the editor shows about the instance, read once (one lock of the model's
+    /// information, one load of each counter), so a frame draws one consistent picture.
+    pub fn snapshot(&self) -> Snapshot {
+        let running = Mode::ALL.get(self.running_mode.load(Ordering::Relaxed) as usize).copied();
+        Snapshot {
+            active: self.active.load(Ordering::Acquire),
+            model: self.model.lock().map(|m| m.clone()).unwrap_or_default(),
+            running: running.unwrap_or(Mode::Balanced),
+            latency_ms: std::array::from_fn(|m| self.latency_ms[m].load(Ordering::Relaxed)),
+            load: self.load(),
+            peak_load: self.peak_load(),
+            misses: self.misses(),
+            live_fallback: self.live_fallback(),
+        }
     }
 
     /// Whether `role` has a stem in the loaded model.
@@ -200,6 +220,23 @@ impl Status {
         let run = self.max_run_micros.load(Ordering::Relaxed);
         (budget > 0 && run > 0).then(|| run as f32 / budget as f32)
     }
+}
+
+/// The editor's picture of the instance for one frame ([`Status::snapshot`]).
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    /// Whether an engine is running.
+    pub active: bool,
+    pub model: ModelInfo,
+    /// The mode the running engine was built for.
+    pub running: Mode,
+    /// Each mode's latency in ms (`Mode as usize`), 0 where unknown until a restart.
+    pub latency_ms: [f32; Mode::COUNT],
+    /// [`Status::load`], [`Status::peak_load`], [`Status::misses`], [`Status::live_fallback`].
+    pub load: Option<f32>,
+    pub peak_load: Option<f32>,
+    pub misses: u64,
+    pub live_fallback: Option<String>,
 }
 
 /// Why a model did not load, in words a musician understands.

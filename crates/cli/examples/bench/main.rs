@@ -42,6 +42,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sift_cli::audio_file;
 use sift_cli::memory::peak_rss_mib;
+use sift_cli::statistics::Spread;
 use sift_engine::render::{self, Blocks, Rendered};
 use sift_engine::{Engine, EngineConfig, Latency, MaskModel, Mode};
 use sift_inference::{catalogue, Device, OnnxModel, Runtime, SessionOptions};
@@ -535,19 +536,4 @@ fn input_frames(input: &[Vec<f32>]) -> usize {
 fn buffer_bytes(input: &[Vec<f32>], rendered: &Rendered) -> usize {
     let samples: usize = input.iter().chain(rendered.stems.iter().flatten()).map(Vec::capacity).sum();
     samples * std::mem::size_of::<f32>()
-}
-
-/// Median, 99th percentile and maximum of a set of measurements (nearest rank).
-struct Spread {
-    median: f64,
-    p99: f64,
-    max: f64,
-}
-
-impl Spread {
-    fn of(mut values: Vec<f64>) -> Option<Spread> {
-        values.sort_unstable_by(f64::total_cmp);
-        let at = |p: f64| values.get(((values.len() as f64 - 1.0) * p).round() as usize).copied();
-        Some(Spread { median: at(0.5)?, p99: at(0.99)?, max: *values.last()? })
-    }
 }

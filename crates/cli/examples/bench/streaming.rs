@@ -26,7 +26,8 @@ use sift_engine::render::{self, Blocks};
 use sift_engine::{Engine, EngineConfig, MaskModel, Mode};
 use sift_inference::{catalogue, OnnxModel, SessionOptions};
 
-use super::{looped, seconds_to_frames, Lengths, Misses, Spread};
+use super::{looped, seconds_to_frames, Lengths, Misses};
+use sift_cli::statistics::Spread;
 
 /// The model of the paced renders: Sift's own, the one `live` users run.
 pub const MODEL: &str = "sift-4stem";

@@ -8,6 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use crate::audio_file::{self, Decoder, WavStreamWriter};
+use crate::statistics::Spread;
 use sift_engine::{AudioProcessor, Engine, EngineConfig, HOST_RATES};
 use sift_inference::{catalogue, OnnxModel, SessionOptions};
 
@@ -113,9 +114,7 @@ pub fn run(args: &SeparateArgs) -> anyhow::Result<()> {
             spec.stems.get(spec.residual).map_or("residual", String::as_str),
         ));
     }
-    let mut runs: Vec<u32> = shared.recent_runs();
-    runs.sort_unstable();
-    let percentile = |p: f64| runs.get(((runs.len() as f64 - 1.0) * p).round() as usize).map(|&us| us as f64 / 1000.0);
+    let runs = Spread::of(shared.recent_runs().into_iter().map(|us| f64::from(us) / 1000.0).collect());
     // The latency of the mode as a host runs it; offline the engine ran the throughput schedule
     // (the mode's context, many more new frames per run), whose longer latency was removed.
     let latency = engine.latency_in(args.mode);
@@ -137,8 +136,8 @@ pub fn run(args: &SeparateArgs) -> anyhow::Result<()> {
         "non_finite_samples": non_finite,
         "model_runs": load(&shared.model_runs),
         "model_failures": load(&shared.model_failures),
-        "run_ms_median": percentile(0.5),
-        "run_ms_p99": percentile(0.99),
+        "run_ms_median": runs.map(|r| r.median),
+        "run_ms_p99": runs.map(|r| r.p99),
         "run_budget_ms": (latency.budget as f64 * 1000.0 / f64::from(sample_rate)),
         "schedule": {
             "kind": if throughput { "throughput" } else { "host" },

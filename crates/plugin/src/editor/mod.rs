@@ -21,10 +21,10 @@ use nice_plug_egui::widgets::ParamSlider;
 use nice_plug_egui::{create_egui_editor, EguiEditor, EguiNiceSettings, NiceEguiApp, RepaintNotifier};
 
 use super::loader::{LoadState, ModelLoader};
-use super::monitor::{Meters, Status};
+use super::monitor::{Meters, Snapshot, Status};
 use super::params::{ModeChoice, SiftParams, SingleParams, StemChoice};
 use super::roles::Role;
-use sift_engine::Mode;
+use sift_engine::{Mode, Scheduling};
 use sift_inference::catalogue;
 
 pub use scenes::Scene;
@@ -96,9 +96,11 @@ impl NiceEguiApp for SiftEditor {
         let Some(gui) = self.gui.clone() else { return };
         let setter = gui.param_setter();
         self.update_levels(ui);
+        // One read of the instance's status a frame: the panels draw one consistent picture.
+        let status = self.status.snapshot();
         egui::Frame::new().fill(theme::BACKGROUND).inner_margin(10.0).show(ui, |ui| {
             ui.set_min_size(ui.available_size());
-            self.header(ui);
+            self.header(ui, &status);
             ui.add_space(4.0);
             self.scene_bar(ui, &setter);
             ui.add_space(6.0);
@@ -110,7 +112,7 @@ impl NiceEguiApp for SiftEditor {
                     self.strips(ui, &setter, strips_width, height);
                 });
                 ui.allocate_ui_with_layout(Vec2::new(side_width, height), Layout::top_down(Align::Min), |ui| {
-                    self.status_panel(ui, &setter, side_width);
+                    self.status_panel(ui, &setter, side_width, &status);
                 });
             });
         });
@@ -193,11 +195,11 @@ impl SiftEditor {
         }
     }
 
-    fn header(&mut self, ui: &mut Ui) {
+    fn header(&mut self, ui: &mut Ui, status: &Snapshot) {
         ui.horizontal(|ui| {
             ui.label(RichText::new("SIFT").font(egui::FontId::new(22.0, theme::bold())).color(theme::ACCENT));
             ui.add_space(8.0);
-            let info = self.status.model.lock().map(|m| m.clone()).unwrap_or_default();
+            let info = &status.model;
             // The model's name is also the button that opens the model picker.
             let mut model_button = |ui: &mut Ui, text: RichText, hover: &str| {
                 let button = egui::Button::new(text).frame(self.picker.is_some());
@@ -205,7 +207,7 @@ impl SiftEditor {
                     self.picker = if self.picker.is_some() { None } else { Some(Picker::new()) };
                 }
             };
-            if !self.status.active.load(Ordering::Acquire) {
+            if !status.active {
                 ui.label(RichText::new("Not processing yet: the host has not started audio").color(theme::TEXT_DIM));
             } else if info.problem.is_some() {
                 model_button(
@@ -234,15 +236,15 @@ impl SiftEditor {
             });
         });
         // Why Sift is not separating, in full, on its own line.
-        let problem = self.status.model.lock().ok().and_then(|m| m.problem.clone().map(|p| (p, m.detail.clone())));
-        if let (Some((problem, detail)), true) = (problem, self.status.active.load(Ordering::Acquire)) {
+        if let (Some(problem), true) = (&status.model.problem, status.active) {
             egui::Frame::new()
                 .fill(theme::WARNING.gamma_multiply(0.18))
                 .corner_radius(4.0)
                 .inner_margin(egui::Margin::symmetric(8, 4))
                 .show(ui, |ui| {
                     ui.set_width(ui.available_width());
-                    ui.add(egui::Label::new(RichText::new(problem).color(theme::WARNING)).wrap()).on_hover_text(detail);
+                    ui.add(egui::Label::new(RichText::new(problem).color(theme::WARNING)).wrap())
+                        .on_hover_text(&status.model.detail);
                 });
         }
     }
@@ -317,8 +319,7 @@ impl SiftEditor {
         widgets::toggle(ui, &params.solo, setter, "SOLO", theme::SOLO, button);
     }
 
-    fn status_panel(&self, ui: &mut Ui, setter: &ParamSetter, width: f32) {
-        let status = &self.status;
+    fn status_panel(&self, ui: &mut Ui, setter: &ParamSetter, width: f32, status: &Snapshot) {
         egui::Frame::new()
             .fill(theme::STRIP)
             .corner_radius(6.0)
@@ -356,7 +357,7 @@ impl SiftEditor {
                 }
 
                 section(ui, "Mode");
-                let running = Mode::ALL[status.running_mode.load(Ordering::Relaxed) as usize % 3];
+                let running = status.running;
                 let wanted = self.params.mode.value();
                 ui.horizontal(|ui| {
                     ui.spacing_mut().item_spacing.x = 4.0;
@@ -366,7 +367,7 @@ impl SiftEditor {
                         (ModeChoice::Balanced, Mode::Balanced),
                         (ModeChoice::Studio, Mode::Studio),
                     ] {
-                        let ms = status.latency_ms[mode as usize].load(Ordering::Relaxed);
+                        let ms = status.latency_ms[mode as usize];
                         let label = if ms > 0.0 {
                             format!("{}\n{:.0} ms", mode_name(choice), ms)
                         } else {
@@ -376,7 +377,7 @@ impl SiftEditor {
                             ui,
                             label,
                             wanted == choice,
-                            Vec2::new((inner - 8.0) / 3.0 - 1.0, 36.0),
+                            Vec2::new((inner - 8.0) / Mode::COUNT as f32 - 1.0, 36.0),
                         )
                         .clicked()
                             && wanted != choice
@@ -387,7 +388,7 @@ impl SiftEditor {
                         }
                     }
                 });
-                if status.active.load(Ordering::Acquire) && Mode::from(wanted) != running {
+                if status.active && Mode::from(wanted) != running {
                     ui.label(
                         RichText::new(format!("Running {} until the host restarts processing", running.name()))
                             .small()
@@ -397,32 +398,32 @@ impl SiftEditor {
 
                 ui.add_space(4.0);
                 section(ui, "Engine");
-                let provider = status.model.lock().map(|m| m.provider.clone()).unwrap_or_default();
+                let provider = &status.model.provider;
                 // One line, so the panel's layout does not depend on the model: the provider,
                 // then the worker's scheduling where it asked for real time (streaming models).
-                let (worker, refused, fallback) = status
-                    .model
-                    .lock()
-                    .map(|m| (m.worker.clone(), m.worker_refused, m.provider_fallback.clone()))
-                    .unwrap_or_default();
                 ui.horizontal(|ui| {
                     ui.label(RichText::new("Runs on").color(theme::TEXT_DIM));
                     ui.label(
-                        RichText::new(if provider.is_empty() { "—" } else { &provider }).strong().color(Color32::WHITE),
+                        RichText::new(if provider.is_empty() { "—" } else { provider }).strong().color(Color32::WHITE),
                     );
                     // The Device parameter asked for another provider: said on this line, the
                     // reason on hover (the panel keeps its layout).
-                    if let Some(reason) = &fallback {
+                    if let Some(reason) = &status.model.provider_fallback {
                         ui.label(RichText::new("· fell back").small().color(theme::WARNING)).on_hover_text(reason);
                     }
-                    if refused {
-                        ui.label(RichText::new("· normal priority").small().color(theme::WARNING))
-                            .on_hover_text(&worker);
-                    } else if worker.starts_with("real-time") {
-                        ui.label(RichText::new("· real-time").small().color(theme::TEXT_DIM)).on_hover_text(&worker);
+                    match &status.model.worker {
+                        Some(worker @ Scheduling::Refused { .. }) => {
+                            ui.label(RichText::new("· normal priority").small().color(theme::WARNING))
+                                .on_hover_text(worker.to_string());
+                        }
+                        Some(worker @ Scheduling::Realtime { .. }) => {
+                            ui.label(RichText::new("· real-time").small().color(theme::TEXT_DIM))
+                                .on_hover_text(worker.to_string());
+                        }
+                        Some(Scheduling::Normal) | None => {}
                     }
                 });
-                let load = status.load();
+                let load = status.load;
                 ui.horizontal(|ui| {
                     ui.label(RichText::new("Load").color(theme::TEXT_DIM));
                     let fraction = load.unwrap_or(0.0);
@@ -433,7 +434,7 @@ impl SiftEditor {
                     } else {
                         theme::METER_LOW
                     };
-                    let passing_through = status.model.lock().map(|m| m.problem.is_some()).unwrap_or(false);
+                    let passing_through = status.model.problem.is_some();
                     let text = match load {
                         _ if passing_through => "no model running".to_owned(),
                         Some(l) => format!("{:.0}% of deadline", l * 100.0),
@@ -450,14 +451,14 @@ impl SiftEditor {
                     )
                     .on_hover_text(format!(
                         "The last model run as a share of its time budget.\nPeak since start: {}",
-                        status.peak_load().map_or("—".to_owned(), |p| format!("{:.0}%", p * 100.0))
+                        status.peak_load.map_or("—".to_owned(), |p| format!("{:.0}%", p * 100.0))
                     ));
                 });
-                if let Some(warning) = status.live_fallback() {
+                if let Some(warning) = &status.live_fallback {
                     ui.label(RichText::new(warning).small().color(theme::WARNING));
                 }
                 ui.horizontal(|ui| {
-                    let misses = status.misses();
+                    let misses = status.misses;
                     ui.label(RichText::new("Deadline misses").color(theme::TEXT_DIM));
                     ui.label(RichText::new(misses.to_string()).strong().color(if misses > 0 {
                         theme::WARNING
@@ -468,7 +469,7 @@ impl SiftEditor {
                         "Blocks in which the model was late: those samples played unseparated (dry on Other)",
                     );
                     if ui.small_button("Reset").clicked() {
-                        status.reset_misses();
+                        self.status.reset_misses();
                     }
                 });
 
