@@ -42,11 +42,6 @@ pub const PACKAGE: &str = "sift";
 /// `cargo xtask bundle <args>`: `args` are what follows `bundle`, i.e. `sift` (or `-p sift`) and
 /// any `cargo build` options such as `--release` or `--profile <name>`.
 pub fn command(paths: &Paths, args: &[String]) -> Result<()> {
-    if let [flag, target] = args {
-        if flag == "--target" && target == "windows" {
-            return crate::windows::bundle(paths).map(drop);
-        }
-    }
     let cargo_args = match args {
         [package, rest @ ..] if package == PACKAGE => rest,
         [flag, package, rest @ ..] if flag == "-p" && package == PACKAGE => rest,

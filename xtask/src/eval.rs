@@ -23,7 +23,8 @@ use crate::paths::Paths;
 use crate::process::command;
 use crate::{product, python, setup};
 
-const MODES: [&str; 3] = ["live", "balanced", "studio"];
+/// Every mode, the default of `--modes`.
+pub const MODES: [&str; 3] = ["live", "balanced", "studio"];
 
 /// Host block size for every separation: a common real-time setting, at which a streaming
 /// model's latency is its own (larger blocks add to it).
@@ -33,35 +34,13 @@ const HOST_BLOCK: &str = "256";
 const STEMS: [&str; 5] = ["vocals", "drums", "bass", "other", "accompaniment"];
 
 /// What `cargo xtask eval` was asked for.
-struct Options {
+pub struct Options {
     /// Installed model names or `.onnx` paths; empty = every usable installed model.
-    models: Vec<String>,
+    pub models: Vec<String>,
     /// Modes to run, from [`MODES`].
-    modes: Vec<String>,
+    pub modes: Vec<String>,
     /// Write the table and figures but leave the committed plot alone.
-    no_plot: bool,
-}
-
-impl Options {
-    fn parse(args: &[String]) -> Result<Self> {
-        let mut options = Options { models: Vec::new(), modes: MODES.map(str::to_owned).to_vec(), no_plot: false };
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            match arg.as_str() {
-                "--model" => options.models.push(args.next().context("--model needs a name or a path")?.clone()),
-                "--modes" => {
-                    let list = args.next().context("--modes needs a list, e.g. live,studio")?;
-                    options.modes = list.split(',').map(str::to_owned).collect();
-                    if let Some(bad) = options.modes.iter().find(|m| !MODES.contains(&m.as_str())) {
-                        bail!("unknown mode `{bad}` in --modes: use live, balanced or studio");
-                    }
-                }
-                "--no-plot" => options.no_plot = true,
-                other => bail!("unknown option `{other}` for eval: use --model NAME|FILE, --modes LIST, --no-plot"),
-            }
-        }
-        Ok(options)
-    }
+    pub no_plot: bool,
 }
 
 /// One separated clip: the model, mode and clip, and what `separate` and `eval` reported.
@@ -79,8 +58,7 @@ struct Row {
     file_scores: Value,
 }
 
-pub fn run(paths: &Paths, args: &[String]) -> Result<()> {
-    let options = Options::parse(args)?;
+pub fn run(paths: &Paths, options: Options) -> Result<()> {
     setup::run(paths)?;
     let sift = product::build_sift(paths)?;
     let models = if options.models.is_empty() { installed_models(paths, &sift)? } else { options.models.clone() };

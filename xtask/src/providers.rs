@@ -164,9 +164,8 @@ pub fn lavapipe_env(paths: &Paths) -> Vec<(&'static str, String)> {
 /// the clip on the CPU and on WebGPU in `live` and `studio`, scores both, and writes the
 /// reports and the machine's `nvidia-smi` and `vulkaninfo` summaries to `$OUT`. Without
 /// `--prepare` it prepares if needed and runs the script here (`--lavapipe`: on lavapipe).
-pub fn gpu_check(paths: &Paths, args: &[String]) -> Result<()> {
+pub fn gpu_check(paths: &Paths, prepare: bool, lavapipe: bool) -> Result<()> {
     let dir = paths.root.join("target/gpu-check");
-    let prepare = args.iter().any(|a| a == "--prepare");
     if prepare || !dir.join("run.sh").is_file() {
         prepare_gpu_check(paths, &dir)?;
     }
@@ -175,7 +174,7 @@ pub fn gpu_check(paths: &Paths, args: &[String]) -> Result<()> {
     }
     let mut run = Command::new("bash");
     run.arg(dir.join("run.sh")).current_dir(&paths.root);
-    if args.iter().any(|a| a == "--lavapipe") {
+    if lavapipe {
         ensure_lavapipe(paths)?;
         for (key, value) in lavapipe_env(paths) {
             run.env(key, value);

@@ -7,7 +7,7 @@
 //! 2. `cargo test --workspace`: engine, command line (the Windows build's too, under Wine), and
 //!    the CLAP host (`tests/clap-host`);
 //! 3. the CLAP host's tests built for Windows, under Wine, on the Windows `sift.clap`
-//!    (`windows::host_tests`);
+//!    (`windows::host_tests`), then the Linux plugin opening the project the Windows one saved;
 //! 4. `tests/hosts/run.sh`: DawDreamer and pedalboard load the VST3 bundle under Xvfb;
 //! 5. `model/training/tests`: the training pipeline (`training_tests`).
 //!
@@ -24,6 +24,10 @@ pub fn run(paths: &Paths) -> Result<()> {
     bundle::bundle_after_setup(paths, &["--release".to_string()])?;
     windows::bundle(paths)?;
     windows::wine::prepare(paths)?;
+    let wine_providers = windows::wine::providers(paths)?;
+    // Where the Linux and the Windows plugin leave the projects they saved for each other
+    // (`tests/clap-host/tests/params_state.rs`): emptied, so each run exchanges fresh ones.
+    let state_exchange = windows::host_tests::state_exchange(paths)?;
     python::install_requirements(paths, &paths.root.join("tests/hosts/requirements.txt"))?;
     println!("==> execution providers for the provider tests (target/providers, target/lavapipe)");
     let unavailable = providers::ensure_for_tests(paths)?;
@@ -39,7 +43,9 @@ pub fn run(paths: &Paths) -> Result<()> {
             .env_remove("SIFT_MODEL_DIR")
             .env("SIFT_EVAL_DIR", paths.eval_data())
             .env("SIFT_WINDOWS_BUNDLE", paths.windows_bundle())
-            .env("SIFT_WINEPREFIX", windows::wine::prefix(paths));
+            .env("SIFT_WINEPREFIX", windows::wine::prefix(paths))
+            .env("SIFT_WINE_PROVIDERS", &wine_providers)
+            .env("SIFT_STATE_EXCHANGE", &state_exchange);
         match &unavailable {
             Some(reason) => cmd.env(providers::UNAVAILABLE_ENV, reason),
             None => cmd.env_remove(providers::UNAVAILABLE_ENV),
@@ -53,6 +59,12 @@ pub fn run(paths: &Paths) -> Result<()> {
 
     println!("==> the CLAP test host's tests on Windows (tests/clap-host built for Windows, under Wine)");
     let windows_hosts = windows::host_tests::run(paths)?;
+    println!("==> the Linux plugin opens the project the Windows plugin saved");
+    let mut state_test = cargo(paths);
+    state_test
+        .args(["test", "-p", "sift-clap-host", "--test", "params_state", windows::host_tests::STATE_TEST])
+        .env("SIFT_STATE_FROM_OTHER_PLATFORM", "1");
+    let windows_state = run_for_status(&mut tested(state_test))?;
 
     println!("==> tests/hosts/run.sh (DawDreamer and pedalboard, VST3)");
     let mut host_tests = command(paths, "bash");
@@ -62,10 +74,10 @@ pub fn run(paths: &Paths) -> Result<()> {
     println!("==> model/training/tests (the training pipeline, Debian's PyTorch)");
     let training = training_tests::run_tests(paths)?;
 
-    if rust != 0 || windows_hosts != 0 || hosts != 0 || training != 0 {
+    if rust != 0 || windows_hosts != 0 || windows_state != 0 || hosts != 0 || training != 0 {
         eprintln!(
-            "\nFAILED: cargo test exited {rust}, the Windows CLAP host tests {windows_hosts}, host tests exited \
-             {hosts}, training tests exited {training}"
+            "\nFAILED: cargo test exited {rust}, the Windows CLAP host tests {windows_hosts}, the Windows project \
+             on Linux {windows_state}, host tests exited {hosts}, training tests exited {training}"
         );
         std::process::exit(1);
     }

@@ -110,3 +110,44 @@ fn a_windows_copy_without_its_runtime_says_what_is_missing() {
     assert!(said.contains("onnxruntime.dll"), "the error does not name the missing library:\n{said}");
     assert!(!out.join("vocals.wav").exists(), "a stem was written without a runtime");
 }
+
+#[test]
+fn gpu_devices_that_cannot_run_fall_back_to_the_cpu_on_windows_and_say_why() {
+    // WebGPU: the Windows provider (D3D12 through Dawn), installed as `sift providers install
+    // webgpu` installs it; Wine gives it no D3D12 adapter, as a machine without a GPU driver.
+    // DirectML: not in the runtime Sift ships (the CPU build of the `onnxruntime` wheel).
+    let Some(providers) = std::env::var_os("SIFT_WINE_PROVIDERS") else {
+        panic!("SIFT_WINE_PROVIDERS is not set: run the Windows tests through `cargo xtask test`");
+    };
+    let providers = std::path::PathBuf::from(providers);
+    let clip = support::rock_clip();
+    let input = audio_file::read(&clip.join("mixture.wav")).unwrap();
+    let exe = support::windows_bundle().join("sift.exe");
+    for (device, says) in [("webgpu", ["WebGPU", "no device"]), ("directml", ["has no", "DirectML"])] {
+        let out = scratch(&format!("{device}-fallback"));
+        let output = support::wine(&exe)
+            .env("SIFT_PROVIDER_DIR", support::wine_path(&providers))
+            .arg("separate")
+            .arg(support::wine_path(&clip.join("mixture.wav")))
+            .arg("-o")
+            .arg(support::wine_path(&out))
+            .args(["--model", "sift-4stem", "--mode", "live", "--device", device])
+            .output()
+            .unwrap();
+        let report = json_of(&output);
+        assert_eq!(report["provider"], "CPU", "{report}");
+        let reason = report["provider_fallback"].as_str().unwrap_or_else(|| panic!("no fallback reason in {report}"));
+        assert!(says.iter().all(|s| reason.contains(s)), "--device {device}: the reason does not say why: {reason}");
+        assert!(
+            text(&output).contains(&format!("warning: --device {device}")),
+            "--device {device}: no warning on the console:\n{}",
+            text(&output)
+        );
+        let stems = read_stems(&out, &["vocals", "drums", "bass", "other"]);
+        let null = support::peak_difference_db(&support::sum_stems(&stems), &input.channels);
+        assert!(
+            null <= -80.0,
+            "--device {device}: the stems of the CPU fall-back differ from the mixture by {null:.1} dBFS"
+        );
+    }
+}

@@ -105,13 +105,28 @@ pub fn resolve_for(model: Option<&str>, mode: Mode, binary_dir: Option<&Path>) -
 }
 
 /// Resolves what the user typed (a file path or an installed model's name) to a file.
+///
+/// A path whose file is missing here but names an installed model (`…/sift-4stem.onnx`, with
+/// `/` or `\\` separators) resolves to the installed copy: a project saved on another machine
+/// or platform, or before the plugin was installed elsewhere, holds the path it had there, and
+/// opens with the same model here. The path itself is what stays saved.
 pub fn resolve(model: Option<&str>, binary_dir: Option<&Path>) -> Result<PathBuf, InferenceError> {
     let wanted = model.unwrap_or(DEFAULT_MODEL);
     let as_path = Path::new(wanted);
-    if as_path.is_file() || wanted.ends_with(".onnx") || wanted.contains(std::path::MAIN_SEPARATOR) {
+    if as_path.is_file() {
         return Ok(as_path.to_owned());
     }
+    if wanted.ends_with(".onnx") || wanted.contains(['/', '\\']) {
+        let installed_here = path_model_name(wanted).and_then(|name| find_installed(name, &installed(binary_dir)).ok());
+        return Ok(installed_here.unwrap_or_else(|| as_path.to_owned()));
+    }
     find_installed(wanted, &installed(binary_dir))
+}
+
+/// The model name a path ends in, whichever platform wrote it: `sift-4stem` for
+/// `C:\\Users\\u\\AppData\\Local\\Sift\\models\\sift-4stem.onnx` and for `/home/u/x/sift-4stem.onnx`.
+fn path_model_name(path: &str) -> Option<&str> {
+    path.rsplit(['/', '\\']).next()?.strip_suffix(".onnx").filter(|name| !name.is_empty())
 }
 
 /// The file of the installed model named `wanted` among `models`, or an error that lists them.
@@ -132,6 +147,34 @@ mod tests {
 
     fn models(names: &[&str]) -> Vec<(String, PathBuf)> {
         names.iter().map(|name| (name.to_string(), PathBuf::from(format!("models/{name}.onnx")))).collect()
+    }
+
+    #[test]
+    fn a_path_from_another_platform_names_its_model() {
+        assert_eq!(path_model_name(r"C:\Users\u\AppData\Local\Sift\models\sift-4stem.onnx"), Some("sift-4stem"));
+        assert_eq!(path_model_name("/home/u/.vst3/sift.vst3/Contents/Resources/models/htdemucs.onnx"), Some("htdemucs"));
+        assert_eq!(path_model_name("model.onnx"), Some("model"));
+        assert_eq!(path_model_name("/models/.onnx"), None);
+        assert_eq!(path_model_name("/models/notes.txt"), None);
+    }
+
+    #[test]
+    fn a_missing_path_resolves_to_the_installed_model_of_its_name() {
+        let dir = std::env::temp_dir().join(format!("sift-catalogue-{}", std::process::id()));
+        let models = dir.join("models");
+        std::fs::create_dir_all(&models).unwrap();
+        std::fs::write(models.join("sift-4stem.onnx"), b"stand-in").unwrap();
+        let found = |wanted: &str| resolve(Some(wanted), Some(&dir));
+        // Saved on Windows, opened here; saved in another Linux folder; an unknown model.
+        let windows = r"C:\Program Files\Common Files\CLAP\Sift\models\sift-4stem.onnx";
+        let elsewhere = "/home/someone/.vst3/sift.vst3/Contents/Resources/models/sift-4stem.onnx";
+        let (from_windows, from_elsewhere) = (found(windows).unwrap(), found(elsewhere).unwrap());
+        let unknown = found("/nowhere/other-model.onnx").unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(from_windows, models.join("sift-4stem.onnx"));
+        assert_eq!(from_elsewhere, models.join("sift-4stem.onnx"));
+        // Not installed: the path as given, whose load then says the file is missing.
+        assert_eq!(unknown, Path::new("/nowhere/other-model.onnx"));
     }
 
     #[test]

@@ -133,9 +133,16 @@ fn built_in<E: ExecutionProvider + Into<ort::ep::ExecutionProviderDispatch>>(
     provider: E,
 ) -> Result<ort::ep::ExecutionProviderDispatch, Skip> {
     if !E::is_available().unwrap_or(false) {
+        let elsewhere = if E::NAME.starts_with("Dml") {
+            // PyPI's `onnxruntime-directml` is at 1.24.4, older than the runtime API Sift is
+            // built for: WebGPU's D3D12 back end is the way to DirectX 12 GPUs from Sift.
+            "DirectML's own build, onnxruntime-directml, stops at 1.24, older than the runtime Sift \
+             needs; on Windows `--device webgpu` runs on any DirectX 12 GPU after `sift providers install webgpu`"
+        } else {
+            "it is part of other builds: Core ML in the macOS wheel, QNN in onnxruntime-qnn"
+        };
         return Err(Skip::Absent(format!(
-            "the loaded ONNX Runtime ({}) has no {} (it is part of other builds: DirectML's on Windows, \
-             Core ML in the macOS wheel, QNN in onnxruntime-qnn)",
+            "the loaded ONNX Runtime ({}) has no {} ({elsewhere})",
             crate::runtime::ORT_VERSION,
             E::NAME
         )));

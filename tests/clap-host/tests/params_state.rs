@@ -188,3 +188,71 @@ fn garbage_state_is_rejected_and_instance_still_works() {
     assert!(db(d) <= -60.0, "after garbage states the main output is not the delayed input: {:.1} dBFS at {at}", db(d));
     assert!(db(rms(&out.ports[1], latency..padded[0].len())) > -40.0, "after garbage states the Vocals bus is silent");
 }
+
+/// Where a user's pick of Sift's own model in the editor points on each platform, with the
+/// plugins installed where the README says: the other machine's path, which does not exist on
+/// this one (under Wine every Linux path would, through drive `Z:`, so the test machine's own
+/// paths would prove nothing there).
+fn installed_own_model_path(platform: &str) -> &'static str {
+    match platform {
+        "linux" => "/home/producer/.vst3/sift.vst3/Contents/Resources/models/sift-4stem.onnx",
+        _ => r"C:\Users\producer\AppData\Local\Sift\models\sift-4stem.onnx",
+    }
+}
+
+/// A project saved with the Linux plugin opens in the Windows one as it was saved, and the
+/// reverse: the same parameters, and the picked model, whose path names the other machine's
+/// file, runs from this install (found by its name). Saved again, the project keeps that path.
+/// Without the lookup by name the model would be missing and the plugin would pass audio
+/// through at another latency.
+///
+/// `cargo xtask test` runs this on Linux (which saves `linux.state` into `$SIFT_STATE_EXCHANGE`),
+/// then on Windows under Wine (which opens it and saves `windows.state`), then on Linux again
+/// (which opens that), the last two with `SIFT_STATE_FROM_OTHER_PLATFORM` set: there the other
+/// platform's state must be there.
+#[test]
+fn a_project_saved_on_the_other_platform_opens_as_saved() {
+    const OWN_LIVE: u32 = 1535; // Sift's own model in Live at 512-sample blocks
+    let exchange = std::env::var_os("SIFT_STATE_EXCHANGE")
+        .map(std::path::PathBuf::from)
+        .expect("SIFT_STATE_EXCHANGE is not set: `cargo xtask test` runs this test on both platforms");
+    let (this, other) = if cfg!(windows) { ("windows", "linux") } else { ("linux", "windows") };
+
+    let mut plugin = TestPlugin::sift();
+    let (gain, drums_mute, mode) =
+        (plugin.param_id("Vocals Gain"), plugin.param_id("Drums Mute"), plugin.param_id("Mode"));
+    let minus_6 = plugin.text_to_value(gain, "-6").unwrap();
+    let live = plugin.text_to_value(mode, "Live").unwrap();
+    plugin.set_params(&[(gain, minus_6), (drums_mute, 1.0), (mode, live)]);
+    let expected = values(&mut plugin);
+    let saved = state_with_model_path(&plugin.save_state().unwrap(), installed_own_model_path(this));
+    std::fs::create_dir_all(&exchange).unwrap();
+    std::fs::write(exchange.join(format!("{this}.state")), &saved).unwrap();
+
+    let foreign_file = exchange.join(format!("{other}.state"));
+    if !foreign_file.is_file() {
+        assert!(
+            std::env::var_os("SIFT_STATE_FROM_OTHER_PLATFORM").is_none(),
+            "no state saved by the {other} plugin at {}",
+            foreign_file.display()
+        );
+        eprintln!("no state from the {other} plugin yet: this run saved the {this} one");
+        return;
+    }
+    let foreign = std::fs::read(&foreign_file).unwrap();
+    let foreign_path = state_json(&foreign)["fields"]["model-path"].clone();
+    assert!(
+        !std::path::Path::new(installed_own_model_path(other)).exists(),
+        "the {other} project's model path exists here: the test would not show the model is found by name"
+    );
+    let mut opened = TestPlugin::sift();
+    opened.load_state(&foreign).expect("the other platform's state loads");
+    assert_eq!(values(&mut opened), expected, "parameters from the {other} project differ");
+    opened.activate_offline(44_100.0, 512).unwrap();
+    assert_eq!(opened.latency(), OWN_LIVE, "the {other} project's model ({foreign_path}) does not run here");
+    let logged = opened.shared(|s| s.log_lines());
+    assert!(logged.iter().all(|(_, m)| !m.contains("passes audio through")), "{logged:?}");
+    opened.deactivate();
+    let resaved = state_json(&opened.save_state().unwrap());
+    assert_eq!(resaved["fields"]["model-path"], foreign_path, "saving again lost the project's model path");
+}

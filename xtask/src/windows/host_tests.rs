@@ -11,6 +11,18 @@ use std::path::PathBuf;
 
 /// The host's test package.
 const PACKAGE: &str = "sift-clap-host";
+/// The test that opens the project the other platform's plugin saved.
+pub const STATE_TEST: &str = "a_project_saved_on_the_other_platform_opens_as_saved";
+
+/// The folder the two platforms' plugins leave their saved projects in, emptied.
+pub fn state_exchange(paths: &Paths) -> Result<PathBuf> {
+    let dir = paths.target.join("state-exchange");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("emptying {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
 
 /// Builds the host's test executables for Windows, runs each under Wine and returns the exit
 /// status: 0 when every one passed.
@@ -26,7 +38,9 @@ pub fn run(paths: &Paths) -> Result<i32> {
             .current_dir(&paths.root)
             .env("SIFT_CLAP", wine::windows_path(&windows.join("sift.clap")))
             .env("SIFT_EVAL_DIR", wine::windows_path(&paths.eval_data()))
-            .env("SIFT_TEST_MODELS", wine::windows_path(&models));
+            .env("SIFT_TEST_MODELS", wine::windows_path(&models))
+            .env("SIFT_STATE_EXCHANGE", wine::windows_path(&paths.target.join("state-exchange")))
+            .env("SIFT_STATE_FROM_OTHER_PLATFORM", "1");
         if run_for_status(&mut cmd)? != 0 {
             failed += 1;
         }

@@ -7,6 +7,7 @@
 
 use crate::paths::Paths;
 use crate::process::run;
+use crate::{python, wheel};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -50,6 +51,27 @@ pub fn prepare(paths: &Paths) -> Result<()> {
     Ok(())
 }
 
+/// The WebGPU provider for Windows (`onnxruntime-ep-webgpu`, D3D12 through Dawn), as `sift
+/// providers install webgpu` fetches it on Windows: it must stay the release
+/// `sift_inference::providers::PACKAGES` names (a test below checks).
+const WEBGPU_WHEEL: (&str, &str) = ("onnxruntime-ep-webgpu", "0.4.0");
+
+/// A providers folder (`$SIFT_PROVIDER_DIR` for `sift.exe`) holding the Windows WebGPU
+/// provider, for the tests of what a GPU provider that finds no device does under Wine.
+pub fn providers(paths: &Paths) -> Result<PathBuf> {
+    let dir = paths.target.join("wine").join("providers");
+    let webgpu = dir.join("webgpu");
+    let (name, version) = WEBGPU_WHEEL;
+    let wheel_file = python::windows_wheel(paths, name, version)?;
+    for library in ["onnxruntime_providers_webgpu.dll", "dxcompiler.dll", "dxil.dll"] {
+        let dest = webgpu.join(library);
+        if !dest.is_file() {
+            wheel::extract(&wheel_file, &format!("onnxruntime_ep_webgpu/{library}"), &dest)?;
+        }
+    }
+    Ok(dir)
+}
+
 /// `wine64` in the test prefix, quiet, without the .NET and browser add-ons (nothing here uses
 /// them, and their installers would ask for a download).
 pub fn wine(paths: &Paths) -> Command {
@@ -61,4 +83,17 @@ pub fn wine(paths: &Paths) -> Command {
 /// `path` as a Windows program under Wine names it: on drive `Z:`, which Wine maps to `/`.
 pub fn windows_path(path: &Path) -> String {
     format!("Z:{}", path.display()).replace('/', "\\")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_wine_tests_fetch_the_webgpu_release_sift_installs() {
+        let (name, version) = super::WEBGPU_WHEEL;
+        let source = include_str!("../../../crates/inference/src/providers.rs");
+        assert!(
+            source.contains(&format!("\"{name}=={version}\"")),
+            "providers.rs no longer installs {name}=={version}"
+        );
+    }
 }

@@ -16,8 +16,11 @@ use sift_engine::MaskModel;
 use sift_inference::providers::{self, Device, ProviderPackage, PACKAGES};
 use sift_inference::{catalogue, OnnxModel, SessionOptions};
 
-/// Environment variable naming the Python used to run pip (default `python3`).
+/// Environment variable naming the Python used to run pip (default [`DEFAULT_PYTHON`]).
 const PYTHON_ENV: &str = "SIFT_PYTHON";
+/// The Python found on `PATH`: `python3` on Unix, `python` on Windows (python.org's installer
+/// and the Microsoft Store's put no `python3` there).
+const DEFAULT_PYTHON: &str = if cfg!(windows) { "python" } else { "python3" };
 
 /// Lists the folders searched, each provider with whether it is installed, and what each device
 /// choice runs on here with the default model (loading it once per choice that is installed).
@@ -92,7 +95,7 @@ pub fn install(name: &str, dir: Option<&Path>) -> anyhow::Result<()> {
 /// Downloads the wheels into `scratch`, unpacks their libraries into a new folder and swaps it
 /// in for `target` (so a failed fetch leaves the old install as it was).
 fn fetch(package: &ProviderPackage, scratch: &Path, target: &Path) -> anyhow::Result<()> {
-    let python = std::env::var_os(PYTHON_ENV).map_or_else(|| PathBuf::from("python3"), PathBuf::from);
+    let python = std::env::var_os(PYTHON_ENV).map_or_else(|| PathBuf::from(DEFAULT_PYTHON), PathBuf::from);
     let wheels = scratch.join("wheels");
     std::fs::create_dir_all(&wheels).with_context(|| format!("creating {}", wheels.display()))?;
     run(
