@@ -152,7 +152,10 @@ mod tests {
     #[test]
     fn a_path_from_another_platform_names_its_model() {
         assert_eq!(path_model_name(r"C:\Users\u\AppData\Local\Sift\models\sift-4stem.onnx"), Some("sift-4stem"));
-        assert_eq!(path_model_name("/home/u/.vst3/sift.vst3/Contents/Resources/models/htdemucs.onnx"), Some("htdemucs"));
+        assert_eq!(
+            path_model_name("/home/u/.vst3/sift.vst3/Contents/Resources/models/htdemucs.onnx"),
+            Some("htdemucs")
+        );
         assert_eq!(path_model_name("model.onnx"), Some("model"));
         assert_eq!(path_model_name("/models/.onnx"), None);
         assert_eq!(path_model_name("/models/notes.txt"), None);
