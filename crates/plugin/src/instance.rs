@@ -64,6 +64,9 @@ pub struct Instance {
     pub loader: Arc<ModelLoader>,
     /// Spots jumps of the host's transport, after which a streaming model starts afresh.
     transport: TransportWatch,
+    /// Whether the running engine has processed a block: a host's `reset()` before that (every
+    /// activation is followed by one) finds nothing to forget.
+    heard_audio: bool,
     /// The Device parameter the parked model was loaded for, and the running engine's: a
     /// change asks the host for a restart, and the next activation loads for the new device.
     device: DeviceChoice,
@@ -122,6 +125,7 @@ impl Instance {
             status,
             model_info: ModelInfo::default(),
             transport: TransportWatch::default(),
+            heard_audio: false,
             device: DeviceChoice::Auto,
             device_restart_asked: false,
         }
@@ -202,6 +206,7 @@ impl Instance {
         self.loader.engine_started(engine.model_inbox());
         self.engine = Some(engine);
         self.processor = Some(processor);
+        self.heard_audio = false;
         true
     }
 
@@ -301,6 +306,18 @@ impl Instance {
         }
     }
 
+    /// The host's `reset()` (audio thread): the stream is discontinuous from here (a new
+    /// render, a stop, a jump the transport does not show), so a streaming model forgets what it
+    /// heard, as after a transport jump, without a gap or a change of latency.
+    ///
+    /// Real-time safe: an atomic increment at most. Before the engine has processed a block
+    /// (hosts call it after every activation) there is nothing to forget, and nothing is done.
+    pub fn reset(&mut self) {
+        if let (Some(processor), true) = (self.processor.as_mut(), self.heard_audio) {
+            processor.forget_state();
+        }
+    }
+
     /// Separates and remixes one block: the remix goes to `main` (which holds the input on
     /// entry), the role buses to [`Instance::buses`].
     pub fn process<P: Plugin>(&mut self, main: &mut [&mut [f32]], context: &mut impl ProcessContext<P>) {
@@ -308,6 +325,7 @@ impl Instance {
         let channels = self.channels.min(main.len());
         let targets = self.targets();
         let Some(processor) = self.processor.as_mut() else { return };
+        self.heard_audio = true;
         // The host may render faster than real time without re-activating (Ardour's export marks
         // only its process calls offline): wait for the worker then, fall back to dry otherwise.
         processor.set_realtime(context.process_mode() == ProcessMode::Realtime);

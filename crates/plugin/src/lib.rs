@@ -98,6 +98,10 @@ impl Plugin for Sift {
         self.instance.activate(layout, config, context)
     }
 
+    fn reset(&mut self) {
+        self.instance.reset();
+    }
+
     fn deactivate(&mut self) {
         self.instance.stop();
     }
@@ -192,6 +196,10 @@ impl Plugin for SiftSingle {
         context: &mut impl ActivateContext<Self>,
     ) -> bool {
         self.instance.activate(layout, config, context)
+    }
+
+    fn reset(&mut self) {
+        self.instance.reset();
     }
 
     fn deactivate(&mut self) {

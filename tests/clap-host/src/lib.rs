@@ -70,10 +70,7 @@ pub const SIFT_SINGLE_ID: &str = "audio.sift.single";
 
 /// The plugin file: `$SIFT_CLAP`, else `<repo>/target/bundled/sift.clap`.
 pub fn plugin_path() -> PathBuf {
-    match std::env::var_os("SIFT_CLAP") {
-        Some(path) => PathBuf::from(path),
-        None => repo_root().join("target/bundled/sift.clap"),
-    }
+    sift_test_support::path_from_env_or("SIFT_CLAP", "target/bundled/sift.clap")
 }
 
 /// Loads the bundle once per process. Panics, saying what to build, if it is missing.
@@ -831,6 +828,13 @@ impl TestPlugin {
         })
     }
 
+    /// The host's `reset()` on the audio side, between blocks: the stream is discontinuous
+    /// from here.
+    pub fn reset(&mut self) -> Result<(), String> {
+        self.audio_mut("reset")?.reset();
+        Ok(())
+    }
+
     /// Takes the audio-thread half of the active instance, to process on another thread while
     /// this one (the main thread) works the editor; give it back with [`TestPlugin::put_audio`].
     pub fn take_audio(&mut self) -> Option<AudioSide> {
@@ -889,6 +893,12 @@ pub struct AudioSide {
 }
 
 impl AudioSide {
+    /// `clap_plugin.reset()`: the plugin clears its processing state.
+    pub fn reset(&mut self) {
+        let _call = self.rules.call(HostCall::RESET);
+        self.processor.reset();
+    }
+
     /// Processes one block: `input[channel]` (the main input), `outputs[port][channel]` (all
     /// of equal length), parameter events at offsets within the block.
     pub fn process_block(

@@ -190,6 +190,13 @@ impl HostCall {
         states: &[Processing],
         during: None,
     };
+    pub const RESET: Self = Self {
+        function: "clap_plugin.reset()",
+        rule: "[audio-thread & active]",
+        thread: Thread::Audio,
+        states: ACTIVE,
+        during: None,
+    };
     pub const ON_MAIN_THREAD: Self = Self {
         function: "clap_plugin.on_main_thread()",
         rule: "[main-thread]",

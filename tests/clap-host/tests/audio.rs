@@ -280,3 +280,52 @@ fn bypass_is_the_delayed_input() {
         assert!(pk == 0.0 || db(pk) <= -120.0, "{name} bus not silent while bypassed: peak {:.1} dBFS", db(pk));
     }
 }
+
+/// The host's `reset()` makes a streaming model start afresh, as a transport jump does.
+/// `stream-smoother`'s vocals mask of a steady tone is 1/3 on a fresh state and settles at 1/2
+/// within a few hops (`model/make_test_models.py`); after a reset the vocals dip towards 1/3
+/// again, while without one they stay at half the tone.
+#[test]
+fn a_host_reset_makes_a_streaming_model_start_afresh() {
+    const BLOCK: usize = 256;
+    let model = sift_test_support::test_models().join("stream-smoother.onnx");
+    let seconds = |s: f64| (s * 44_100.0) as usize;
+    let tone: Vec<Vec<f32>> = (0..2)
+        .map(|_| {
+            (0..seconds(2.0)).map(|i| 0.5 * (i as f32 * 2.0 * std::f32::consts::PI * 1000.0 / 44_100.0).sin()).collect()
+        })
+        .collect();
+    let (first, second): (Vec<Vec<f32>>, Vec<Vec<f32>>) =
+        tone.iter().map(|c| (c[..seconds(1.0)].to_vec(), c[seconds(1.0)..].to_vec())).unzip();
+    // The smallest ratio of the Vocals bus to the remix, block by block, over the second
+    // second's first `window` samples after the latency.
+    let dip_after = |reset: bool| -> (f32, usize) {
+        let mut plugin = TestPlugin::sift();
+        plugin.use_model(&model).unwrap();
+        let mode = plugin.param_id("Mode");
+        let live = plugin.text_to_value(mode, "Live").unwrap();
+        plugin.set_params(&[(mode, live)]);
+        plugin.activate_offline(44_100.0, BLOCK as u32).unwrap();
+        let latency = plugin.latency() as usize;
+        plugin.render(&first, |_| BLOCK, &[]).unwrap();
+        if reset {
+            plugin.reset().unwrap();
+        }
+        let out = plugin.render(&second, |_| BLOCK, &[]).unwrap();
+        plugin.assert_no_violations();
+        let blocks = (latency..latency + seconds(0.2)).step_by(BLOCK);
+        let ratio = blocks
+            .map(|at| rms(&out.ports[1], at..at + BLOCK) / rms(out.main(), at..at + BLOCK))
+            .fold(f32::INFINITY, f32::min);
+        (ratio, latency)
+    };
+    let (without, latency) = dip_after(false);
+    let (with, _) = dip_after(true);
+    eprintln!(
+        "Vocals / remix after the reset point: {with:.3} with a reset, {without:.3} without ({latency} samples late)"
+    );
+    assert!((without - 0.5).abs() < 0.01, "without a reset the settled vocals are {without:.3} of the remix, not half");
+    // A block overlaps four frames, whose masks after a reset are 1/3, 2/5, 3/7, ... (measured
+    // dip: 0.455), against 0.500 ± 0.001 without one.
+    assert!(with < 0.475, "after a reset the vocals stay at {with:.3} of the remix: the model did not start afresh");
+}

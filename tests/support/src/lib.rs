@@ -190,10 +190,16 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// `$variable` where it is set, else `default` under the repository: how the tests find what
+/// `cargo xtask` built or laid out, and what a developer may point elsewhere.
+pub fn path_from_env_or(variable: &str, default: &str) -> PathBuf {
+    std::env::var_os(variable).map(PathBuf::from).unwrap_or_else(|| repo_root().join(default))
+}
+
 /// The folder of real multitrack clips (`$SIFT_EVAL_DIR`, else `../shared/eval` beside the
 /// repository).
 pub fn eval_dir() -> PathBuf {
-    std::env::var_os("SIFT_EVAL_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("../shared/eval"))
+    path_from_env_or("SIFT_EVAL_DIR", "../shared/eval")
 }
 
 /// The real eval clip used by the quality tests: a folder with `mixture.wav` and the four
@@ -212,9 +218,7 @@ pub fn rock_clip() -> PathBuf {
 /// # Panics
 /// If it has not been built, saying with what.
 pub fn windows_bundle() -> PathBuf {
-    let dir = std::env::var_os("SIFT_WINDOWS_BUNDLE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target/bundled/windows"));
+    let dir = path_from_env_or("SIFT_WINDOWS_BUNDLE", "target/bundled/windows");
     assert!(
         dir.join("sift.exe").is_file(),
         "the Windows build is not at {} (run `cargo xtask bundle --target windows`)",
@@ -229,9 +233,7 @@ pub fn windows_bundle() -> PathBuf {
 /// # Panics
 /// If the prefix has not been prepared.
 pub fn wine(program: &Path) -> Command {
-    let prefix = std::env::var_os("SIFT_WINEPREFIX")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target/wine/prefix"));
+    let prefix = path_from_env_or("SIFT_WINEPREFIX", "target/wine/prefix");
     assert!(
         prefix.join("drive_c/windows/system32/bcryptprimitives.dll").is_file(),
         "no Wine prefix for the tests at {} (`cargo xtask test` prepares it)",
