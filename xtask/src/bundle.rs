@@ -2,8 +2,7 @@
 //! bundles with nice-plug-xtask (`target/bundled/sift.clap`, `target/bundled/sift.vst3`), then
 //! puts the ONNX Runtime library and the models Sift ships with (Spleeter 2-stem and Sift's own
 //! four-stem model) where the plugin looks for them, relative to its own library (see
-//! `library_candidates` in `crates/inference/src/runtime.rs` and `model_dirs` in
-//! `crates/inference/src/catalogue.rs`):
+//! `library_candidates` and `model_dirs` in `crates/inference/src/locations.rs`):
 //!
 //! | OS      | bundle | plugin binary                          | runtime library         | models                     |
 //! |---------|--------|----------------------------------------|-------------------------|----------------------------|

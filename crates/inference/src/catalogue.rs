@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use sift_engine::Mode;
 
+use super::locations::model_dirs;
 use super::InferenceError;
 
 /// The model used when none is named, in `balanced` and `studio` (and by [`resolve`]): Spleeter
@@ -14,47 +15,6 @@ pub const DEFAULT_MODEL: &str = "spleeter-2stems";
 /// four-stem model, 29 ms at 44.1 kHz with all four stem buses lit, where Spleeter takes 300 ms
 /// for two stems. A DJ who picks `live` wants the drums to mute now.
 pub const LIVE_MODEL: &str = "sift-4stem";
-
-/// Environment variable naming an extra folder of models, searched first.
-pub const MODEL_DIR_ENV: &str = "SIFT_MODEL_DIR";
-
-/// Folders searched for `<name>.onnx`, in order: `$SIFT_MODEL_DIR`; `models/` next to the
-/// running binary or in `../Resources/` beside it (bundles); the user's models folder; `models/` of the source tree, for
-/// binaries running from its `target/` folder (after `cargo xtask setup`).
-pub fn model_dirs(binary_dir: Option<&Path>) -> Vec<PathBuf> {
-    let mut dirs = Vec::new();
-    if let Some(dir) = std::env::var_os(MODEL_DIR_ENV) {
-        dirs.push(PathBuf::from(dir));
-    }
-    if let Some(dir) = binary_dir {
-        dirs.push(dir.join("models"));
-        dirs.push(dir.join("../Resources/models"));
-    }
-    if let Some(dir) = user_model_dir() {
-        dirs.push(dir);
-    }
-    if let Some(tree) = super::runtime::source_tree(binary_dir) {
-        dirs.push(tree.join("models"));
-    }
-    dirs
-}
-
-/// The environment variables the per-user folders are found from, for messages.
-pub const USER_DIR_VARIABLES: &str =
-    if cfg!(target_os = "windows") { "LOCALAPPDATA" } else { "HOME (or XDG_DATA_HOME)" };
-
-/// The per-user models folder: `$XDG_DATA_HOME/sift/models` or `~/.local/share/sift/models`
-/// (`%LOCALAPPDATA%\Sift\models` on Windows: models and providers are large machine-local
-/// files, which Windows keeps out of the roaming profile).
-pub fn user_model_dir() -> Option<PathBuf> {
-    if cfg!(target_os = "windows") {
-        return std::env::var_os("LOCALAPPDATA").map(|d| PathBuf::from(d).join("Sift").join("models"));
-    }
-    std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .map(|d| d.join("sift").join("models"))
-}
 
 /// Every installed model: `(name, path)`, first found wins.
 pub fn installed(binary_dir: Option<&Path>) -> Vec<(String, PathBuf)> {

@@ -7,15 +7,15 @@
 //!   the spectrogram such a hybrid model takes beside its waveform.
 //! - [`providers`]: where a model runs ([`Device`]) and where provider libraries are found.
 //! - [`catalogue`]: finds installed models by name.
-//! - [`binary_location`]: the folder of the running executable or plugin library, where the
-//!   runtime library and the models are looked for.
+//! - [`locations`]: where the running binary, the runtime library, the models and the
+//!   providers are, and the user's folders for them; the bottom of the crate.
 
 #![deny(missing_docs)]
 
-pub mod binary_location;
 pub mod catalogue;
 pub mod contract;
 pub mod demucs_spectrogram;
+pub mod locations;
 pub mod onnx_model;
 pub mod providers;
 pub mod runtime;
@@ -35,8 +35,8 @@ pub enum InferenceError {
     #[error(
         "the ONNX Runtime library was not found (looked at {}); run `cargo xtask setup`, or set {} to the path of {}",
         .looked.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
-        runtime::ORT_DYLIB_ENV,
-        runtime::library_file_name()
+        locations::ORT_DYLIB_ENV,
+        locations::library_file_name()
     )]
     RuntimeMissing {
         /// Every path that was tried.

@@ -22,6 +22,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use crate::locations::provider_dirs;
+
 /// Where a model should run. [`Device::Auto`] picks the first installed accelerator that loads
 /// and runs the model, else the CPU.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -251,37 +253,6 @@ pub fn package_named(name: &str) -> Option<&'static ProviderPackage> {
     PACKAGES.iter().find(|p| p.name == wanted)
 }
 
-/// Environment variable naming the one providers folder searched (it holds `<name>/` folders);
-/// when set, no other folder is, so a user (or a test) decides exactly what is installed.
-pub const PROVIDER_DIR_ENV: &str = "SIFT_PROVIDER_DIR";
-
-/// The per-user providers folder: `$XDG_DATA_HOME/sift/providers` or
-/// `~/.local/share/sift/providers` (`%LOCALAPPDATA%\Sift\providers` on Windows). Outside any plugin
-/// bundle, so every plugin format and the command line share one copy.
-pub fn user_provider_dir() -> Option<PathBuf> {
-    crate::catalogue::user_model_dir().and_then(|models| models.parent().map(|sift| sift.join("providers")))
-}
-
-/// Folders searched for `<name>/<library>`, in order: `$SIFT_PROVIDER_DIR` alone if set; else `providers/` next
-/// to the running binary; the user's providers folder; `target/providers/` of the source tree,
-/// for binaries running from its `target/` folder (where `cargo xtask setup --gpu` puts them).
-pub fn provider_dirs(binary_dir: Option<&Path>) -> Vec<PathBuf> {
-    let mut dirs = Vec::new();
-    if let Some(dir) = std::env::var_os(PROVIDER_DIR_ENV) {
-        return vec![PathBuf::from(dir)];
-    }
-    if let Some(dir) = binary_dir {
-        dirs.push(dir.join("providers"));
-    }
-    if let Some(dir) = user_provider_dir() {
-        dirs.push(dir);
-    }
-    if let Some(tree) = crate::runtime::source_tree(binary_dir) {
-        dirs.push(tree.join("target").join("providers"));
-    }
-    dirs
-}
-
 /// The installed library of `package`, first found in [`provider_dirs`], or every path looked at.
 pub fn find_library(package: &ProviderPackage, binary_dir: Option<&Path>) -> Result<PathBuf, Vec<PathBuf>> {
     let looked: Vec<PathBuf> =
@@ -297,6 +268,7 @@ pub fn installed(binary_dir: Option<&Path>) -> Vec<(&'static ProviderPackage, Op
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::locations::PROVIDER_DIR_ENV;
 
     #[test]
     fn names_round_trip_and_unknown_names_list_the_choices() {

@@ -4,55 +4,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
+use super::locations;
 use super::providers::{self, ProviderPackage};
 use super::InferenceError;
 
-/// The ONNX Runtime version Sift is built and tested against (from the `onnxruntime` wheel).
-pub const ORT_VERSION: &str = "1.31.1";
-
-/// Environment variable that overrides where the runtime library is looked for.
-pub const ORT_DYLIB_ENV: &str = "SIFT_ORT_DYLIB";
-
-/// The file name of the runtime library on this platform.
-pub fn library_file_name() -> String {
-    if cfg!(target_os = "windows") {
-        "onnxruntime.dll".to_owned()
-    } else if cfg!(target_os = "macos") {
-        format!("libonnxruntime.{ORT_VERSION}.dylib")
-    } else {
-        format!("libonnxruntime.so.{ORT_VERSION}")
-    }
-}
-
-/// Where the runtime library is looked for, in order: `$SIFT_ORT_DYLIB`; next to the running
-/// binary, in `lib/` or `../Resources/` beside it (how bundles ship it); `runtime/` of the
-/// source tree, for binaries running from its `target/` folder (after `cargo xtask setup`).
-pub fn library_candidates(binary_dir: Option<&Path>) -> Vec<PathBuf> {
-    let mut candidates = Vec::new();
-    if let Some(path) = std::env::var_os(ORT_DYLIB_ENV) {
-        candidates.push(PathBuf::from(path));
-        return candidates;
-    }
-    let name = library_file_name();
-    if let Some(dir) = binary_dir {
-        candidates.push(dir.join(&name));
-        candidates.push(dir.join("lib").join(&name));
-        candidates.push(dir.join("../Resources").join(&name));
-    }
-    if let Some(tree) = source_tree(binary_dir) {
-        candidates.push(tree.join("runtime").join(&name));
-    }
-    candidates
-}
-
-/// The source tree this binary was built in, if it runs from that tree's `target/` folder (a
-/// development build): then `runtime/` and `models/` of the tree are searched too. An installed
-/// copy never looks at the build machine's paths.
-pub(crate) fn source_tree(binary_dir: Option<&Path>) -> Option<PathBuf> {
-    // This crate lives in `crates/inference/` of the tree.
-    let tree = Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2)?;
-    binary_dir.filter(|dir| dir.starts_with(tree.join("target"))).map(|_| tree.to_path_buf())
-}
+pub use crate::locations::ORT_VERSION;
 
 /// A loaded ONNX Runtime: the library and the environment all sessions share.
 pub struct Runtime {
@@ -76,7 +32,7 @@ impl Runtime {
     }
 
     fn load() -> Result<Runtime, InferenceError> {
-        let candidates = library_candidates(crate::binary_location::binary_dir().as_deref());
+        let candidates = locations::library_candidates(locations::binary_dir().as_deref());
         let library = candidates
             .iter()
             .find(|p| p.is_file())
@@ -123,7 +79,7 @@ impl Runtime {
         registered
             .entry(package.library)
             .or_insert_with(|| {
-                let library = providers::find_library(package, crate::binary_location::binary_dir().as_deref())
+                let library = providers::find_library(package, locations::binary_dir().as_deref())
                     .map_err(|looked| {
                         format!(
                             "the {} provider is not installed (looked at {}); install it with `sift providers install {}`",

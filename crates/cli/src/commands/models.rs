@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 use sift_engine::MaskModel;
-use sift_inference::{catalogue, InferenceError, OnnxModel, SessionOptions};
+use sift_inference::{catalogue, locations, InferenceError, OnnxModel, SessionOptions};
 
 use super::install::FETCHABLE;
 
@@ -23,8 +23,8 @@ enum Check {
 /// with the reason. Then the models Sift can install but does not bundle, if not installed.
 /// With `json`, the same as one JSON line.
 pub fn run(json: bool) -> anyhow::Result<()> {
-    let dir = sift_inference::binary_location::binary_dir();
-    let folders = catalogue::model_dirs(dir.as_deref());
+    let dir = locations::binary_dir();
+    let folders = locations::model_dirs(dir.as_deref());
     let installed: Vec<(String, PathBuf, Check)> = catalogue::installed(dir.as_deref())
         .into_iter()
         .map(|(name, path)| {

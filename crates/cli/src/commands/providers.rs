@@ -5,7 +5,7 @@
 //! `onnxruntime-gpu` and NVIDIA's CUDA wheels). They are fetched with pip, the registry's own
 //! client, unpacked with Python's `zipfile`, and only their shared libraries are kept, in
 //! `<providers folder>/<name>/`, outside any plugin bundle, where the plugin and this command
-//! find them (`sift_inference::providers::provider_dirs`).
+//! find them (`sift_inference::locations::provider_dirs`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,7 +14,7 @@ use anyhow::{bail, Context};
 
 use sift_engine::MaskModel;
 use sift_inference::providers::{self, Device, ProviderPackage, PACKAGES};
-use sift_inference::{catalogue, OnnxModel, SessionOptions};
+use sift_inference::{catalogue, locations, OnnxModel, SessionOptions};
 
 /// Environment variable naming the Python used to run pip (default [`DEFAULT_PYTHON`]).
 const PYTHON_ENV: &str = "SIFT_PYTHON";
@@ -25,9 +25,9 @@ const DEFAULT_PYTHON: &str = if cfg!(windows) { "python" } else { "python3" };
 /// Lists the folders searched, each provider with whether it is installed, and what each device
 /// choice runs on here with the default model (loading it once per choice that is installed).
 pub fn list() -> anyhow::Result<()> {
-    let dir = sift_inference::binary_location::binary_dir();
+    let dir = locations::binary_dir();
     println!("provider folders searched, in order:");
-    for d in providers::provider_dirs(dir.as_deref()) {
+    for d in locations::provider_dirs(dir.as_deref()) {
         println!("  {}", d.display());
     }
     for (package, found) in providers::installed(dir.as_deref()) {
@@ -72,10 +72,8 @@ pub fn install(name: &str, dir: Option<&Path>) -> anyhow::Result<()> {
     }
     let root = match dir {
         Some(dir) => dir.to_owned(),
-        None => providers::user_provider_dir().context(format!(
-            "no providers folder: set {}, or pass --dir FOLDER",
-            sift_inference::catalogue::USER_DIR_VARIABLES
-        ))?,
+        None => locations::user_provider_dir()
+            .context(format!("no providers folder: set {}, or pass --dir FOLDER", locations::USER_DIR_VARIABLES))?,
     };
     let target = root.join(package.name);
     std::fs::create_dir_all(&root).with_context(|| format!("creating the providers folder {}", root.display()))?;

@@ -53,7 +53,7 @@ pub fn run(args: &SeparateArgs) -> anyhow::Result<()> {
         WavStreamWriter::check_fits(&args.input, frames, channels)?;
     }
 
-    let binary_dir = sift_inference::binary_location::binary_dir();
+    let binary_dir = sift_inference::locations::binary_dir();
     let path = catalogue::resolve_for(args.model.as_deref(), args.mode, binary_dir.as_deref())?;
     let model = OnnxModel::load(&path, &SessionOptions::default().intra_threads(args.threads).device(args.device))?;
     let fallback = model.provider_fallback().map(str::to_owned);

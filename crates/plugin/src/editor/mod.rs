@@ -539,7 +539,7 @@ struct Picker {
 
 impl Picker {
     fn new() -> Self {
-        let installed = catalogue::installed(sift_inference::binary_location::binary_dir().as_deref())
+        let installed = catalogue::installed(sift_inference::locations::binary_dir().as_deref())
             .into_iter()
             .map(|(name, path)| {
                 let licence = catalogue::sidecar_licence(&path);
