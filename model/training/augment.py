@@ -136,7 +136,7 @@ def tone(x, rng, max_db=12.0):
     more: on the 80s Rock clip the drums carry 83 % of their energy below 86 Hz (the renders'
     median 15 %), the voice 46 % at 0.7-2.8 kHz (11 %), the guitars 57 % at 1.4-2.8 kHz (8 %).
     A network that has only heard General MIDI's tonal balance takes those for other stems
-    (model/README.md, run 6), so it must hear each stem across a wide range of them."""
+    (model/training/RUNS.md, run 6), so it must hear each stem across a wide range of them."""
     centres = 31.25 * 2.0 ** np.arange(10)
     gains_db = np.clip(rng.normal(0.0, max_db / 2, len(centres)), -max_db, max_db)
     return _log_frequency_curve(x, centres, gains_db)
@@ -148,7 +148,7 @@ def presence(x, rng):
     the stem's RMS kept. Loud singing puts far more energy into its upper harmonics than the
     speech voices the renders re-sing (both real clips' vocals: 3x the renders' share at
     0.7-2.8 kHz, `tonal_balance.py`), and a network that never heard that leaves a real
-    voice's upper harmonics in `other` (model/README.md, run 7)."""
+    voice's upper harmonics in `other` (model/training/RUNS.md, run 7)."""
     low, high = rng.uniform(350, 700), rng.uniform(3000, 5000)
     slope = rng.uniform(2.0, 6.0)
     formant, boost = rng.uniform(2500, 3500), rng.uniform(0.0, 8.0)

@@ -1,7 +1,7 @@
 """Export a checkpoint as a streaming Sift model: `python model/training/export.py CKPT --out F.onnx`
 
 Writes one `.onnx` file that follows Sift's model contract version 2 for streaming models
-(model/README.md, "Contract version 2"): per call one new frame `magnitude` [1, 2, 1, 513] and
+(model/CONTRACT.md, "Contract version 2"): per call one new frame `magnitude` [1, 2, 1, 513] and
 the state go in (`state_in` [layers, 1, hidden], the minGRU blocks'; with the level tracker also
 `level_in` [1, 2]), `masks` [1, 4, 2, 1, 513] and the next state (`state_out`, `level_out`) come
 out; the engine feeds each `*_out` back as the next call's `*_in` and starts from zeros.

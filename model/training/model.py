@@ -33,7 +33,7 @@ answered by the median, so where the network cannot tell two stems apart it comm
 an energy figure, rewards the mean. Softmax masks raised to a power below one and renormalised
 (`softmax(p * logits)`) move toward the mean at no cost: run 6 at p = 0.5 gained 0.26 dB on the
 held-out renders and 0.67 / 0.38 dB on the two real clips; run 8, trained on SDR itself
-(train.spectral_sdr), still gains 0.06 dB at p = 0.8 (model/README.md, "Calibrated masks").
+(train.spectral_sdr), still gains 0.06 dB at p = 0.8 (model/training/RUNS.md, "Calibrated masks").
 
 Why the LayerNorm before `out_of_rnn` and the GELU in the decoder: in run bsgru-v1 (tanh, no
 norm) the minGRU's always-positive state grew a constant offset in the residual stream, which

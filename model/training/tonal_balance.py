@@ -5,7 +5,7 @@ For each stem, the share of its energy in each band of `evaluate.LEAKAGE_BANDS` 
 channels averaged): the median over a random sample of the rendered set's training examples,
 then each real clip's (`evaluate.REAL_CLIPS`; information only, never training data). A stem
 whose renders put their energy elsewhere than records do is one the network will mistake in
-records: this is what motivated the `tone` and `amp` augmentations (model/README.md, run 6).
+records: this is what motivated the `tone` and `amp` augmentations (model/training/RUNS.md, run 6).
 """
 import argparse
 import os

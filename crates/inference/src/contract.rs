@@ -1,6 +1,6 @@
 //! The model-file contract: the metadata a Sift model carries, read and checked.
 //!
-//! The keys are documented in `model/README.md`; this module is their reader. A model that
+//! The keys are specified in `model/CONTRACT.md`; this module is their reader. A model that
 //! breaks the contract is rejected with a message naming the key and what was expected.
 
 use std::collections::HashMap;

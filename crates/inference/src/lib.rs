@@ -69,8 +69,8 @@ pub enum InferenceError {
         /// ONNX Runtime's error.
         reason: String,
     },
-    /// The model breaks Sift's model contract (see `model/README.md`).
-    #[error("the model does not follow Sift's model contract (model/README.md): {0}")]
+    /// The model breaks Sift's model contract (see `model/CONTRACT.md`).
+    #[error("the model does not follow Sift's model contract (model/CONTRACT.md): {0}")]
     Contract(String),
 }
 

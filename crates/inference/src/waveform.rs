@@ -20,7 +20,7 @@
 //!
 //! The stems' own waveforms were chosen over ratio masks (`|Sₛ| / Σₖ|Sₖ|` on the mixture's
 //! spectrum, with its phase) by SDR on the eval clip: 1–4 dB better on every stem, most on drums
-//! and bass, whose transients and phase the mixture's 93 ms frames smear (model/README.md,
+//! and bass, whose transients and phase the mixture's 93 ms frames smear (model/CONTRACT.md,
 //! "Waveform models").
 
 use std::sync::Arc;
