@@ -424,6 +424,33 @@ mod tests {
         meta
     }
 
+    /// The one table of the contract's keys (`model/contract_keys.tsv`), which the Python
+    /// writers are checked against too: every key this reader uses is in it, and every key it
+    /// marks as read is used here.
+    #[test]
+    fn every_key_it_reads_is_in_the_table() {
+        let table = include_str!("../../../model/contract_keys.tsv");
+        let rows: Vec<Vec<&str>> = table
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .skip(1)
+            .map(|l| l.split('\t').collect())
+            .collect();
+        assert!(rows.iter().all(|r| r.len() == 5), "every row has key, type, versions, read, meaning");
+        let source = include_str!("contract.rs");
+        let used: std::collections::BTreeSet<&str> = source
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .filter(|s| s.starts_with("sift.") && s[5..].chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+            .collect();
+        let known: std::collections::BTreeSet<&str> = rows.iter().map(|r| r[0]).collect();
+        let unknown: Vec<&&str> = used.difference(&known).collect();
+        assert!(unknown.is_empty(), "contract.rs reads keys the table does not define: {unknown:?}");
+        let unread: Vec<&str> = rows.iter().filter(|r| r[3] == "yes" && !used.contains(r[0])).map(|r| r[0]).collect();
+        assert!(unread.is_empty(), "the table says Sift reads {unread:?}, but contract.rs does not");
+    }
+
     #[test]
     fn a_waveform_model_asks_for_spectra_and_a_window_that_covers_its_segment() {
         let contract = Contract::from_metadata(&htdemucs()).unwrap();

@@ -140,29 +140,49 @@ fn is_same_file(input: &Path, target: &Path) -> bool {
     false
 }
 
-/// Fails early when the folder's file system has clearly too little room for `bytes`.
+/// Fails early when the folder's file system has clearly too little room for `bytes`; says
+/// nothing where the free space cannot be read.
 pub fn check_space(dir: &Path, bytes: u64) -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::ffi::OsStrExt;
-        let Ok(c_path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else { return Ok(()) };
-        // SAFETY: statvfs fills the zeroed struct; the path is a valid C string.
-        let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
-        if unsafe { libc::statvfs(c_path.as_ptr(), &mut stat) } == 0 {
-            let free = (stat.f_bavail as u64).saturating_mul(stat.f_frsize as u64);
-            if bytes > free {
-                let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
-                bail!(
-                    "{}: the stems need {:.0} MiB but only {:.0} MiB are free there",
-                    dir.display(),
-                    mib(bytes),
-                    mib(free)
-                );
-            }
-        }
+    let Some(free) = free_bytes(dir) else { return Ok(()) };
+    if bytes > free {
+        let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+        bail!("{}: the stems need {:.0} MiB but only {:.0} MiB are free there", dir.display(), mib(bytes), mib(free));
     }
-    let _ = (dir, bytes);
     Ok(())
+}
+
+/// The bytes this user may still write in `dir`'s file system.
+#[cfg(unix)]
+fn free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs fills the zeroed struct; the path is a valid C string.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    (unsafe { libc::statvfs(c_path.as_ptr(), &mut stat) } == 0)
+        .then(|| (stat.f_bavail as u64).saturating_mul(stat.f_frsize as u64))
+}
+
+/// The bytes this user may still write in `dir`'s volume (quotas included).
+#[cfg(windows)]
+fn free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::windows::ffi::OsStrExt;
+    let wide: Vec<u16> = dir.as_os_str().encode_wide().chain(std::iter::once(0)).collect();
+    let mut available: u64 = 0;
+    // SAFETY: `wide` is a NUL-terminated path; the two totals not wanted may be null.
+    let ok = unsafe {
+        windows_sys::Win32::Storage::FileSystem::GetDiskFreeSpaceExW(
+            wide.as_ptr(),
+            &mut available,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    };
+    (ok != 0).then_some(available)
+}
+
+#[cfg(not(any(unix, windows)))]
+fn free_bytes(_dir: &Path) -> Option<u64> {
+    None
 }
 
 /// The stems being written, under temporary names until [`PartialStems::commit`]. Dropped
