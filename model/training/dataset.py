@@ -24,8 +24,8 @@ import soundfile
 import torch
 
 import augment
+from stems import STEMS
 
-STEMS = ("vocals", "drums", "bass", "other")
 RELOAD_EVERY = 64   # draws between looks at a manifest that may still be growing
 
 

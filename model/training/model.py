@@ -46,7 +46,7 @@ import math
 import torch
 from torch import nn
 
-STEMS = ("vocals", "drums", "bass", "other")
+from stems import STEMS
 
 
 def band_groups(n_bins, widths):

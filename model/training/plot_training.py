@@ -21,7 +21,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display needed
 import matplotlib.pyplot as plt  # noqa: E402  (after the back-end is chosen)
 
-STEMS = ("vocals", "drums", "bass", "other")
+from stems import STEMS  # noqa: E402
 TARGETS = {"vocals": 3.0, "drums": 4.0, "bass": 3.0}  # issue 11, on the 80s Rock clip in `live`
 SMOOTH = 10  # log intervals in the loss's moving average
 # train.py's `[train] loss`, read from the config.toml beside the log

@@ -35,9 +35,9 @@ import midi_stems  # noqa: E402
 import sources  # noqa: E402
 from drum_kits import KitRenderer  # noqa: E402
 from fluid import FluidRenderer  # noqa: E402
+from stems import STEMS  # noqa: E402
 from voice import Singer  # noqa: E402
 
-STEMS = ("vocals", "drums", "bass", "other")
 SPLIT_IDS = {"train": 0, "valid": 1}
 
 
