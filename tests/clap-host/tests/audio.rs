@@ -298,7 +298,10 @@ fn a_host_reset_makes_a_streaming_model_start_afresh() {
     let (first, second): (Vec<Vec<f32>>, Vec<Vec<f32>>) =
         tone.iter().map(|c| (c[..seconds(1.0)].to_vec(), c[seconds(1.0)..].to_vec())).unzip();
     // The smallest ratio of the Vocals bus to the remix, block by block, over the second
-    // second's first `window` samples after the latency.
+    // second's first 0.2 s after the latency. The reset takes effect at the worker's next run,
+    // which in an offline render may be up to a latency earlier than the reset point (the worker
+    // runs ahead of what the host has taken), so the dip lies anywhere from the second second's
+    // start to one latency after it: both are in the blocks looked at.
     let dip_after = |reset: bool| -> (f32, usize) {
         let mut plugin = TestPlugin::sift();
         plugin.use_model(&model).unwrap();
@@ -313,7 +316,7 @@ fn a_host_reset_makes_a_streaming_model_start_afresh() {
         }
         let out = plugin.render(&second, |_| BLOCK, &[]).unwrap();
         plugin.assert_no_violations();
-        let blocks = (latency..latency + seconds(0.2)).step_by(BLOCK);
+        let blocks = (0..latency + seconds(0.2)).step_by(BLOCK);
         let ratio = blocks
             .map(|at| rms(&out.ports[1], at..at + BLOCK) / rms(out.main(), at..at + BLOCK))
             .fold(f32::INFINITY, f32::min);
@@ -326,6 +329,6 @@ fn a_host_reset_makes_a_streaming_model_start_afresh() {
     );
     assert!((without - 0.5).abs() < 0.01, "without a reset the settled vocals are {without:.3} of the remix, not half");
     // A block overlaps four frames, whose masks after a reset are 1/3, 2/5, 3/7, ... (measured
-    // dip: 0.455), against 0.500 ± 0.001 without one.
-    assert!(with < 0.475, "after a reset the vocals stay at {with:.3} of the remix: the model did not start afresh");
+    // dip: 0.398, the same in every run), against 0.500 ± 0.001 without one.
+    assert!(with < 0.45, "after a reset the vocals stay at {with:.3} of the remix: the model did not start afresh");
 }
