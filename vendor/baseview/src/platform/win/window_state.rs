@@ -85,8 +85,14 @@ impl WindowState {
         HWnd::get_focused_window() == self.hwnd.as_raw()
     }
 
+    /// Asks for the keyboard focus. Windows may refuse (the window's thread is not the one
+    /// with the input focus, as with a host's window on another thread): that is not an error
+    /// for the caller, and egui-baseview unwraps the result on every click inside the window
+    /// procedure, where an `Err` aborts the host. So a refusal is logged and `Ok` returned.
     pub fn focus(&self) -> Result<(), super::PlatformError> {
-        self.hwnd.set_focus()?;
+        if let Err(e) = self.hwnd.set_focus() {
+            crate::warn!("Windows did not give the window the keyboard focus: {}", e);
+        }
         Ok(())
     }
 

@@ -242,6 +242,9 @@ impl HWnd {
     }
 
     pub fn set_focus(&self) -> Result<()> {
+        // SAFETY: This function is always safe to call. Without it, a NULL return (no window had
+        // the focus) reads whatever error an earlier call left behind.
+        unsafe { SetLastError(0) };
         let previous = unsafe { SetFocus(self.as_raw()) };
         if !previous.is_null() {
             return Ok(());
