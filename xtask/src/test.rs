@@ -58,7 +58,7 @@ pub fn run(paths: &Paths) -> Result<()> {
     let rust = run_for_status(&mut tested(cargo_test))?;
 
     println!("==> the CLAP test host's tests on Windows (tests/clap-host built for Windows, under Wine)");
-    let windows_hosts = windows::host_tests::run(paths)?;
+    let windows_hosts = windows::host_tests::run(paths, &state_exchange)?;
     println!("==> the Linux plugin opens the project the Windows plugin saved");
     let mut state_test = cargo(paths);
     state_test

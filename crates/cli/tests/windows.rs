@@ -7,24 +7,23 @@
 mod common;
 
 use std::path::Path;
-use std::process::Output;
+use std::process::{Command, Output};
 
 use common::{json_of, scratch, separate, text};
 use sift_cli::audio_file;
 use sift_test_support as support;
 
+/// `EXE separate INPUT -o OUT` under Wine, the paths as Windows names them; callers add options.
+fn windows_separate(exe: &Path, input: &Path, out: &Path) -> Command {
+    let mut cmd = support::wine(exe);
+    cmd.arg("separate").arg(support::wine_path(input)).arg("-o").arg(support::wine_path(out));
+    cmd
+}
+
 /// `sift.exe separate INPUT -o OUT EXTRA...` under Wine, from the Windows download's folder (so
 /// it finds `onnxruntime.dll` and `models\` beside it, as a user's unpacked copy does).
 fn separate_on_windows(input: &Path, out: &Path, extra: &[&str]) -> Output {
-    let exe = support::windows_bundle().join("sift.exe");
-    support::wine(&exe)
-        .arg("separate")
-        .arg(support::wine_path(input))
-        .arg("-o")
-        .arg(support::wine_path(out))
-        .args(extra)
-        .output()
-        .unwrap()
+    windows_separate(&support::windows_bundle().join("sift.exe"), input, out).args(extra).output().unwrap()
 }
 
 fn read_stems(dir: &Path, stems: &[&str]) -> Vec<Vec<Vec<f32>>> {
@@ -96,11 +95,7 @@ fn a_windows_copy_without_its_runtime_says_what_is_missing() {
     let dir = scratch("no-runtime");
     std::fs::copy(support::windows_bundle().join("sift.exe"), dir.join("sift.exe")).unwrap();
     let out = dir.join("stems");
-    let output = support::wine(&dir.join("sift.exe"))
-        .arg("separate")
-        .arg(support::wine_path(&support::rock_clip().join("mixture.wav")))
-        .arg("-o")
-        .arg(support::wine_path(&out))
+    let output = windows_separate(&dir.join("sift.exe"), &support::rock_clip().join("mixture.wav"), &out)
         .arg("--model")
         .arg(support::wine_path(&support::repo_root().join("model/weights/sift-4stem.onnx")))
         .output()
@@ -125,12 +120,8 @@ fn gpu_devices_that_cannot_run_fall_back_to_the_cpu_on_windows_and_say_why() {
     let exe = support::windows_bundle().join("sift.exe");
     for (device, says) in [("webgpu", ["WebGPU", "no device"]), ("directml", ["has no", "DirectML"])] {
         let out = scratch(&format!("{device}-fallback"));
-        let output = support::wine(&exe)
+        let output = windows_separate(&exe, &clip.join("mixture.wav"), &out)
             .env("SIFT_PROVIDER_DIR", support::wine_path(&providers))
-            .arg("separate")
-            .arg(support::wine_path(&clip.join("mixture.wav")))
-            .arg("-o")
-            .arg(support::wine_path(&out))
             .args(["--model", "sift-4stem", "--mode", "live", "--device", device])
             .output()
             .unwrap();

@@ -117,9 +117,9 @@ fn accelerated(
             .map_err(failed);
     }
     let dispatch = match device {
-        Device::DirectMl => built_in(ort::ep::DirectML::default())?,
-        Device::CoreMl => built_in(ort::ep::CoreML::default())?,
-        Device::Qnn => built_in(ort::ep::QNN::default())?,
+        Device::DirectMl => built_in(ort::ep::DirectML::default(), device)?,
+        Device::CoreMl => built_in(ort::ep::CoreML::default(), device)?,
+        Device::Qnn => built_in(ort::ep::QNN::default(), device)?,
         _ => return Err(Skip::Absent(format!("{} is not a provider Sift can load", device.label()))),
     };
     builder(runtime, options)
@@ -128,26 +128,33 @@ fn accelerated(
         .map_err(failed)
 }
 
-/// A provider built into some of ONNX Runtime's builds, if the loaded one has it.
+/// A provider built into some of ONNX Runtime's builds (`device`'s), if the loaded one has it.
 fn built_in<E: ExecutionProvider + Into<ort::ep::ExecutionProviderDispatch>>(
     provider: E,
+    device: Device,
 ) -> Result<ort::ep::ExecutionProviderDispatch, Skip> {
     if !E::is_available().unwrap_or(false) {
-        let elsewhere = if E::NAME.starts_with("Dml") {
-            // PyPI's `onnxruntime-directml` is at 1.24.4, older than the runtime API Sift is
-            // built for: WebGPU's D3D12 back end is the way to DirectX 12 GPUs from Sift.
-            "DirectML's own build, onnxruntime-directml, stops at 1.24, older than the runtime Sift \
-             needs; on Windows `--device webgpu` runs on any DirectX 12 GPU after `sift providers install webgpu`"
-        } else {
-            "it is part of other builds: Core ML in the macOS wheel, QNN in onnxruntime-qnn"
-        };
         return Err(Skip::Absent(format!(
-            "the loaded ONNX Runtime ({}) has no {} ({elsewhere})",
+            "the loaded ONNX Runtime ({}) has no {} ({})",
             crate::runtime::ORT_VERSION,
-            E::NAME
+            E::NAME,
+            built_in_elsewhere(device)
         )));
     }
     Ok(provider.into().error_on_failure())
+}
+
+/// Where a provider built into other builds of ONNX Runtime is to be had, or what to use instead.
+fn built_in_elsewhere(device: Device) -> &'static str {
+    match device {
+        // PyPI's `onnxruntime-directml` is at 1.24.4, older than the runtime API Sift is built
+        // for: WebGPU's D3D12 back end is the way to DirectX 12 GPUs from Sift.
+        Device::DirectMl => {
+            "DirectML's own build, onnxruntime-directml, stops at 1.24, older than the runtime Sift \
+             needs; on Windows `--device webgpu` runs on any DirectX 12 GPU after `sift providers install webgpu`"
+        }
+        _ => "it is part of other builds: Core ML in the macOS wheel, QNN in onnxruntime-qnn",
+    }
 }
 
 /// What usually lacks when a provider offers no device.

@@ -7,7 +7,7 @@ use crate::paths::Paths;
 use crate::process::{self, run_for_status};
 use crate::python;
 use anyhow::{Context, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The host's test package.
 const PACKAGE: &str = "sift-clap-host";
@@ -24,9 +24,10 @@ pub fn state_exchange(paths: &Paths) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// Builds the host's test executables for Windows, runs each under Wine and returns the exit
-/// status: 0 when every one passed.
-pub fn run(paths: &Paths) -> Result<i32> {
+/// Builds the host's test executables for Windows, runs each under Wine (the state test with
+/// `state_exchange`, from [`state_exchange`]) and returns the exit status: 0 when every one
+/// passed.
+pub fn run(paths: &Paths, state_exchange: &Path) -> Result<i32> {
     let executables = build(paths)?;
     let models = test_models(paths)?;
     let windows = paths.windows_bundle();
@@ -39,7 +40,7 @@ pub fn run(paths: &Paths) -> Result<i32> {
             .env("SIFT_CLAP", wine::windows_path(&windows.join("sift.clap")))
             .env("SIFT_EVAL_DIR", wine::windows_path(&paths.eval_data()))
             .env("SIFT_TEST_MODELS", wine::windows_path(&models))
-            .env("SIFT_STATE_EXCHANGE", wine::windows_path(&paths.target.join("state-exchange")))
+            .env("SIFT_STATE_EXCHANGE", wine::windows_path(state_exchange))
             .env("SIFT_STATE_FROM_OTHER_PLATFORM", "1");
         if run_for_status(&mut cmd)? != 0 {
             failed += 1;

@@ -12,8 +12,9 @@ use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Debian's `wine64` package's loader (the package installs no `wine` on `PATH`).
+/// Debian's `wine64` package's loader and server (the package puts neither on `PATH`).
 pub const WINE: &str = "/usr/lib/wine/wine64";
+const WINESERVER: &str = "/usr/lib/wine/wineserver64";
 
 /// The prefix: a Windows installation of its own, so the tests never touch a user's `~/.wine`.
 pub fn prefix(paths: &Paths) -> PathBuf {
@@ -44,7 +45,7 @@ pub fn prepare(paths: &Paths) -> Result<()> {
     run(wine(paths).args(["wineboot", "--init"]), "Wine could not create its prefix: is the wine64 package whole?")?;
     // wineboot returns while the server still writes the registry; wait for it.
     run(
-        Command::new("/usr/lib/wine/wineserver64").arg("--wait").env("WINEPREFIX", prefix(paths)),
+        Command::new(WINESERVER).arg("--wait").env("WINEPREFIX", prefix(paths)),
         "wineserver did not finish setting up the prefix",
     )?;
     std::fs::copy(&built, &stand_in).with_context(|| format!("copying the stand-in to {}", stand_in.display()))?;
