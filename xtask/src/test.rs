@@ -5,7 +5,8 @@
 //! 1. set-up, and the release bundles (`target/bundled/sift.clap`, `sift.vst3`) the host tests load,
 //!    and the Windows download (`target/bundled/windows`) with the Wine prefix its tests run in;
 //! 2. `cargo test --workspace`: engine, command line (the Windows build's too, under Wine), and
-//!    the CLAP host (`tests/clap-host`);
+//!    the CLAP host (`tests/clap-host`); then the CLAP host's audio tests on a debug plugin that
+//!    aborts if its `process()` allocates (`alloc_check`);
 //! 3. the CLAP host's tests built for Windows, under Wine, on the Windows `sift.clap`
 //!    (`windows::host_tests`), then the Linux plugin opening the project the Windows one saved;
 //! 4. `tests/hosts/run.sh`: DawDreamer and pedalboard load the VST3 bundle under Xvfb;
@@ -15,7 +16,7 @@
 
 use crate::paths::Paths;
 use crate::process::{cargo, command, run_for_status};
-use crate::{bundle, providers, python, setup, system_packages, training_tests, windows};
+use crate::{alloc_check, bundle, providers, python, setup, system_packages, training_tests, windows};
 use anyhow::Result;
 
 pub fn run(paths: &Paths) -> Result<()> {
@@ -57,6 +58,16 @@ pub fn run(paths: &Paths) -> Result<()> {
     cargo_test.args(["test", "--workspace"]);
     let rust = run_for_status(&mut tested(cargo_test))?;
 
+    println!("==> the CLAP host's audio tests on a debug plugin that aborts if process() allocates");
+    let checked_plugin = alloc_check::build(paths)?;
+    let mut alloc_test = cargo(paths);
+    alloc_test.args(["test", "-p", "sift-clap-host"]);
+    for test in alloc_check::TESTS {
+        alloc_test.args(["--test", test]);
+    }
+    alloc_test.env("SIFT_CLAP", &checked_plugin);
+    let allocs = run_for_status(&mut tested(alloc_test))?;
+
     println!("==> the CLAP test host's tests on Windows (tests/clap-host built for Windows, under Wine)");
     let windows_hosts = windows::host_tests::run(paths, &state_exchange)?;
     println!("==> the Linux plugin opens the project the Windows plugin saved");
@@ -74,9 +85,9 @@ pub fn run(paths: &Paths) -> Result<()> {
     println!("==> model/training/tests (the training pipeline, Debian's PyTorch)");
     let training = training_tests::run_tests(paths)?;
 
-    if rust != 0 || windows_hosts != 0 || windows_state != 0 || hosts != 0 || training != 0 {
+    if rust != 0 || allocs != 0 || windows_hosts != 0 || windows_state != 0 || hosts != 0 || training != 0 {
         eprintln!(
-            "\nFAILED: cargo test exited {rust}, the Windows CLAP host tests {windows_hosts}, the Windows project \
+            "\nFAILED: cargo test exited {rust}, the allocation-checked plugin's tests {allocs}, the Windows CLAP host tests {windows_hosts}, the Windows project \
              on Linux {windows_state}, host tests exited {hosts}, training tests exited {training}"
         );
         std::process::exit(1);

@@ -55,6 +55,12 @@ impl AudioProcessor {
         self.latency
     }
 
+    /// The counters this engine's worker and audio thread keep (atomics only): what a plugin's
+    /// audio thread shows in its status without touching the main thread's [`Engine`](crate::Engine).
+    pub fn counters(&self) -> &Shared {
+        &self.shared
+    }
+
     /// Number of stems written per channel by [`AudioProcessor::process`].
     pub fn stem_count(&self) -> usize {
         self.stems

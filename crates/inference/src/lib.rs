@@ -2,7 +2,9 @@
 //!
 //! - [`runtime`]: loads the ONNX Runtime library once per process from an absolute path.
 //! - [`contract`]: reads and checks the metadata a Sift model carries.
-//! - [`onnx_model`]: [`OnnxModel`], a [`sift_engine::MaskModel`] run by ONNX Runtime.
+//! - [`onnx_model`]: [`OnnxModel`], a [`sift_engine::MaskModel`] run by ONNX Runtime, on one
+//!   loaded model file (`pool`: its contract and its pool of sessions) that instances of the
+//!   same file share (`cache`); `session` opens sessions ([`SessionOptions`]) on a device.
 //! - [`waveform`]: adapts a waveform model (HTDemucs) to masks; [`demucs_spectrogram`] is
 //!   the spectrogram such a hybrid model takes beside its waveform.
 //! - [`providers`]: where a model runs ([`Device`]) and where provider libraries are found.
@@ -12,11 +14,13 @@
 
 #![deny(missing_docs)]
 
+mod cache;
 pub mod catalogue;
 pub mod contract;
 pub mod demucs_spectrogram;
 pub mod locations;
 pub mod onnx_model;
+mod pool;
 pub mod providers;
 pub mod runtime;
 mod session;
@@ -24,9 +28,10 @@ pub mod waveform;
 
 use std::path::PathBuf;
 
-pub use onnx_model::{OnnxModel, SessionOptions};
+pub use onnx_model::OnnxModel;
 pub use providers::Device;
 pub use runtime::Runtime;
+pub use session::SessionOptions;
 
 /// Why a model could not be loaded. Each message says what to do.
 #[derive(Clone, Debug, thiserror::Error)]

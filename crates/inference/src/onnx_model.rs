@@ -1,120 +1,22 @@
 //! A separation model run by ONNX Runtime.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use ort::session::SessionInputValue;
 use ort::session::{RunOptions, Session};
-use ort::value::{TensorRef, ValueType};
+use ort::value::TensorRef;
 
 use sift_engine::{InferenceFailure, Interrupter, MaskModel, ModelSpec};
 
-use super::contract::{self, Contract, OutputKind};
+use super::cache;
+use super::contract::OutputKind;
+use super::pool::Loaded;
 use super::providers::Device;
 use super::runtime::Runtime;
+use super::session::{failure, SessionOptions};
 use super::waveform::WaveformAdapter;
 use super::InferenceError;
-
-/// How a session is set up.
-#[derive(Clone, Debug)]
-pub struct SessionOptions {
-    /// Threads one model run may use. One keeps a core free for the host; two halves the run
-    /// time on an idle 2-core machine.
-    pub intra_threads: usize,
-    /// Let ONNX Runtime's threads spin between runs. Off by default: spinning burns a core
-    /// the host needs, and runs are tens of milliseconds apart.
-    pub spinning: bool,
-    /// Where the model should run. A device that cannot load or run the model falls back to
-    /// the CPU, and the model says why ([`OnnxModel::provider_fallback`]).
-    pub device: Device,
-}
-
-impl Default for SessionOptions {
-    /// One thread, no spinning, on the CPU: the one provider every machine has, so what runs
-    /// does not depend on what happens to be installed unless a caller asks for it.
-    fn default() -> Self {
-        Self { intra_threads: 1, spinning: false, device: Device::Cpu }
-    }
-}
-
-impl SessionOptions {
-    /// Sets the number of intra-op threads (at least one).
-    pub fn intra_threads(mut self, threads: usize) -> Self {
-        self.intra_threads = threads.max(1);
-        self
-    }
-
-    /// Allows or forbids spinning.
-    pub fn spinning(mut self, spinning: bool) -> Self {
-        self.spinning = spinning;
-        self
-    }
-
-    /// Sets where the model should run ([`Device::Auto`] tries the installed accelerators).
-    pub fn device(mut self, device: Device) -> Self {
-        self.device = device;
-        self
-    }
-}
-
-/// One loaded model file: its sessions and its contract, shared by every instance that runs
-/// the same file with the same options.
-///
-/// ONNX Runtime's `Run` is not safe to call concurrently on one session (the `ort` maintainers
-/// found it so in practice), so runs on one session are serialised by a mutex; the lock is only
-/// ever taken on worker threads. One session for every instance would make the instances of a
-/// DAW session take turns on one core (4 Spleeter instances in `live` on 2 cores missed 92 % of
-/// their samples), so instances are spread over a pool that grows, one session per new
-/// instance, up to as many sessions as the machine has cores for their intra-op threads; past
-/// that, instances share sessions round-robin. A waveform model keeps one session: its runs
-/// take seconds and gigabytes.
-struct Loaded {
-    /// The pool; never empty.
-    sessions: Mutex<Vec<Arc<Mutex<Session>>>>,
-    /// The most sessions the pool may hold.
-    pool_limit: usize,
-    /// Instances created so far, which picks each new instance's session.
-    instances: AtomicUsize,
-    /// How the sessions are opened (on the device that runs the first one).
-    options: SessionOptions,
-    /// The contract read from the file; its spec's `origin` is the file.
-    contract: Contract,
-    /// Shapes of a streaming model's state tensors, one per `contract.state` pair.
-    state_shapes: Vec<Vec<usize>>,
-    /// The provider that runs the session.
-    provider: Device,
-    /// Why the session runs on the CPU although another device was asked for.
-    fallback: Option<String>,
-}
-
-impl Loaded {
-    /// The session a new instance runs on: a new one while the pool is below its limit, else
-    /// the next one round-robin. Runs on the loading thread, never on a worker, since opening
-    /// a session takes long and allocates. If another session cannot be opened (memory, say),
-    /// the instance shares one: slower under load, never a failure.
-    fn session_for_new_instance(&self) -> Arc<Mutex<Session>> {
-        let index = self.instances.fetch_add(1, Ordering::Relaxed) % self.pool_limit;
-        let mut pool = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
-        if index >= pool.len() {
-            let path = self.contract.spec.origin.as_deref().unwrap_or(Path::new(""));
-            if let Ok((session, _, _)) = Runtime::get()
-                .map_err(drop)
-                .and_then(|runtime| super::session::open(runtime, path, &self.options).map_err(drop))
-            {
-                pool.push(Arc::new(Mutex::new(session)));
-            }
-        }
-        pool[index.min(pool.len() - 1)].clone()
-    }
-}
-
-/// Models loaded in this process, by file and options. Weak, so the last instance to let go of
-/// a model frees it.
-type Cache = Mutex<HashMap<(PathBuf, usize, bool, Device), Weak<Loaded>>>;
-
-static LOADED: OnceLock<Cache> = OnceLock::new();
 
 /// An ONNX model file that follows Sift's contract, ready to run.
 ///
@@ -146,18 +48,11 @@ impl OnnxModel {
         if !path.is_file() {
             return Err(InferenceError::ModelMissing(path.to_owned()));
         }
-        let key = (
-            std::path::absolute(path).unwrap_or_else(|_| path.to_owned()),
-            options.intra_threads,
-            options.spinning,
-            options.device,
-        );
-        let mut cache = LOADED.get_or_init(Cache::default).lock().unwrap_or_else(PoisonError::into_inner);
-        cache.retain(|_, weak| weak.strong_count() > 0);
-        if let Some(loaded) = cache.get(&key).and_then(Weak::upgrade) {
+        let cached = cache::Entry::lock(path, options);
+        if let Some(loaded) = cached.loaded() {
             return Self::instance(loaded);
         }
-        let loaded = Arc::new(Self::load_file(runtime, path, options, None)?);
+        let loaded = Arc::new(Loaded::open(runtime, path, options, None)?);
         let mut model = Self::instance(loaded)?;
         if let Err(error) = model.test_run() {
             if model.loaded.provider == Device::Cpu {
@@ -167,10 +62,10 @@ impl OnnxModel {
             // told why it runs there.
             let reason = format!("{} loaded the model but could not run it ({error})", model.loaded.provider.label());
             let cpu = options.clone().device(Device::Cpu);
-            model = Self::instance(Arc::new(Self::load_file(runtime, path, &cpu, Some(reason))?))?;
+            model = Self::instance(Arc::new(Loaded::open(runtime, path, &cpu, Some(reason))?))?;
             model.test_run()?;
         }
-        cache.insert(key, Arc::downgrade(&model.loaded));
+        cached.insert(&model.loaded);
         model.reset();
         Ok(model)
     }
@@ -207,49 +102,6 @@ impl OnnxModel {
             })
             .transpose()?;
         Ok(OnnxModel { loaded, session, state, frames_in, waveform })
-    }
-
-    /// Opens `path` on the device `options` asks for (or the CPU, with the reason); `fallback`
-    /// is a reason already known (a device that failed its test run).
-    fn load_file(
-        runtime: &Runtime,
-        path: &Path,
-        options: &SessionOptions,
-        fallback: Option<String>,
-    ) -> Result<Loaded, InferenceError> {
-        let unreadable = |reason: String| InferenceError::ModelUnreadable { path: path.to_owned(), reason };
-        let (session, provider, reason) =
-            super::session::open(runtime, path, options).map_err(|e| unreadable(e.to_string()))?;
-        let fallback = fallback.or(reason);
-        let mut metadata = read_metadata(&session).map_err(|e| unreadable(e.to_string()))?;
-        let sidecar = path.with_extension(contract::SIDECAR_EXTENSION);
-        if let Ok(text) = std::fs::read_to_string(&sidecar) {
-            contract::add_sidecar(&mut metadata, &text).map_err(|e| e.in_file(&sidecar))?;
-        }
-        let mut contract = Contract::from_metadata(&metadata).map_err(|e| e.in_file(path))?;
-        contract.spec.origin = Some(path.to_owned());
-        let state_shapes = contract
-            .check_tensors(
-                &shapes(session.inputs().iter().map(|o| (o.name(), o.dtype()))),
-                &shapes(session.outputs().iter().map(|o| (o.name(), o.dtype()))),
-            )
-            .map_err(|e| e.in_file(path))?;
-        let pool_limit = if contract.waveform.is_some() {
-            1
-        } else {
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            (cores / options.intra_threads.max(1)).max(1)
-        };
-        Ok(Loaded {
-            sessions: Mutex::new(vec![Arc::new(Mutex::new(session))]),
-            pool_limit,
-            instances: AtomicUsize::new(0),
-            options: options.clone().device(provider),
-            contract,
-            state_shapes,
-            provider,
-            fallback,
-        })
     }
 
     fn path(&self) -> &Path {
@@ -401,36 +253,4 @@ fn write_masks(kind: OutputKind, values: &[f32], masks: &mut [f32]) {
         OutputKind::Magnitude => masks.iter_mut().zip(values).for_each(|(m, &v)| *m = v * v),
         OutputKind::Waveform => unreachable!("a waveform model's masks come from its adapter"),
     }
-}
-
-/// A runtime error as a failed run.
-pub(crate) fn failure(error: ort::Error) -> InferenceFailure {
-    InferenceFailure(error.to_string())
-}
-
-fn read_metadata(session: &Session) -> ort::Result<HashMap<String, String>> {
-    let metadata = session.metadata()?;
-    let mut map = HashMap::new();
-    for key in metadata.custom_keys()? {
-        if let Some(value) = metadata.custom(&key) {
-            map.insert(key, value);
-        }
-    }
-    Ok(map)
-}
-
-/// Names and shapes of float tensors (`-1` for dynamic dimensions); other types get an empty
-/// shape, which the contract check rejects.
-fn shapes<'a>(outlets: impl Iterator<Item = (&'a str, &'a ValueType)>) -> Vec<(String, Vec<i64>)> {
-    outlets
-        .map(|(name, ty)| {
-            let shape = match ty {
-                ValueType::Tensor { ty: ort::value::TensorElementType::Float32, shape, .. } => {
-                    shape.iter().copied().collect()
-                }
-                _ => Vec::new(),
-            };
-            (name.to_owned(), shape)
-        })
-        .collect()
 }

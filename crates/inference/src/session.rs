@@ -1,4 +1,5 @@
-//! Opening a session on the device asked for, falling back to the CPU with the reason.
+//! ONNX Runtime sessions: how one is set up ([`SessionOptions`]), opening it on the device asked
+//! for with the fall-back to the CPU and its reason, and a failed run as the engine's error.
 
 use std::path::Path;
 
@@ -7,9 +8,57 @@ use ort::memory::DeviceType;
 use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 use ort::session::Session;
 
-use super::onnx_model::SessionOptions;
+use sift_engine::InferenceFailure;
+
 use super::providers::Device;
 use super::runtime::Runtime;
+
+/// How a session is set up.
+#[derive(Clone, Debug)]
+pub struct SessionOptions {
+    /// Threads one model run may use. One keeps a core free for the host; two halves the run
+    /// time on an idle 2-core machine.
+    pub intra_threads: usize,
+    /// Let ONNX Runtime's threads spin between runs. Off by default: spinning burns a core
+    /// the host needs, and runs are tens of milliseconds apart.
+    pub spinning: bool,
+    /// Where the model should run. A device that cannot load or run the model falls back to
+    /// the CPU, and the model says why ([`OnnxModel::provider_fallback`](crate::OnnxModel::provider_fallback)).
+    pub device: Device,
+}
+
+impl Default for SessionOptions {
+    /// One thread, no spinning, on the CPU: the one provider every machine has, so what runs
+    /// does not depend on what happens to be installed unless a caller asks for it.
+    fn default() -> Self {
+        Self { intra_threads: 1, spinning: false, device: Device::Cpu }
+    }
+}
+
+impl SessionOptions {
+    /// Sets the number of intra-op threads (at least one).
+    pub fn intra_threads(mut self, threads: usize) -> Self {
+        self.intra_threads = threads.max(1);
+        self
+    }
+
+    /// Allows or forbids spinning.
+    pub fn spinning(mut self, spinning: bool) -> Self {
+        self.spinning = spinning;
+        self
+    }
+
+    /// Sets where the model should run ([`Device::Auto`] tries the installed accelerators).
+    pub fn device(mut self, device: Device) -> Self {
+        self.device = device;
+        self
+    }
+}
+
+/// A runtime error as a failed run.
+pub(crate) fn failure(error: ort::Error) -> InferenceFailure {
+    InferenceFailure(error.to_string())
+}
 
 /// Why a device was not used.
 enum Skip {

@@ -34,7 +34,7 @@ use sift_engine::{InferenceFailure, ModelSpec, CHANNELS};
 
 use super::contract::{Contract, WaveformContract};
 use super::demucs_spectrogram::DemucsSpectrogram;
-use super::onnx_model::failure;
+use super::session::failure;
 
 /// A waveform model's scratch, all of it allocated once per instance.
 pub struct WaveformAdapter {

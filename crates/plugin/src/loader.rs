@@ -1,7 +1,7 @@
 //! Loading a model the user picks in the editor: on a background thread, then handed to the
 //! running engine without a gap.
 //!
-//! The editor calls [`ModelLoader::request`]; a thread loads and checks the file while the old
+//! The editor calls [`Shared::request_model`](super::shared::Shared::request_model); a thread loads and checks the file while the old
 //! model keeps playing. A model on the same grid with the same stems swaps into the worker
 //! between two runs (no gap, no click, same latency). Any other model needs a new engine: it is
 //! parked here, the host is asked to restart processing, and the next activation takes it. A
@@ -13,7 +13,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use sift_engine::{MaskModel, ModelInbox};
 use sift_inference::{OnnxModel, SessionOptions};
@@ -37,10 +37,11 @@ pub enum LoadState {
     Refused(String),
 }
 
-/// Shared by an instance (main thread), its editor and the loading threads.
+/// The model picks of one instance, shared (inside [`Shared`](super::shared::Shared)) by its
+/// main thread, its editor and the loading threads; the audio thread only reads
+/// [`ModelLoader::restart_wanted`].
+#[derive(Default)]
 pub struct ModelLoader {
-    params: Arc<SiftParams>,
-    status: Arc<Status>,
     /// The running engine's inbox; `None` while inactive.
     inbox: Mutex<Option<ModelInbox>>,
     state: Mutex<LoadState>,
@@ -58,42 +59,29 @@ fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl ModelLoader {
-    /// A loader for the instance with these parameters and status.
-    pub fn new(params: Arc<SiftParams>, status: Arc<Status>) -> Self {
-        Self {
-            params,
-            status,
-            inbox: Mutex::new(None),
-            state: Mutex::new(LoadState::Idle),
-            latest_request: AtomicU64::new(0),
-            parked: Mutex::new(None),
-            restart_wanted: AtomicBool::new(false),
-        }
-    }
-
     /// Where the last request stands.
     pub fn state(&self) -> LoadState {
         locked(&self.state).clone()
     }
 
-    /// Loads `path` on a new thread and brings it into play (main or GUI thread; returns at once).
-    pub fn request(self: &Arc<Self>, path: PathBuf) {
-        let request = {
-            let mut state = locked(&self.state);
-            *state = LoadState::Loading(path.clone());
-            self.latest_request.fetch_add(1, Ordering::AcqRel) + 1
-        };
-        let loader = self.clone();
-        let spawned =
-            std::thread::Builder::new().name("sift-model-loader".into()).spawn(move || loader.load(&path, request));
-        if let Err(e) = spawned {
-            *locked(&self.state) = LoadState::Refused(format!("Could not start loading: {e}"));
-        }
+    /// Records a request to load `path` and returns its number, for [`ModelLoader::load`]
+    /// (see [`Shared::request_model`](super::shared::Shared::request_model)).
+    pub fn begin(&self, path: &Path) -> u64 {
+        let mut state = locked(&self.state);
+        *state = LoadState::Loading(path.to_owned());
+        self.latest_request.fetch_add(1, Ordering::AcqRel) + 1
     }
 
-    /// Loads `path` for request number `request` (loader thread).
-    fn load(&self, path: &Path, request: u64) {
-        let loaded = OnnxModel::load(path, &SessionOptions::default().device(self.params.device.value().into()));
+    /// Gives up on the last request, saying why in a musician's words.
+    pub fn refuse(&self, why: String) {
+        *locked(&self.state) = LoadState::Refused(why);
+    }
+
+    /// Loads `path` for request number `request` on the Device `params` ask for, and brings it
+    /// into play: into the running engine if it accepts it, else parked for the next one
+    /// (loader thread; this blocks for as long as the load takes).
+    pub fn load(&self, path: &Path, request: u64, params: &SiftParams, status: &Status) {
+        let loaded = OnnxModel::load(path, &SessionOptions::default().device(params.device.value().into()));
         // Holding the state lock: no newer request can start between this check and the hand-over.
         let mut state = locked(&self.state);
         if self.latest_request.load(Ordering::Acquire) != request {
@@ -111,7 +99,7 @@ impl ModelLoader {
             }
         };
         // The project now remembers this model, whatever happens next.
-        *locked(&self.params.model_path) = path.display().to_string();
+        *locked(&params.model_path) = path.display().to_string();
         let info = ModelInfo { provider_fallback: fallback, ..ModelInfo::of(model.spec(), model.provider()) };
         let offered = match locked(&self.inbox).as_ref() {
             Some(inbox) => inbox.offer(model),
@@ -119,7 +107,7 @@ impl ModelLoader {
         };
         match offered {
             Ok(()) => {
-                *locked(&self.status.model) = info;
+                *locked(&status.model) = info;
                 *state = LoadState::Playing(path.to_owned());
             }
             Err(model) => {

@@ -1,5 +1,7 @@
 //! The audio-thread remix: stems to role buses and the main output, with click-free gains.
 
+use super::buses::RoleBuses;
+use super::params::SiftParams;
 use super::roles::{Role, RoleMap};
 
 /// How long a gain change, mute or solo takes to ramp: short enough to feel instant to a DJ,
@@ -57,6 +59,13 @@ pub struct MixTargets {
     pub bypassed: bool,
 }
 
+impl MixTargets {
+    /// What `params` ask for now (reads atomics only: audio thread).
+    pub fn of(params: &SiftParams) -> Self {
+        Self { roles: params.role_targets(), output: params.output_gain.value(), bypassed: params.bypass.value() }
+    }
+}
+
 impl Mixer {
     /// A mixer at unity for `sample_rate`.
     pub fn new(sample_rate: f32) -> Self {
@@ -79,9 +88,10 @@ impl Mixer {
 
     /// Mixes one block.
     ///
-    /// `stems[s * channels + ch]` are the model's stems; their sum is the input delayed by the
-    /// latency, which bypass crossfades to. Writes each role's stem, post gain, to `buses[role * channels + ch]`
-    /// (silence for roles the model lacks) and the remix, times the output gain, to `main`.
+    /// `stems[s * channels + ch]` are the model's stems (the engine's layout); their sum is the
+    /// input delayed by the latency, which bypass crossfades to. Writes each role's stem, post
+    /// gain, to its bus in `buses` (silence for roles the model lacks) and the remix, times the
+    /// output gain, to `main`; `buses` must have begun a block as long as `main`'s.
     /// With every gain at unity the buses sum to the main output. What leaves is always a
     /// normal float or zero ([`audible`]): no NaN, infinity or subnormal reaches the host.
     pub fn mix(
@@ -89,11 +99,11 @@ impl Mixer {
         map: &RoleMap,
         targets: &MixTargets,
         stems: &[&[f32]],
-        channels: usize,
-        buses: &mut [&mut [f32]],
+        buses: &mut RoleBuses,
         main: &mut [&mut [f32]],
     ) {
         let len = main.first().map_or(0, |c| c.len());
+        let channels = buses.channels().min(main.len());
         for (ramp, &t) in self.roles.iter_mut().zip(&targets.roles) {
             ramp.set_target(t, self.ramp_samples);
         }
@@ -109,9 +119,7 @@ impl Mixer {
                 for role in Role::ALL {
                     let signal: f32 = map.stems(role).map(|s| stems[s * channels + ch][i]).sum();
                     let value = audible(signal * gains[role as usize] * wet);
-                    if let Some(bus) = buses.get_mut(role as usize * channels + ch) {
-                        bus[i] = value;
-                    }
+                    buses.channel_mut(role, ch)[i] = value;
                     remix += value;
                 }
                 // Bypass is the plain delayed input: no stem or output gain.

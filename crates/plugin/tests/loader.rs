@@ -4,9 +4,9 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use sift::loader::{LoadState, ModelLoader};
-use sift::monitor::Status;
+use sift::loader::LoadState;
 use sift::params::SiftParams;
+use sift::shared::Shared;
 use sift_engine::render::{render, Blocks};
 use sift_engine::{Engine, EngineConfig, Mode};
 use sift_inference::{OnnxModel, SessionOptions};
@@ -22,7 +22,8 @@ fn picked_models_load_in_the_background_and_swap_in() {
     let (engine, mut processor) =
         Engine::start(Box::new(first), EngineConfig::new(44_100, 512).mode(Mode::Live).realtime(false)).unwrap();
     let params = Arc::new(SiftParams::default());
-    let loader = Arc::new(ModelLoader::new(params.clone(), Arc::new(Status::default())));
+    let shared = Arc::new(Shared::new(params.clone()));
+    let loader = &shared.loader;
     loader.engine_started(engine.model_inbox());
     let settle = |wanted: fn(&LoadState) -> bool| {
         for _ in 0..200 {
@@ -39,7 +40,7 @@ fn picked_models_load_in_the_background_and_swap_in() {
     };
 
     let magnitude = models.join("tiny-magnitude.onnx");
-    loader.request(magnitude.clone());
+    shared.request_model(magnitude.clone());
     settle(|s| matches!(s, LoadState::Playing(_)));
     run(2);
     assert_eq!(engine.shared().model_swaps.load(Ordering::Relaxed), 1, "the picked model did not swap in");
@@ -49,7 +50,7 @@ fn picked_models_load_in_the_background_and_swap_in() {
         "the project does not remember the pick"
     );
 
-    loader.request(models.join("garbage.onnx"));
+    shared.request_model(models.join("garbage.onnx"));
     settle(|s| matches!(s, LoadState::Refused(_)));
     let LoadState::Refused(why) = loader.state() else { unreachable!() };
     assert!(why.to_lowercase().contains("model"), "{why}");
@@ -58,7 +59,7 @@ fn picked_models_load_in_the_background_and_swap_in() {
     assert_eq!(*params.model_path.lock().unwrap(), magnitude.display().to_string());
 
     let three = models.join("tiny-three-stems.onnx");
-    loader.request(three.clone());
+    shared.request_model(three.clone());
     settle(|s| matches!(s, LoadState::WaitingForRestart(_)));
     assert!(loader.restart_wanted.load(Ordering::Acquire), "the host is not asked to restart");
     let model = loader.take_parked().expect("the model waits for the next activation");
@@ -70,12 +71,13 @@ fn picked_models_load_in_the_background_and_swap_in() {
 fn the_last_of_two_quick_picks_wins() {
     let models = test_models();
     let params = Arc::new(SiftParams::default());
-    let loader = Arc::new(ModelLoader::new(params.clone(), Arc::new(Status::default())));
+    let shared = Arc::new(Shared::new(params.clone()));
+    let loader = &shared.loader;
     // The first pick is the larger, slower file; the second is small and loads first.
     let (slow, quick) = (models.join("tiny-three-stems.onnx"), models.join("tiny-valid.onnx"));
     for _ in 0..5 {
-        loader.request(slow.clone());
-        loader.request(quick.clone());
+        shared.request_model(slow.clone());
+        shared.request_model(quick.clone());
         for _ in 0..200 {
             if !matches!(loader.state(), LoadState::Loading(_)) {
                 break;

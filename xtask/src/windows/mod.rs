@@ -29,7 +29,8 @@ pub mod wine;
 
 use crate::paths::{Paths, ORT_VERSION};
 use crate::process::{self, command};
-use crate::{bundle, python, setup, system_packages, wheel};
+use crate::system_packages::{self, DEBIAN_CARGO, DEBIAN_RUSTC, LINKER};
+use crate::{bundle, python, setup, wheel};
 use anyhow::{Context, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -37,13 +38,6 @@ use std::process::Command;
 
 /// The Rust target of the Windows build.
 pub const TARGET: &str = "x86_64-pc-windows-gnu";
-/// Debian's Rust 1.96, which has the standard library's source to build for Windows.
-pub const DEBIAN_RUSTC: &str = "/usr/bin/rustc";
-pub const DEBIAN_CARGO: &str = "/usr/bin/cargo";
-/// Where `rust-web-src` puts the standard library's source (what `-Zbuild-std` builds).
-pub const STD_SOURCE: &str = "/usr/lib/rustlib/src/rust/library/std/Cargo.toml";
-/// mingw-w64's linker for 64-bit Windows.
-pub const LINKER: &str = "x86_64-w64-mingw32-gcc";
 
 const RUNTIME_DLL: &str = "onnxruntime.dll";
 const INSTALL_NOTE: &str = include_str!("INSTALL.txt");

@@ -7,14 +7,11 @@
 
 use crate::paths::Paths;
 use crate::process::run;
+use crate::system_packages::{LINKER, WINE, WINESERVER};
 use crate::{python, wheel};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// Debian's `wine64` package's loader and server (the package puts neither on `PATH`).
-pub const WINE: &str = "/usr/lib/wine/wine64";
-const WINESERVER: &str = "/usr/lib/wine/wineserver64";
 
 /// The prefix: a Windows installation of its own, so the tests never touch a user's `~/.wine`.
 pub fn prefix(paths: &Paths) -> PathBuf {
@@ -34,7 +31,7 @@ pub fn prepare(paths: &Paths) -> Result<()> {
     std::fs::create_dir_all(paths.target.join("wine")).context("creating target/wine")?;
     let source = paths.root.join("tests").join("wine");
     run(
-        Command::new(super::LINKER)
+        Command::new(LINKER)
             .args(["-shared", "-O2", "-o"])
             .arg(&built)
             .arg(source.join("bcryptprimitives.c"))

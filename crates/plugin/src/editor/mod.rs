@@ -2,8 +2,8 @@
 //! and Solo, one-click scenes, and a status panel that says what is really running.
 //!
 //! The editor reads the parameters directly and changes them only through the host's
-//! [`ParamSetter`] gestures; levels and status come from the instance's [`Meters`] and
-//! [`Status`] atomics, so opening the editor changes nothing on the audio thread.
+//! [`ParamSetter`] gestures; levels and status come from the atomics of the instance's
+//! [`Meters`](super::monitor::Meters) and [`Status`](super::monitor::Status), so opening the editor changes nothing on the audio thread.
 
 mod scenes;
 pub mod theme;
@@ -20,10 +20,11 @@ use nice_plug::prelude::*;
 use nice_plug_egui::widgets::ParamSlider;
 use nice_plug_egui::{create_egui_editor, EguiEditor, EguiNiceSettings, NiceEguiApp, RepaintNotifier};
 
-use super::loader::{LoadState, ModelLoader};
-use super::monitor::{Meters, Snapshot, Status};
-use super::params::{ModeChoice, SiftParams, SingleParams, StemChoice};
+use super::loader::LoadState;
+use super::monitor::Snapshot;
+use super::params::{ModeChoice, SingleParams, StemChoice};
 use super::roles::Role;
+use super::shared::Shared;
 use sift_engine::{Mode, Scheduling};
 use sift_inference::catalogue;
 
@@ -39,38 +40,20 @@ const PICKER_OFFSET: Vec2 = Vec2::new(64.0, 44.0);
 const METER_FALL_DB_PER_S: f32 = 24.0;
 
 /// The editor of either plugin; `single` holds `Sift Single`'s own parameters (`None` for `Sift`).
-pub fn create(
-    params: Arc<SiftParams>,
-    single: Option<Arc<SingleParams>>,
-    meters: Arc<Meters>,
-    status: Arc<Status>,
-    loader: Arc<ModelLoader>,
-    title: &str,
-) -> Option<EguiEditor<SiftEditor>> {
+pub fn create(shared: Arc<Shared>, single: Option<Arc<SingleParams>>, title: &str) -> Option<EguiEditor<SiftEditor>> {
     let settings = EguiNiceSettings::new().with_tile(title).with_resize_hint(
         nice_plug::editor::ResizeHint::RESIZABLE.with_min_logical_size(LogicalSize::new(MIN_SIZE.0, MIN_SIZE.1)),
     );
-    let app = SiftEditor {
-        params,
-        single,
-        meters,
-        status,
-        loader,
-        picker: None,
-        gui: None,
-        levels: [0.0; Role::COUNT],
-        output_level: 0.0,
-    };
-    create_egui_editor(app.params.editor_state.clone(), RepaintNotifier::new(), settings, app)
+    let editor_state = shared.params.editor_state.clone();
+    let app = SiftEditor { shared, single, picker: None, gui: None, levels: [0.0; Role::COUNT], output_level: 0.0 };
+    create_egui_editor(editor_state, RepaintNotifier::new(), settings, app)
 }
 
 /// The editor's per-window state.
 pub struct SiftEditor {
-    params: Arc<SiftParams>,
+    /// The instance's parameters, meters, status and model loader.
+    shared: Arc<Shared>,
     single: Option<Arc<SingleParams>>,
-    meters: Arc<Meters>,
-    status: Arc<Status>,
-    loader: Arc<ModelLoader>,
     /// The model picker, while it is open.
     picker: Option<Picker>,
     gui: Option<GuiContext>,
@@ -97,7 +80,7 @@ impl NiceEguiApp for SiftEditor {
         let setter = gui.param_setter();
         self.update_levels(ui);
         // One read of the instance's status a frame: the panels draw one consistent picture.
-        let status = self.status.snapshot();
+        let status = self.shared.status.snapshot();
         egui::Frame::new().fill(theme::BACKGROUND).inner_margin(10.0).show(ui, |ui| {
             ui.set_min_size(ui.available_size());
             self.header(ui, &status);
@@ -131,7 +114,7 @@ impl SiftEditor {
     fn update_levels(&mut self, ui: &Ui) {
         let dt = ui.input(|i| i.unstable_dt).clamp(0.0, 0.1);
         let fall = 10f32.powf(-METER_FALL_DB_PER_S * dt / 20.0);
-        let (peaks, output) = self.meters.take();
+        let (peaks, output) = self.shared.meters.take();
         for (level, peak) in self.levels.iter_mut().zip(peaks) {
             *level = peak.max(*level * fall);
         }
@@ -139,11 +122,11 @@ impl SiftEditor {
     }
 
     /// The model picker: installed models, or any `.onnx` file by path. Loading happens on a
-    /// background thread ([`ModelLoader`]); the old model plays until the new one is in.
+    /// background thread ([`ModelLoader`](super::loader::ModelLoader)); the old model plays until the new one is in.
     fn model_picker(&mut self, ctx: &egui::Context) {
         let Some(picker) = self.picker.as_mut() else { return };
         let mut open = true;
-        let loader = &self.loader;
+        let shared = &self.shared;
         // Under the header, so the model's name (which also closes the picker) stays visible.
         let window = egui::Window::new("Model").open(&mut open).collapsible(false).resizable(false);
         window.anchor(egui::Align2::LEFT_TOP, PICKER_OFFSET).show(ctx, |ui| {
@@ -158,7 +141,7 @@ impl SiftEditor {
             for (name, path, licence) in &picker.installed {
                 ui.horizontal(|ui| {
                     if ui.button(name).on_hover_text(path.display().to_string()).clicked() {
-                        loader.request(path.clone());
+                        shared.request_model(path.clone());
                     }
                     if let Some(licence) = licence {
                         ui.add(egui::Label::new(RichText::new(licence).small().color(theme::TEXT_DIM)).wrap());
@@ -170,11 +153,11 @@ impl SiftEditor {
             ui.horizontal(|ui| {
                 ui.add(egui::TextEdit::singleline(&mut picker.path).desired_width(280.0));
                 if ui.button("Load").clicked() && !picker.path.trim().is_empty() {
-                    loader.request(PathBuf::from(picker.path.trim()));
+                    shared.request_model(PathBuf::from(picker.path.trim()));
                 }
             });
             ui.add_space(4.0);
-            let (text, colour) = match loader.state() {
+            let (text, colour) = match shared.loader.state() {
                 LoadState::Idle => (String::new(), theme::TEXT_DIM),
                 LoadState::Loading(path) => {
                     (format!("Loading {} … the current model keeps playing", file_name(&path)), theme::TEXT_DIM)
@@ -253,12 +236,12 @@ impl SiftEditor {
         ui.horizontal(|ui| {
             ui.label(RichText::new("Scenes").color(theme::TEXT_DIM));
             for scene in Scene::ALL {
-                let current = scene.matches(&self.params);
+                let current = scene.matches(&self.shared.params);
                 if widgets::choice_button(ui, scene.name(), current, Vec2::new(92.0, 30.0))
                     .on_hover_text(scene.description())
                     .clicked()
                 {
-                    scene.apply(&self.params, setter);
+                    scene.apply(&self.shared.params, setter);
                 }
             }
         });
@@ -267,9 +250,9 @@ impl SiftEditor {
     fn strips(&self, ui: &mut Ui, setter: &ParamSetter, width: f32, height: f32) {
         let spacing = ui.spacing().item_spacing.x;
         let strip_width = ((width - spacing * (Role::COUNT - 1) as f32) / Role::COUNT as f32).max(60.0);
-        let known = self.status.active.load(Ordering::Acquire);
+        let known = self.shared.status.active.load(Ordering::Acquire);
         for role in Role::ALL {
-            let active = !known || self.status.role_active(role);
+            let active = !known || self.shared.status.role_active(role);
             ui.allocate_ui_with_layout(Vec2::new(strip_width, height), Layout::top_down(Align::Center), |ui| {
                 self.strip(ui, setter, role, active, strip_width, height);
             });
@@ -277,7 +260,7 @@ impl SiftEditor {
     }
 
     fn strip(&self, ui: &mut Ui, setter: &ParamSetter, role: Role, active: bool, width: f32, height: f32) {
-        let params = &self.params.roles[role as usize];
+        let params = &self.shared.params.roles[role as usize];
         let rect = ui.max_rect();
         let rect = egui::Rect::from_min_size(rect.min, Vec2::new(width, height));
         ui.painter().rect(
@@ -358,7 +341,7 @@ impl SiftEditor {
 
                 section(ui, "Mode");
                 let running = status.running;
-                let wanted = self.params.mode.value();
+                let wanted = self.shared.params.mode.value();
                 ui.horizontal(|ui| {
                     ui.spacing_mut().item_spacing.x = 4.0;
                     ui.spacing_mut().button_padding.x = 4.0;
@@ -382,9 +365,9 @@ impl SiftEditor {
                         .clicked()
                             && wanted != choice
                         {
-                            setter.begin_set_parameter(&self.params.mode);
-                            setter.set_parameter(&self.params.mode, choice);
-                            setter.end_set_parameter(&self.params.mode);
+                            setter.begin_set_parameter(&self.shared.params.mode);
+                            setter.set_parameter(&self.shared.params.mode, choice);
+                            setter.end_set_parameter(&self.shared.params.mode);
                         }
                     }
                 });
@@ -469,7 +452,7 @@ impl SiftEditor {
                         "Blocks in which the model was late: those samples played unseparated (dry on Other)",
                     );
                     if ui.small_button("Reset").clicked() {
-                        self.status.reset_misses();
+                        self.shared.status.reset_misses();
                     }
                 });
 
@@ -477,7 +460,8 @@ impl SiftEditor {
                 section(ui, "Output");
                 ui.horizontal(|ui| {
                     ui.add(
-                        ParamSlider::for_param(&self.params.output_gain, setter).with_width((inner - 70.0).max(60.0)),
+                        ParamSlider::for_param(&self.shared.params.output_gain, setter)
+                            .with_width((inner - 70.0).max(60.0)),
                     );
                 });
                 ui.horizontal(|ui| {
@@ -494,7 +478,14 @@ impl SiftEditor {
                     );
                 });
                 ui.add_space(2.0);
-                widgets::toggle(ui, &self.params.bypass, setter, "BYPASS", theme::WARNING, Vec2::new(96.0, 26.0));
+                widgets::toggle(
+                    ui,
+                    &self.shared.params.bypass,
+                    setter,
+                    "BYPASS",
+                    theme::WARNING,
+                    Vec2::new(96.0, 26.0),
+                );
             });
     }
 }
