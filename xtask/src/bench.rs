@@ -1,16 +1,16 @@
-//! `cargo xtask bench`: the `bench` example of the sift package, with the runtime library and the
-//! default model that setup prepared.
+//! `cargo xtask bench`: `sift bench` (a `sift` built with the `bench` feature), with the runtime
+//! library and the default model that setup prepared. Arguments after `--` go to `sift bench`.
 
 use crate::paths::Paths;
 use crate::process::{self, cargo};
 use crate::setup;
 use anyhow::Result;
 
-pub fn run(paths: &Paths) -> Result<()> {
+pub fn run(paths: &Paths, args: &[String]) -> Result<()> {
     setup::run(paths)?;
-    println!("==> cargo run --release -p sift-cli --example bench");
+    println!("==> cargo run --release -p sift-cli --features bench -- bench {}", args.join(" "));
     process::run(
-        cargo(paths).args(["run", "--release", "-p", "sift-cli", "--example", "bench"]),
-        "the bench example failed: see its output above",
+        cargo(paths).args(["run", "--release", "-p", "sift-cli", "--features", "bench", "--", "bench"]).args(args),
+        "sift bench failed: see its output above",
     )
 }

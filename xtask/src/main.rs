@@ -78,8 +78,12 @@ enum Task {
     /// Only the first step of `test`: check the system packages the tests need, install missing
     /// ones as root
     SystemPackages,
-    /// Setup, then run the `bench` example of the sift-cli package
-    Bench,
+    /// Setup, then run `sift bench` (every mode's latency, speed, misses and memory); arguments
+    /// after `--` go to it (`--quick`, `--streaming-only`, `--device NAME`)
+    Bench {
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
     /// Separate the eval clips (../shared/eval) and the demo clip with every installed model in
     /// every mode; print latency, real-time factor and per-stem SDR, write target/eval/results.json
     /// and plot docs/quality-vs-latency.png
@@ -169,7 +173,7 @@ fn run(task: Task) -> Result<()> {
                 Ok(())
             })
         }
-        Task::Bench => bench::run(&paths),
+        Task::Bench { args } => bench::run(&paths, &args),
         Task::Eval { models, modes, no_plot } => {
             let modes = modes.into_iter().map(|m| m.name().to_owned()).collect();
             eval::run(&paths, eval::Options { models, modes, no_plot })

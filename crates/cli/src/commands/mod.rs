@@ -1,5 +1,7 @@
 //! The `sift` command line: separate files, score separations, unpack stem files.
 
+#[cfg(feature = "bench")]
+pub mod bench;
 mod eval;
 mod install;
 mod models;
@@ -64,6 +66,10 @@ enum Command {
         #[command(subcommand)]
         action: Option<ProvidersAction>,
     },
+    /// Measure latency, real-time factor, deadline misses, block times and memory in every
+    /// mode on the demo mixture, and print the tables (several minutes; `cargo xtask bench`).
+    #[cfg(feature = "bench")]
+    Bench(bench::BenchArgs),
 }
 
 /// What `sift providers` does besides listing.
@@ -165,6 +171,8 @@ pub fn main() -> ExitCode {
         Command::Providers { action: Some(ProvidersAction::Install { name, dir }) } => {
             providers::install(&name, dir.as_deref())
         }
+        #[cfg(feature = "bench")]
+        Command::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

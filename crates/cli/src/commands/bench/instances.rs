@@ -21,7 +21,7 @@ use sift_inference::Device;
 
 use super::streaming::BLOCKS;
 use super::{load, looped, seconds_to_frames, Lengths, Misses};
-use sift_cli::memory::peak_rss_mib;
+use crate::memory::peak_rss_mib;
 
 /// Instances sharing the paced thread in the second set of paced renders.
 pub const SHARED_INSTANCES: usize = 4;

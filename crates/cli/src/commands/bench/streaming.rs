@@ -24,10 +24,10 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sift_engine::render::{self, Blocks};
 use sift_engine::{Engine, EngineConfig, MaskModel, Mode};
-use sift_inference::{catalogue, OnnxModel, SessionOptions};
+use sift_inference::{catalogue, locations, OnnxModel, SessionOptions};
 
 use super::{looped, seconds_to_frames, Lengths, Misses};
-use sift_cli::statistics::Spread;
+use crate::statistics::Spread;
 
 /// The model of the paced renders: Sift's own, the one `live` users run.
 pub const MODEL: &str = "sift-4stem";
@@ -104,7 +104,7 @@ pub fn measure(clip: &[Vec<f32>], rate: u32, lengths: Lengths) -> Result<Streami
     let models = sift_test_support::test_models();
     let options = SessionOptions::default().intra_threads(1);
     let mut smoother = OnnxModel::load(&models.join("stream-smoother.onnx"), &options)?;
-    let own_path = catalogue::resolve(Some(MODEL), None)?;
+    let own_path = catalogue::resolve(Some(MODEL), locations::binary_dir().as_deref())?;
     let mut own = OnnxModel::load(&own_path, &options)?;
 
     eprintln!("[streaming] {CALLS} calls of stream-smoother and of {MODEL}");

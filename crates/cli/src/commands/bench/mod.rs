@@ -1,5 +1,6 @@
-//! `cargo xtask bench`: how fast, how late and how big Sift is in each latency mode, measured on
-//! real music (the demo mixture, looped) through the same [`render`] path a host drives.
+//! `sift bench` (`cargo xtask bench`): how fast, how late and how big Sift is in each latency
+//! mode, measured on real music (the demo mixture, looped) through the same [`render`] path a
+//! host drives.
 //!
 //! For every mode it measures:
 //!
@@ -19,17 +20,16 @@
 //! worker's polling, and paced `live` renders of a 1.19 M-parameter causal model at 64 to
 //! 1024-sample host blocks, with the worker's share of a core.
 //!
-//! Each mode runs in its own child process (this example re-run with `--one-mode <mode>`), so
+//! Each mode runs in its own child process (`sift bench --one-mode <mode>`), so
 //! the peak memory (`VmHWM`) belongs to that mode alone and one mode's allocations do not
 //! shape the next one's timings. The child prints one JSON line of [`Figures`] on stdout; the
 //! parent collects them and prints a Markdown table. Progress goes to stderr.
 //!
-//! Usage: `cargo run --release -p sift-cli --example bench [-- --quick] [--streaming-only] [--device NAME]`.
-//! `--device` asks for an execution provider for the windowed table (default `cpu`; the table
-//! names the one that ran); the streaming part runs on the CPU.
-//! `--quick` shortens the renders (10 s offline, 10 s paced) for trying changes; the full run
-//! takes several minutes, at least a minute of wall-clock time per mode and per streaming block
-//! size for the paced renders. `--streaming-only` skips the windowed (Spleeter) table.
+//! Usage: `sift bench [--quick] [--streaming-only] [--device NAME]` ([`BenchArgs`]), in a `sift`
+//! built with the `bench` feature (`cargo xtask bench` builds and runs it): the streaming part
+//! measures ONNX Runtime's fixed cost on a test model of `sift-test-support`, which a user's
+//! `sift` does not carry. The full run takes several minutes, at least a minute of wall-clock
+//! time per mode and per streaming block size for the paced renders.
 
 mod instances;
 mod streaming;
@@ -38,14 +38,15 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use sift_cli::audio_file;
-use sift_cli::memory::peak_rss_mib;
-use sift_cli::statistics::Spread;
+
+use crate::audio_file;
+use crate::memory::peak_rss_mib;
+use crate::statistics::Spread;
 use sift_engine::render::{self, Blocks, Rendered};
 use sift_engine::{Engine, EngineConfig, Latency, MaskModel, Mode};
-use sift_inference::{catalogue, Device, OnnxModel, Runtime, SessionOptions};
+use sift_inference::{catalogue, locations, Device, OnnxModel, Runtime, SessionOptions};
 
 /// Host block size of the offline renders: a common bounce size.
 const OFFLINE_BLOCK: usize = 512;
@@ -54,22 +55,9 @@ const OFFLINE_BLOCK: usize = 512;
 /// thread and for keeping up.
 const PACED_BLOCK: usize = 128;
 
-/// The hidden argument that makes this process a child measuring one mode.
-const ONE_MODE: &str = "--one-mode";
-/// The hidden argument that makes this process a child measuring the streaming model.
-const STREAMING_CHILD: &str = "--streaming-child";
-
-/// A child's argument for the paced renders of several instances (followed by the model's name).
-const INSTANCES_CHILD: &str = "--instances-child";
-
 /// The models whose instances are measured: the default one, and Sift's own, the light one
 /// `live` users can run on several tracks.
 const INSTANCE_MODELS: [&str; 2] = [catalogue::DEFAULT_MODEL, streaming::MODEL];
-
-/// A child's argument for the memory of N instances (followed by N).
-const MEMORY_CHILD: &str = "--memory-child";
-
-const USAGE: &str = "usage: bench [--quick] [--streaming-only] [--device cpu|auto|webgpu|...]";
 
 /// How much audio each render gets, in seconds.
 #[derive(Clone, Copy, Debug)]
@@ -86,63 +74,59 @@ impl Lengths {
     const QUICK: Lengths = Lengths { offline: 10.0, paced: 10.0 };
 }
 
-/// The command line: `--quick`, `--streaming-only`, and in a child `--one-mode <mode>` or
-/// `--streaming-child`.
-struct Options {
+/// Options of `sift bench`. The hidden ones make the process a child that measures one part
+/// and prints its figures as one JSON line for the parent.
+#[derive(clap::Args, Clone, Debug)]
+pub struct BenchArgs {
+    /// Shorter renders (10 s offline, 10 s paced), to see that everything works.
+    #[arg(long)]
     quick: bool,
-    /// `--device NAME` (default `cpu`): the execution provider to ask for; the table says which ran.
+    /// The execution provider for the windowed table (the table names the one that ran); the
+    /// streaming part runs on the CPU.
+    #[arg(long, default_value = "cpu")]
     device: Device,
+    /// Skip the windowed (Spleeter) table and the instances.
+    #[arg(long)]
     streaming_only: bool,
+    /// Child: measure this mode.
+    #[arg(long, hide = true)]
     one_mode: Option<Mode>,
+    /// Child: measure the streaming model.
+    #[arg(long, hide = true)]
     streaming_child: bool,
-    /// `--instances-child NAME`: the model whose instances this child measures.
+    /// Child: the paced renders of several instances of this model.
+    #[arg(long, hide = true)]
     instances_child: Option<String>,
+    /// Child: the memory of this many instances.
+    #[arg(long, hide = true)]
     memory_child: Option<usize>,
 }
 
-impl Options {
-    fn parse(mut args: impl Iterator<Item = String>) -> Result<Self> {
-        let mut options = Options {
-            quick: false,
-            device: Device::Cpu,
-            streaming_only: false,
-            one_mode: None,
-            streaming_child: false,
-            instances_child: None,
-            memory_child: None,
-        };
-        while let Some(arg) = args.next() {
-            match arg.as_str() {
-                "--quick" => options.quick = true,
-                "--device" => {
-                    let name = args.next().context("--device needs a name (cpu, auto, webgpu, ...)")?;
-                    options.device = name.parse().map_err(|e| anyhow!("{e}"))?;
-                }
-                "--streaming-only" => options.streaming_only = true,
-                STREAMING_CHILD => options.streaming_child = true,
-                INSTANCES_CHILD => {
-                    let name = args.next().with_context(|| format!("{INSTANCES_CHILD} needs a model name"))?;
-                    options.instances_child = Some(name);
-                }
-                MEMORY_CHILD => {
-                    let n = args.next().with_context(|| format!("{MEMORY_CHILD} needs a count"))?;
-                    options.memory_child = Some(n.parse().with_context(|| format!("{MEMORY_CHILD} {n}"))?);
-                }
-                ONE_MODE => {
-                    let name = args.next().with_context(|| format!("{ONE_MODE} needs a mode"))?;
-                    options.one_mode = Some(name.parse().map_err(|e: String| anyhow!(e))?);
-                }
-                _ => bail!("unknown argument `{arg}`\n{USAGE}"),
-            }
-        }
-        Ok(options)
-    }
-
+impl BenchArgs {
     fn lengths(&self) -> Lengths {
         if self.quick {
             Lengths::QUICK
         } else {
             Lengths::FULL
+        }
+    }
+}
+
+/// A child process's part, as its hidden arguments.
+enum Part<'a> {
+    Mode(Mode),
+    Streaming,
+    Instances(&'a str),
+    Memory(usize),
+}
+
+impl Part<'_> {
+    fn args(&self) -> Vec<String> {
+        match self {
+            Part::Mode(mode) => vec!["--one-mode".into(), mode.name().into()],
+            Part::Streaming => vec!["--streaming-child".into()],
+            Part::Instances(model) => vec!["--instances-child".into(), (*model).into()],
+            Part::Memory(n) => vec!["--memory-child".into(), n.to_string()],
         }
     }
 }
@@ -177,8 +161,8 @@ struct Figures {
     bench_buffers_mib: f64,
 }
 
-fn main() -> Result<()> {
-    let options = Options::parse(std::env::args().skip(1))?;
+/// Runs `sift bench`: the parent, or one of its children.
+pub fn run(options: &BenchArgs) -> Result<()> {
     if options.streaming_child {
         let clip = read_clip()?;
         let figures = streaming::measure(&clip.channels, clip.sample_rate, options.lengths())?;
@@ -187,7 +171,7 @@ fn main() -> Result<()> {
     }
     if options.instances_child.is_some() || options.memory_child.is_some() {
         let clip = read_clip()?;
-        let model_path = catalogue::resolve(options.instances_child.as_deref(), None)?;
+        let model_path = catalogue::resolve(options.instances_child.as_deref(), locations::binary_dir().as_deref())?;
         let line = match options.memory_child {
             Some(n) => {
                 serde_json::to_string(&instances::measure_memory(&model_path, &clip.channels, clip.sample_rate, n)?)
@@ -205,14 +189,14 @@ fn main() -> Result<()> {
     }
     match options.one_mode {
         Some(mode) => child(mode, options.lengths(), options.device),
-        None => parent(&options),
+        None => parent(options),
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Parent: one child per mode, then the table.
 
-fn parent(options: &Options) -> Result<()> {
+fn parent(options: &BenchArgs) -> Result<()> {
     // Loading the runtime here fails early, with setup instructions, before any child starts.
     let library = Runtime::get()?.library().to_owned();
     let header = header(&library, options.lengths());
@@ -220,7 +204,7 @@ fn parent(options: &Options) -> Result<()> {
     if !options.streaming_only {
         for mode in Mode::ALL {
             eprintln!("[{mode}] starting a child process");
-            rows.push(measure_in_child(&[ONE_MODE, mode.name()], options.quick, options.device)?);
+            rows.push(measure_in_child(Part::Mode(mode), options.quick, options.device)?);
         }
     }
     let mut instance_figures = Vec::new();
@@ -228,21 +212,19 @@ fn parent(options: &Options) -> Result<()> {
     if !options.streaming_only {
         for model in INSTANCE_MODELS {
             eprintln!("[instances] {model}: starting a child process");
-            let args = [INSTANCES_CHILD, model];
             instance_figures.push(measure_in_child::<instances::InstanceFigures>(
-                &args,
+                Part::Instances(model),
                 options.quick,
                 options.device,
             )?);
         }
         for n in [1, instances::MEMORY_INSTANCES] {
             eprintln!("[instances] memory of {n} instance(s), in a child process");
-            let count = n.to_string();
-            memory.push(measure_in_child::<instances::MemoryFigures>(&[MEMORY_CHILD, &count], true, options.device)?);
+            memory.push(measure_in_child::<instances::MemoryFigures>(Part::Memory(n), true, options.device)?);
         }
     }
     eprintln!("[streaming] starting a child process");
-    let streaming: streaming::StreamingFigures = measure_in_child(&[STREAMING_CHILD], options.quick, options.device)?;
+    let streaming: streaming::StreamingFigures = measure_in_child(Part::Streaming, options.quick, options.device)?;
     println!("{header}\n");
     if !rows.is_empty() {
         print_table(&rows);
@@ -252,12 +234,14 @@ fn parent(options: &Options) -> Result<()> {
     Ok(())
 }
 
-/// Runs this example again with `args` (which make it a child) and reads its JSON line.
-fn measure_in_child<T: serde::de::DeserializeOwned>(args: &[&str], quick: bool, device: Device) -> Result<T> {
-    let exe = std::env::current_exe().context("finding the bench executable")?;
+/// Runs `sift bench` again as a child measuring `part`, and reads its JSON line.
+fn measure_in_child<T: serde::de::DeserializeOwned>(part: Part, quick: bool, device: Device) -> Result<T> {
+    let exe = std::env::current_exe().context("finding the sift executable")?;
+    let args = part.args();
     let what = args.join(" ");
     let output = Command::new(exe)
-        .args(args)
+        .arg("bench")
+        .args(&args)
         .args(quick.then_some("--quick"))
         .args(["--device", device.name()])
         .stderr(Stdio::inherit())
@@ -354,7 +338,7 @@ fn print_table(rows: &[Figures]) {
 
 fn child(mode: Mode, lengths: Lengths, device: Device) -> Result<()> {
     let clip = read_clip()?;
-    let model_path = catalogue::resolve(None, None)?;
+    let model_path = catalogue::resolve(None, locations::binary_dir().as_deref())?;
     let rate = clip.sample_rate;
 
     eprintln!("[{mode}] offline render, 1 intra-op thread, {} s", lengths.offline);
