@@ -1,4 +1,4 @@
-"""Calibrate a checkpoint's mask power on held-out renders: `python model/training/calibrate.py SRC DST`
+"""Calibrate a checkpoint's mask power on held-out renders: `python -m model.training.calibrate SRC DST`
 
 A network trained with the L1 loss on magnitudes (train.magnitude_l1, runs 1-7) answers the
 median where it cannot tell two stems apart: it commits to one of them. SDR is an energy figure
@@ -11,22 +11,20 @@ touching a weight, and costs nothing at run time.
 For each power this scores the held-out split of the checkpoint's data set at both balances
 (evaluate.held_out_sets: each song's own, and every stem at the training mixes' RMS) and takes
 the power with the best mean of the eight median SDRs. DST is SRC with `mask_power` written into
-its config's `[model]` table, so evaluate.py, export.py and `train.py --init` all see it. The
+its config's `[model]` table, so evaluate.py, export.py and `train.py --init` all see it; the
+rest of SRC (its step, its validation figures, the git commit that trained it) is kept. The
 real clips (evaluate.REAL_CLIPS) are scored beside it for information only: they never choose.
 """
 import argparse
 import json
-import os
 import pathlib
 import re
-import sys
 import tomllib
 
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import evaluate  # noqa: E402
+from . import evaluate
 
 
 def with_mask_power(config_text, power):
@@ -54,7 +52,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    separator, cfg, _ = evaluate.load(args.src)
+    separator, cfg, ckpt = evaluate.load(args.src)
     sets = evaluate.held_out_sets(cfg["data"]["root"], args.valid_seconds, cfg["data"])
     clips = {key: evaluate.read_clip(folder) for key, folder in evaluate.REAL_CLIPS.items()
              if (folder / "mixture.wav").exists()}
@@ -73,7 +71,6 @@ def main():
         rows.append(row)
 
     best = max(rows, key=lambda r: r["held_out_mean"])
-    ckpt = torch.load(args.src)
     ckpt["config"] = with_mask_power(ckpt["config"], best["mask_power"])
     ckpt["calibration"] = rows
     torch.save(ckpt, args.dst)

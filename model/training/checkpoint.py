@@ -1,8 +1,9 @@
-"""Shrink a checkpoint to a committable one: `python model/training/checkpoint.py SRC DST`
+"""Shrink a checkpoint to a committable one: `python -m model.training.checkpoint SRC DST`
 
 Keeps the weights as float16 (half the size; `train.py --init DST` and `evaluate.py DST` load
-them back into float32), the step, the validation SDRs and the config. The optimizer state is
-dropped, so a run continued from DST starts a new Adam (a short warm-up follows).
+them back into float32), the step, the validation SDRs, the config and the git commit that
+trained it. The optimizer state is dropped, so a run continued from DST starts a new Adam (a
+short warm-up follows).
 """
 import argparse
 
@@ -18,8 +19,9 @@ def main():
     small = {"model": {k: v.half() if v.is_floating_point() else v
                        for k, v in ckpt["model"].items()},
              "step": ckpt["step"], "config": ckpt["config"],
+             # the commit (train.py's checkpoints from before it recorded one have none) and
              # every validation figure the run kept (valid_sdr, valid_sdr_balanced)
-             **{k: v for k, v in ckpt.items() if k.startswith("valid_sdr")}}
+             **{k: v for k, v in ckpt.items() if k == "git" or k.startswith("valid_sdr")}}
     torch.save(small, args.dst)
 
 

@@ -23,8 +23,8 @@ import numpy as np
 import soundfile
 import torch
 
-import augment
-from stems import STEMS
+from . import augment
+from .stems import STEMS
 
 RELOAD_EVERY = 64   # draws between looks at a manifest that may still be growing
 

@@ -1,4 +1,4 @@
-"""SDR of a checkpoint: `python model/training/evaluate.py data/runs/bsgru-v2/best.pt`
+"""SDR of a checkpoint: `python -m model.training.evaluate data/runs/bsgru-v2/best.pt`
 
 Prints per-stem SDR (global, and the median over 1 s windows, the figure MUSDB18 papers quote)
 on the held-out synthetic renders (each song's own balance, and every stem at the training
@@ -14,36 +14,22 @@ error falls where the kick is loud (`low_end`).
 """
 import argparse
 import json
-import os
 import pathlib
-import sys
-import tomllib
 
 import numpy as np
 import soundfile
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import dataset  # noqa: E402
-from model import STEMS, Separator  # noqa: E402
-from train import sdr  # noqa: E402
+from . import config, dataset
+from .metrics import sdr, windowed_sdr
+from .model import Separator
+from .stems import STEMS
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 REAL_CLIPS = {"eval_clip": REPO.parent / "shared/eval/musdb18-preview-80s-rock",
               "demo_clip": REPO / "demo/falcon69"}
 # frequency bands of the leakage table, in Hz: octaves from the kick and bass up
 LEAKAGE_BANDS = (0, 86, 172, 344, 688, 1376, 2752, 5504, 22050)
-
-
-def windowed_sdr(ref, est, sr=44100, window=1.0):
-    """Median of the SDRs of the 1 s windows in which the reference is not silent."""
-    n = int(window * sr)
-    scores = []
-    for start in range(0, ref.shape[-1] - n + 1, n):
-        r, e = ref[..., start:start + n], est[..., start:start + n]
-        if r.pow(2).mean() > 1e-8:
-            scores.append(sdr(r, e))
-    return float(np.median(scores)) if scores else float("nan")
 
 
 @torch.no_grad()
@@ -147,12 +133,13 @@ def read_clip(folder):
 
 
 def load(checkpoint):
+    """(the network in eval mode, its effective config, the checkpoint's dict) of a checkpoint."""
     ckpt = torch.load(checkpoint)
-    cfg = tomllib.loads(ckpt["config"])
+    cfg = config.parse(ckpt["config"], config.TRAIN, f"{checkpoint}'s config")
     separator = Separator(cfg["model"], cfg["data"]["sample_rate"])
     separator.load_state_dict(ckpt["model"])
     separator.eval()
-    return separator, cfg, ckpt.get("step")
+    return separator, cfg, ckpt
 
 
 def main():
@@ -165,9 +152,9 @@ def main():
                     "checkpoint's own, its config's [data] root), to compare runs across data sets")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    separator, cfg, step = load(args.checkpoint)
+    separator, cfg, ckpt = load(args.checkpoint)
     root = args.data or cfg["data"]["root"]
-    result = {"checkpoint": args.checkpoint, "step": step, "data": root}
+    result = {"checkpoint": args.checkpoint, "step": ckpt.get("step"), "data": root}
 
     for key, examples in held_out_sets(root, args.valid_seconds, cfg["data"]).items():
         medians, counts = held_out_sdr(separator, examples)

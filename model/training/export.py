@@ -1,4 +1,4 @@
-"""Export a checkpoint as a streaming Sift model: `python model/training/export.py CKPT --out F.onnx`
+"""Export a checkpoint as a streaming Sift model: `python -m model.training.export CKPT --out F.onnx`
 
 Writes one `.onnx` file that follows Sift's model contract version 2 for streaming models
 (model/CONTRACT.md, "Contract version 2"): per call one new frame `magnitude` [1, 2, 1, 513] and
@@ -45,10 +45,8 @@ import json
 import os
 import pathlib
 import statistics
-import subprocess
 import sys
 import time
-import tomllib
 import warnings
 
 import numpy as np
@@ -58,12 +56,10 @@ import soundfile
 import torch
 from torch import nn
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import sources  # noqa: E402
-from weights_to_fp16 import store_weights_fp16  # noqa: E402
-from evaluate import REAL_CLIPS, load  # noqa: E402
-from model import STEMS  # noqa: E402
+from ..weights_to_fp16 import store_weights_fp16
+from . import config, provenance, sources
+from .evaluate import REAL_CLIPS, load
+from .stems import STEMS
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 DEFAULT_CHECKPOINT = REPO / "model/training/checkpoints/bsgru-v2.pt"
@@ -88,16 +84,6 @@ class StreamingStep(nn.Module):
         return (masks, *next_state)
 
 
-def git_commit():
-    """HEAD's hash, marked when model/training has uncommitted changes to tracked files."""
-    def git(*args):
-        return subprocess.run(["git", "-C", str(REPO), *args], check=True, capture_output=True,
-                              text=True).stdout.strip()
-    dirty = git("status", "--porcelain", "--untracked-files=no", "--", "model/training")
-    return git("rev-parse", "HEAD") + (" (with uncommitted changes in model/training)" if dirty
-                                       else "")
-
-
 def state_names(net, suffix):
     """The graph's names of the state tensors: `state_in`, `level_in`, ... (or `_out`)."""
     return [f"{name}{suffix}" for name in net.state_names]
@@ -107,26 +93,28 @@ def render_config(data_root):
     """The `[render]` table of the committed data config that renders `data_root`
     (`configs/data-v*.toml`), so the sources are known without the data on this machine; else
     the copy render.py keeps in the data set (`<data_root>/config.toml`)."""
-    for path in sorted((REPO / "model/training/configs").glob("data-*.toml")):
-        render = tomllib.loads(path.read_text())["render"]
+    for path in sorted(config.CONFIGS.glob("data-*.toml")):
+        render = config.load(path, config.RENDER)["render"]
         if render["out"] == data_root:
             return render
     own = pathlib.Path(data_root, "config.toml")
     if own.exists():
-        return tomllib.loads(own.read_text())["render"]
+        return config.load(own, config.RENDER)["render"]
     raise SystemExit(f"no model/training/configs/data-*.toml renders {data_root}, and it has no "
                      f"config.toml of its own")
 
 
-def metadata(name, cfg, net, checkpoint, step):
+def metadata(name, cfg, net, checkpoint, ckpt):
     """The contract's metadata_props; `sift.training_sources` adds the outside sources of the
     training data with their licences (`sources.used`), for the credit their licences ask
-    for."""
+    for; `sift.source` the git commits that trained (where the checkpoint records it) and
+    exported the model."""
     mcfg = cfg["model"]
     training_sources = {key: {k: s[k] for k in ("package", "licence", "role")}
                         for key, s in sources.used(render_config(cfg["data"]["root"])).items()}
     calibration = (f"; masks at power {mcfg['mask_power']}, calibrated on held-out renders"
-                   if "mask_power" in mcfg else "")
+                   if "calibration" in ckpt else "")
+    trained_at = f" at git commit {provenance.describe(ckpt['git'])}" if "git" in ckpt else ""
     return {
         "sift.contract": "2",
         "sift.name": name,
@@ -154,8 +142,9 @@ def metadata(name, cfg, net, checkpoint, step):
             f"{', recorded Hydrogen drum kits' if any(k in sources.HYDROGEN_KITS for k in training_sources) else ''}"
             f", MMA grooves, OpenMSX songs, Flite and eSpeak NG voices; sift.training_sources lists "
             f"them with their licences), data set {cfg['data']['root']}; run "
-            f"{cfg['train']['run_dir']}, step {step} ({checkpoint.name}); exported by "
-            f"model/training/export.py at git commit {git_commit()}."),
+            f"{cfg['train']['run_dir']}, step {ckpt.get('step')} ({checkpoint.name}){trained_at}; "
+            f"exported by model/training/export.py at git commit "
+            f"{provenance.describe(provenance.git_commit())}."),
         "sift.training_sources": json.dumps(training_sources, separators=(",", ":")),
         "sift.streaming": "true",
         "sift.frames_per_run": "1",
@@ -273,15 +262,15 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(1)
     checkpoint, out = pathlib.Path(args.checkpoint), pathlib.Path(args.out)
-    separator, cfg, step = load(checkpoint)
+    separator, cfg, ckpt = load(checkpoint)
     net = separator.net
     name = args.name or "sift-" + pathlib.Path(cfg["train"]["run_dir"]).name
     if args.fp16_weights:
         with torch.no_grad():
             for p in net.parameters():
                 p.copy_(p.half().float())
-    export(net, metadata(name, cfg, net, checkpoint, step), out, args.fp16_weights)
-    report = {"out": str(out), "bytes": out.stat().st_size, "step": step,
+    export(net, metadata(name, cfg, net, checkpoint, ckpt), out, args.fp16_weights)
+    report = {"out": str(out), "bytes": out.stat().st_size, "step": ckpt.get("step"),
               "parameters": sum(p.numel() for p in net.parameters())}
     if args.check:
         report["check"] = check(separator, out, args.check_frames)

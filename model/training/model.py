@@ -46,7 +46,7 @@ import math
 import torch
 from torch import nn
 
-from stems import STEMS
+from .stems import STEMS
 
 
 def band_groups(n_bins, widths):
@@ -296,10 +296,10 @@ class Separator(nn.Module):
                                 band_dim=model_cfg["band_dim"], hidden=model_cfg["hidden"],
                                 layers=model_cfg["layers"],
                                 decoder_dim=model_cfg["decoder_dim"],
-                                level_seconds=model_cfg.get("level_seconds", 0.0),
+                                level_seconds=model_cfg["level_seconds"],
                                 frames_per_second=sample_rate / model_cfg["hop"],
-                                band_rnn=model_cfg.get("band_rnn", False),
-                                mask_power=model_cfg.get("mask_power", 1.0))
+                                band_rnn=model_cfg["band_rnn"],
+                                mask_power=model_cfg["mask_power"])
 
     def forward(self, mix):
         """mix (B, 2, N) -> (complex mixture STFT (B, 2, T, F), masks (B, 4, 2, T, F))."""

@@ -1,6 +1,6 @@
 """Plot a training run and its model's SDR per stem: `docs/sift-4stem.png`.
 
-    .venv/bin/python model/training/plot_training.py data/runs/bsgru-v3/log.jsonl \
+    .venv/bin/python -m model.training.plot_training data/runs/bsgru-v3/log.jsonl \
         --clip "80s Rock=target/own-model/rock.json" --clip "Falcon 69=target/own-model/demo.json" \
         --out docs/sift-4stem.png
 
@@ -14,14 +14,15 @@ runs in the project's `.venv` (matplotlib) and needs no PyTorch.
 import argparse
 import json
 import pathlib
-import tomllib
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only: no display needed
 import matplotlib.pyplot as plt  # noqa: E402  (after the back-end is chosen)
 
-from stems import STEMS  # noqa: E402
+from . import config  # noqa: E402
+from .stems import STEMS  # noqa: E402
+
 TARGETS = {"vocals": 3.0, "drums": 4.0, "bass": 3.0}  # issue 11, on the 80s Rock clip in `live`
 SMOOTH = 10  # log intervals in the loss's moving average
 # train.py's `[train] loss`, read from the config.toml beside the log
@@ -72,9 +73,9 @@ def main():
     fig, (ax_loss, ax_valid, ax_clips) = plt.subplots(1, 3, figsize=(15, 4.2))
     ax_loss.plot(steps, losses, color="0.8", linewidth=0.8, label="per log interval")
     ax_loss.plot(steps, moving_average(losses, SMOOTH), color="C0", label=f"mean of {SMOOTH}")
-    config = pathlib.Path(args.log).with_name("config.toml")
-    loss = tomllib.loads(config.read_text())["train"].get("loss", "magnitude_l1") \
-        if config.exists() else "magnitude_l1"
+    run_config = pathlib.Path(args.log).with_name("config.toml")
+    loss = config.parse(run_config.read_text() if run_config.exists() else "", config.TRAIN,
+                        str(run_config))["train"]["loss"]
     ax_loss.set(xlabel="step", ylabel=LOSS_LABELS[loss], title="training loss")
     ax_loss.legend()
 

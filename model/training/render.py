@@ -1,4 +1,5 @@
-"""Render a four-stem training set from MIDI: `python model/training/render.py configs/data-v1.toml`
+"""Render a four-stem training set from MIDI:
+`python -m model.training.render model/training/configs/data-v3.toml`
 
 Each example is a folder `<out>/<split>/<id>/` with one FLAC per stem (vocals, drums, bass,
 other; a stem that has no notes is left out) and a line in `<out>/<split>/manifest.jsonl`.
@@ -20,23 +21,16 @@ import argparse
 import hashlib
 import json
 import multiprocessing
-import os
 import pathlib
-import sys
 import time
-import tomllib
 
 import numpy as np
 import soundfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import compose  # noqa: E402
-import midi_stems  # noqa: E402
-import sources  # noqa: E402
-from drum_kits import KitRenderer  # noqa: E402
-from fluid import FluidRenderer  # noqa: E402
-from stems import STEMS  # noqa: E402
-from voice import Singer  # noqa: E402
+from . import compose, config, midi_stems, sources
+from .drum_kits import KitRenderer
+from .fluid import FluidRenderer
+from .voice import Singer
 
 SPLIT_IDS = {"train": 0, "valid": 1}
 
@@ -184,17 +178,23 @@ def _work(task):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("config", help="TOML file with a [render] table")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0], allow_abbrev=False,
+                                 epilog="--render.key=value overrides a key of the config "
+                                        "(config.py)")
+    ap.add_argument("config", help="a data config (a [render] table over "
+                                   "configs/render-defaults.toml)")
     ap.add_argument("--jobs", type=int, default=1, help="worker processes (at most 2 here)")
     ap.add_argument("--limit", type=int, default=None, help="render at most N per split (tests)")
     ap.add_argument("--splits", default="valid,train")
-    args = ap.parse_args()
-    cfg = tomllib.loads(pathlib.Path(args.config).read_text())["render"]
+    args, overrides = ap.parse_known_args()
+    try:
+        cfg = config.load(args.config, config.RENDER, overrides)["render"]
+    except config.ConfigError as error:
+        ap.error(str(error))
     out = pathlib.Path(cfg["out"])
     out.mkdir(parents=True, exist_ok=True)
     (out / "sources.json").write_text(json.dumps(sources.used(cfg), indent=1))
-    (out / "config.toml").write_text(pathlib.Path(args.config).read_text())
+    (out / "config.toml").write_text(config.dumps({"render": cfg}))
     for split in args.splits.split(","):
         manifest = out / split / "manifest.jsonl"
         manifest.parent.mkdir(parents=True, exist_ok=True)

@@ -108,7 +108,7 @@ HYDROGEN_KITS = [key for key in SOURCES if key.startswith("h2-")]
 def drum_kits(render_cfg):
     """The drum kits a render config plays drums on: the SoundFont kits, and Hydrogen's kits
     where `hydrogen_kits = true` (data v3 on)."""
-    return DRUM_SOUNDFONTS + (HYDROGEN_KITS if render_cfg.get("hydrogen_kits", False) else [])
+    return DRUM_SOUNDFONTS + (HYDROGEN_KITS if render_cfg["hydrogen_kits"] else [])
 
 
 def used(render_cfg):

@@ -1,5 +1,5 @@
 """Where in frequency each stem's energy lies, renders next to records:
-`python model/training/tonal_balance.py data/v3 [--examples 60]`
+`python -m model.training.tonal_balance data/v3 [--examples 60]`
 
 For each stem, the share of its energy in each band of `evaluate.LEAKAGE_BANDS` (Welch power,
 channels averaged): the median over a random sample of the rendered set's training examples,
@@ -8,17 +8,14 @@ whose renders put their energy elsewhere than records do is one the network will
 records: this is what motivated the `tone` and `amp` augmentations (model/training/RUNS.md, run 6).
 """
 import argparse
-import os
 import pathlib
-import sys
 
 import numpy as np
 import soundfile
 from scipy import signal
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import dataset  # noqa: E402
-from evaluate import LEAKAGE_BANDS, REAL_CLIPS  # noqa: E402
+from . import dataset
+from .evaluate import LEAKAGE_BANDS, REAL_CLIPS
 
 
 def band_shares(x, sr=44100):

@@ -1,14 +1,20 @@
-"""Train a four-stem mask model: `python model/training/train.py configs/bsgru-v2.toml`
+"""Train a four-stem mask model: `python -m model.training.train model/training/configs/bsgru-v13.toml`
 
-One config (TOML) per run: `[data]` (rendered set, segment length, augmentation), `[model]`,
-`[train]`. The run directory (`[train] run_dir`) gets:
+One config per run (config.py): `[data]` (rendered set, segment length, augmentation),
+`[model]`, `[train]`, over `configs/train-defaults.toml`; `--table.key=value` arguments override
+it (`--train.steps=1200`). The run directory (`[train] run_dir`) gets:
 
-  log.jsonl     one line per log interval (loss, seconds per step) and per validation (SDR)
-  ckpt.pt       everything needed to continue: weights, optimizer, step, best SDR, config
-  best.pt       weights with the best mean validation SDR so far
-  config.toml   the config the run started with
+  log.jsonl     a line per start (fresh or resumed: the step, the git commit), per log interval
+                (loss, seconds per step) and per validation (SDR)
+  ckpt.pt       everything needed to continue: weights, optimizer, step, best SDR, config, commit
+  best.pt       weights with the best mean validation SDR so far (with its config and commit)
+  config.toml   the effective config the run started with
 
-Running the same command again continues from `ckpt.pt` (`--fresh` starts over). `--init W`
+Running the same command again continues from `ckpt.pt`. The effective config must be the one
+the checkpoint was written with, but for the keys in `RESUMABLE`: `train.steps` (to extend or
+shorten a run; the learning rate's schedule is set by `decay_steps`, not by it) and
+`train.threads` (the machine's cores, not the recipe). Any other difference stops the run with
+the keys that differ: `--fresh` starts over, another `run_dir` keeps both runs. `--init W`
 starts a new run from the weights W (e.g. a committed checkpoint) with a new optimizer.
 Threads: torch uses `[train] threads`; one data worker process mixes examples (numpy/scipy,
 single-threaded), so a run takes threads + 1 cores.
@@ -24,23 +30,19 @@ import json  # noqa: E402
 import pathlib  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-import tomllib  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import dataset  # noqa: E402
-from model import STEMS, Separator  # noqa: E402
+from . import config, dataset, provenance  # noqa: E402
+from .metrics import sdr  # noqa: E402
+from .model import Separator  # noqa: E402
+from .stems import STEMS  # noqa: E402
 
 
 MIN_MASK_SPREAD = 1e-3   # below this, the masks are (nearly) one fixed split per bin
 INIT_BATCHES = 4         # batches that set the decoder's starting masks in a fresh run
-
-
-def sdr(ref, est, eps=1e-9):
-    """Global SDR in dB over channels and samples (as model/reference_separate.py)."""
-    return float(10 * torch.log10((ref.pow(2).sum() + eps) / ((ref - est).pow(2).sum() + eps)))
+RESUMABLE = ("train.steps", "train.threads")   # keys that may differ from ckpt.pt's (docstring)
 
 
 def magnitude_l1(spec, masks, target):
@@ -139,12 +141,12 @@ def mean_masks(separator, batches):
 
 
 def learning_rate(tcfg, step):
-    """Linear warm-up over `warmup_steps`, then constant `lr`, or, when the config has
-    `decay_steps`, a cosine from `lr` down to `lr_min` at step `decay_steps` (constant after).
-    Run 3's constant rate left validation swinging by ~0.5 dB between checkpoints; a decayed
-    rate settles the weights at the end of a run."""
+    """Linear warm-up over `warmup_steps`, then constant `lr`, or, when `decay_steps` is not 0,
+    a cosine from `lr` down to `lr_min` at step `decay_steps` (constant after). Run 3's constant
+    rate left validation swinging by ~0.5 dB between checkpoints; a decayed rate settles the
+    weights at the end of a run."""
     lr = tcfg["lr"] * min(1.0, (step + 1) / tcfg["warmup_steps"])
-    if "decay_steps" not in tcfg or step < tcfg["warmup_steps"]:
+    if not tcfg["decay_steps"] or step < tcfg["warmup_steps"]:
         return lr
     done = min(1.0, (step - tcfg["warmup_steps"]) / (tcfg["decay_steps"] - tcfg["warmup_steps"]))
     return tcfg["lr_min"] + (tcfg["lr"] - tcfg["lr_min"]) * 0.5 * (1 + np.cos(np.pi * done))
@@ -156,7 +158,7 @@ def validation_sets(dcfg, tcfg):
     mixes' starting RMS (`dataset.validation_set`)."""
     sets = {"valid_sdr": dataset.validation_set(dcfg["root"], tcfg["valid_seconds"],
                                                 dcfg["sample_rate"], limit=tcfg["valid_examples"])}
-    if tcfg.get("valid_balanced", False):
+    if tcfg["valid_balanced"]:
         sets["valid_sdr_balanced"] = dataset.validation_set(
             dcfg["root"], tcfg["valid_seconds"], dcfg["sample_rate"],
             limit=tcfg["valid_examples"], stem_rms_db=dcfg["stem_rms_db"])
@@ -169,37 +171,64 @@ def save(path, obj):
     os.replace(tmp, path)
 
 
+def resumable_changes(ckpt_path, ckpt_config, cfg):
+    """The differences between `cfg` and the config `ckpt_path` was written with (its text,
+    `ckpt_config`), all of them `RESUMABLE`; any other difference stops the run, naming them."""
+    changes = config.differences(config.parse(ckpt_config, config.TRAIN, str(ckpt_path)), cfg)
+    refused = [(key, old, new) for key, old, new in changes if key not in RESUMABLE]
+    if refused:
+        def shown(value):
+            return "not set" if value is None else repr(value)
+        rows = "".join(f"\n  {key}: {shown(old)} in the checkpoint, {shown(new)} now"
+                       for key, old, new in refused)
+        sys.exit(f"{ckpt_path} was written with another config:{rows}\n"
+                 f"To train with this config, start over (--fresh) or in a new run directory "
+                 f"(another [train] run_dir, e.g. --train.run_dir=...); to continue the run, use "
+                 f"its config ({ckpt_path.with_name('config.toml')}). Only "
+                 f"{', '.join(RESUMABLE)} may change when a run is continued.")
+    return changes
+
+
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0], allow_abbrev=False,
+                                 epilog="--table.key=value overrides a key of the config, e.g. "
+                                        "--train.steps=1200 (config.py)")
     ap.add_argument("config")
     ap.add_argument("--fresh", action="store_true", help="ignore an existing ckpt.pt")
     ap.add_argument("--init", help="start from these weights (a best.pt or ckpt.pt)")
-    ap.add_argument("--max-steps", type=int, help="override [train] steps")
-    args = ap.parse_args()
-    config_text = pathlib.Path(args.config).read_text()
-    cfg = tomllib.loads(config_text)
+    args, overrides = ap.parse_known_args()
+    try:
+        cfg = config.load(args.config, config.TRAIN, overrides)
+    except config.ConfigError as error:
+        ap.error(str(error))
+    config_text = config.dumps(cfg)
     tcfg, dcfg = cfg["train"], cfg["data"]
     run = pathlib.Path(tcfg["run_dir"])
     run.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(tcfg["threads"])
     torch.manual_seed(tcfg["seed"])
 
-    loss_name = tcfg.get("loss", "magnitude_l1")
-    if loss_name not in LOSSES:
-        sys.exit(f"[train] loss = {loss_name!r}: not one of {', '.join(LOSSES)}")
-    loss_fn = LOSSES[loss_name]
-    separator = Separator(cfg["model"], cfg["data"]["sample_rate"])
+    if tcfg["loss"] not in LOSSES:
+        sys.exit(f"[train] loss = {tcfg['loss']!r}: not one of {', '.join(LOSSES)}")
+    loss_fn = LOSSES[tcfg["loss"]]
+    separator = Separator(cfg["model"], dcfg["sample_rate"])
     opt = torch.optim.AdamW(separator.parameters(), lr=tcfg["lr"],
                             weight_decay=tcfg["weight_decay"])
     step, best = 0, -float("inf")
+    git = provenance.git_commit()
+    start = {"start": "fresh"}   # the log's line for this start
     ckpt_path = run / "ckpt.pt"
     if ckpt_path.exists() and not args.fresh:
         ckpt = torch.load(ckpt_path)
+        changes = resumable_changes(ckpt_path, ckpt["config"], cfg)
         separator.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         step, best = ckpt["step"], ckpt["best"]
         torch.set_rng_state(ckpt["torch_rng"])
-        print(f"resumed {ckpt_path} at step {step}", flush=True)
+        start = {"start": "resumed",
+                 **({"changed": {key: [old, new] for key, old, new in changes}} if changes else {})}
+        print(f"resumed {ckpt_path} at step {step}"
+              + "".join(f"; {key} {old} -> {new}" for key, old, new in changes), flush=True)
     else:
         if args.init:
             # a network grown since the checkpoint (a `[model]` switch such as `band_rnn`)
@@ -210,7 +239,9 @@ def main():
                 sys.exit(f"{args.init} has weights this network lacks: {unexpected}")
             print(f"initialised from {args.init}"
                   + (f"; new, as initialised: {', '.join(missing)}" if missing else ""), flush=True)
-        (run / "config.toml").write_text(config_text)
+            start["init"] = args.init
+        (run / "config.toml").write_text(f"# the effective config of {args.config}"
+                                         f"{''.join(' ' + o for o in overrides)}\n{config_text}")
     n_params = sum(p.numel() for p in separator.parameters())
     print(f"{n_params / 1e6:.2f} M parameters, {separator.net.n_bands} bands", flush=True)
 
@@ -223,9 +254,13 @@ def main():
         separator.net.init_mask_bias(mean_masks(separator, itertools.islice(loader, INIT_BATCHES)))
         print(f"decoder bias set to the mean masks of {INIT_BATCHES} batches", flush=True)
     valid = validation_sets(dcfg, tcfg)
-    select_on = tcfg.get("select_on", "valid_sdr")   # the figure best.pt is chosen by
-    steps = args.max_steps or tcfg["steps"]
+    select_on = tcfg["select_on"]   # the figure best.pt is chosen by
+    steps = tcfg["steps"]
     log = (run / "log.jsonl").open("a")
+    entry = {"step": step, **start, "git": git, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    print(json.dumps(entry), flush=True)
+    log.write(json.dumps(entry) + "\n")
+    log.flush()
     losses, t_last = [], time.time()
     skipped = in_a_row = 0   # batches dropped for a non-finite loss or gradient (train_step)
     first_skipped = run / "nonfinite-batch.pt"
@@ -278,12 +313,12 @@ def main():
                 best = entry[select_on]["mean"]
                 save(run / "best.pt", {"model": separator.state_dict(), "step": step,
                                        "valid_sdr": entry["valid_sdr"], select_on: entry[select_on],
-                                       "config": config_text})
+                                       "config": config_text, "git": git})
             t_last = time.time()
         if step % tcfg["ckpt_every"] == 0 or step == steps:
             save(ckpt_path, {"model": separator.state_dict(), "optimizer": opt.state_dict(),
                              "step": step, "best": best, "torch_rng": torch.get_rng_state(),
-                             "config": config_text})
+                             "config": config_text, "git": git})
 
 
 if __name__ == "__main__":

@@ -3,10 +3,12 @@
 //!
 //! They run in `target/venv-training`, a venv of Debian's own Python 3 that sees Debian's
 //! PyTorch, NumPy, SciPy, soundfile and ONNX (`system_packages` installs them: PyPI's torch
-//! wheels for Linux are CUDA builds, `model/training/requirements.txt` says more), with pytest
-//! and mido from that requirements file and the ONNX Runtime wheel Sift runs (set-up has it in
-//! the wheel cache) installed without its dependencies, since pip's protobuf would shadow the
-//! Debian one `python3-onnx` uses.
+//! wheels for Linux are CUDA builds, `model/training/setup_env.sh` says more), with pytest
+//! and mido from `model/training/requirements.txt` and the ONNX Runtime wheel Sift runs (set-up
+//! has it in the wheel cache) installed without its dependencies, since pip's protobuf would
+//! shadow the Debian one `python3-onnx` uses. This is `setup_env.sh`'s venv without what only
+//! rendering needs (pyworld, and the SoundFonts and other render packages the script installs),
+//! with the Debian packages checked beside every other test's instead of by the script.
 
 use crate::paths::{Paths, ORT_VERSION};
 use crate::process::{command, run, run_for_status};

@@ -5,7 +5,8 @@ the mask power, and the export checked against PyTorch.
 The data set is made here (tones and noise bursts written as FLAC with a manifest, the files
 render.py writes), so the tests need neither the render's Debian packages nor hours of
 rendering; the model is the shipped architecture, shrunk. `cargo xtask test` runs this with
-Debian's PyTorch (`model/training/requirements.txt` says why not PyPI's).
+Debian's PyTorch (`model/training/setup_env.sh` says why not PyPI's), from the repository root
+(`python -m pytest model/training/tests`), where the package `model.training` is found.
 """
 import json
 import math
@@ -20,13 +21,12 @@ import pytest
 import soundfile
 import torch
 
+from model.training import augment, config, dataset, evaluate, provenance, train
+from model.training.model import BandSplitRNN, Separator
+from model.training.stems import STEMS
+
 TRAINING = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(TRAINING))
-import augment  # noqa: E402
-import dataset  # noqa: E402
-import evaluate  # noqa: E402
-import train  # noqa: E402
-from model import STEMS, BandSplitRNN, Separator  # noqa: E402
+REPO = TRAINING.parents[1]
 
 SR = 44100
 SECONDS = 4.0
@@ -79,20 +79,14 @@ def data_root(tmp_path_factory):
 
 
 def config_text(data_root, run_dir):
-    """A run config as configs/bsgru-v8.toml, shrunk: a 1 s segment, a network of 16 units."""
+    """A run config over configs/train-defaults.toml: configs/bsgru-v8.toml's recipe shrunk, a
+    1 s segment and a network of 16 units."""
     return f"""
 [data]
 root = "{data_root}"
-sample_rate = {SR}
 segment_seconds = 1.0
-coherent = 0.5
-silent_stem = 0.1
 speed_probability = 0.5
-max_speed_semitones = 2.0
-stem_rms_db = -24.0
-stem_gain_db = [-9.0, 6.0]
 bus_compress = 0.5
-mix_peak_db = [-12.0, -0.5]
 
 [data.augment]
 tone = 0.5
@@ -100,16 +94,12 @@ eq = 0.5
 compress = 0.5
 saturate = 0.5
 reverb = 0.5
-stereo_width = 0.5
 pan = 0.5
-channel_swap = 0.5
 
 [data.augment.other]
 amp = 0.5
 
 [model]
-n_fft = 1024
-hop = 256
 band_widths = [[32, 8], [96, 16], [224, 32], [480, 64]]
 band_dim = 4
 hidden = 16
@@ -121,16 +111,12 @@ band_rnn = true
 [train]
 run_dir = "{run_dir}"
 seed = 1
-threads = 1
 data_workers = 0
 loss = "spectral_sdr"
 batch_size = 2
 lr = 1e-3
-lr_min = 1e-5
 warmup_steps = 1
 decay_steps = 4
-weight_decay = 0.01
-clip_grad = 5.0
 steps = 4
 log_every = 1
 valid_every = 2
@@ -140,6 +126,11 @@ valid_balanced = true
 select_on = "valid_sdr_balanced"
 ckpt_every = 1
 """
+
+
+def tiny_config(data_root, run_dir):
+    """`config_text`'s effective config."""
+    return config.parse(config_text(data_root, run_dir), config.TRAIN, "the tests' config")
 
 
 def rms(x):
@@ -250,14 +241,14 @@ def test_stem_sub_tables_add_to_the_common_probabilities():
 
 
 def test_a_sub_table_that_names_no_stem_is_refused(data_root, tmp_path):
-    cfg = tomllib.loads(config_text(data_root, tmp_path))["data"]
+    cfg = tiny_config(data_root, tmp_path)["data"]
     cfg["augment"]["guitar"] = {"amp": 1.0}
     with pytest.raises(ValueError, match="name no stem"):
         dataset.MixDataset(str(data_root), cfg, seed=0)
 
 
 def test_every_drawn_mixture_is_the_sum_of_its_stems(data_root, tmp_path):
-    cfg = tomllib.loads(config_text(data_root, tmp_path))["data"]
+    cfg = tiny_config(data_root, tmp_path)["data"]
     data = dataset.MixDataset(str(data_root), cfg, seed=0)
     rng = np.random.default_rng(5)
     for _ in range(12):
@@ -322,7 +313,7 @@ def test_mask_power_raises_the_masks_to_it_and_renormalises_them():
 def test_a_batch_with_a_non_finite_loss_is_skipped_and_leaves_the_weights_as_they_were(
         data_root, tmp_path):
     torch.manual_seed(4)
-    separator = Separator(tomllib.loads(config_text(data_root, tmp_path))["model"], SR)
+    separator = Separator(tiny_config(data_root, tmp_path)["model"], SR)
     opt = torch.optim.AdamW(separator.parameters(), lr=1e-3)
     stems = torch.rand(2, len(STEMS), 2, SR // 4) - 0.5
     mix = stems.sum(dim=1)
@@ -370,11 +361,29 @@ def test_the_losses_measure_what_their_names_say():
     assert torch.isfinite(masks.grad).all() and float(masks.grad[0].abs().max()) == 0
 
 
-def run_script(script, *args):
-    result = subprocess.run([sys.executable, str(TRAINING / script), *map(str, args)],
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, f"{script} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
+def run_module(module, *args):
+    """`python -m model.training.<module> args` from the repository root: (exit status, stdout,
+    stderr)."""
+    result = subprocess.run([sys.executable, "-m", f"model.training.{module}", *map(str, args)],
+                            cwd=REPO, capture_output=True, text=True, timeout=600)
+    return result.returncode, result.stdout, result.stderr
+
+
+def run_script(module, *args):
+    """`run_module`'s stdout; the module must succeed."""
+    status, out, err = run_module(module, *args)
+    assert status == 0, f"{module} failed:\n{out}\n{err}"
+    return out
+
+
+def expected_git():
+    """What `provenance.git_commit` should record, asked of git here."""
+    def git(*args):
+        return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    return {"commit": git("rev-parse", "HEAD"),
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--",
+                              "model/training"))}
 
 
 def test_a_run_stops_resumes_and_exports_a_checked_model(data_root, tmp_path):
@@ -382,10 +391,13 @@ def test_a_run_stops_resumes_and_exports_a_checked_model(data_root, tmp_path):
     config = tmp_path / "tiny.toml"
     config.write_text(config_text(data_root, run))
 
-    run_script("train.py", config, "--max-steps", 2)
+    # stopped at step 2 by an override; continued with the file's 4 steps (`train.steps` is a
+    # key that may change on resume)
+    git = expected_git()
+    run_script("train", config, "--train.steps=2")
     assert torch.load(run / "ckpt.pt")["step"] == 2
-    out = run_script("train.py", config)
-    assert f"resumed {run / 'ckpt.pt'} at step 2" in out
+    out = run_script("train", config)
+    assert f"resumed {run / 'ckpt.pt'} at step 2; train.steps 2 -> 4" in out
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [e["step"] for e in log if "loss" in e] == [1, 2, 3, 4]
     validations = [e for e in log if "valid_sdr" in e]
@@ -416,16 +428,61 @@ def test_a_run_stops_resumes_and_exports_a_checked_model(data_root, tmp_path):
     onnx_path = tmp_path / "tiny.onnx"
     eval_clip = TRAINING.parents[2] / "shared/eval/musdb18-preview-80s-rock/mixture.wav"
     check = ["--check", "--check-frames", 30] if eval_clip.exists() else []
-    report = json.loads(run_script("export.py", run / "best.pt", "--out", onnx_path,
+    report = json.loads(run_script("export", run / "best.pt", "--out", onnx_path,
                                    "--name", "sift-tiny", *check))
     meta = {p.key: p.value for p in onnx.load(onnx_path).metadata_props}
     assert meta["sift.name"] == "sift-tiny" and meta["sift.stems"] == ",".join(STEMS)
+    assert f"at git commit {provenance.describe(git)}; exported by" in meta["sift.source"]
     assert meta["sift.state_inputs"] == "state_in,level_in,band_in"
     sources = json.loads(meta["sift.training_sources"])
     assert "fluidr3-gm" in sources and not any(k.startswith("h2-") for k in sources)
     if check:
         assert report["check"]["masks_max_abs_diff"] < 1e-4
         assert report["check"]["mask_sum_max_error"] < 1e-5
+
+
+@pytest.fixture(scope="module")
+def one_step_run(data_root, tmp_path_factory):
+    """A run stopped after one step (validated and checkpointed there), its config file and
+    the git commit it ran at (asked just before: the repository may gain commits meanwhile)."""
+    folder = tmp_path_factory.mktemp("one-step")
+    config_file = folder / "tiny.toml"
+    config_file.write_text(config_text(data_root, folder / "run"))
+    git = expected_git()
+    run_script("train", config_file, "--train.steps=1")
+    return folder / "run", config_file, git
+
+
+def test_a_run_refuses_to_continue_with_another_config(one_step_run):
+    """Continued with another learning rate and a new per-stem effect (and more steps, which
+    may change), the run stops at once, naming the two keys, and leaves ckpt.pt as it was."""
+    run, config_file, _ = one_step_run
+    status, _, err = run_module("train", config_file, "--train.steps=2", "--train.lr=5e-4",
+                                "--data.augment.drums.kick=0.5")
+    assert status != 0
+    named = [line.strip() for line in err.splitlines() if line.startswith("  ")]
+    assert named == ["data.augment.drums.kick: not set in the checkpoint, 0.5 now",
+                     "train.lr: 0.001 in the checkpoint, 0.0005 now"], err
+    assert "--fresh" in err
+    assert torch.load(run / "ckpt.pt")["step"] == 1
+
+
+def test_a_run_records_its_commit_and_effective_config(one_step_run, tmp_path):
+    """ckpt.pt, best.pt, the first line of log.jsonl and what checkpoint.py makes of best.pt
+    hold the git commit (and whether model/training was dirty); config.toml and the
+    checkpoints hold the effective config."""
+    run, config_file, git = one_step_run
+    effective = config.load(config_file, config.TRAIN, ["--train.steps=1"])
+    for name in ("ckpt.pt", "best.pt"):
+        ckpt = torch.load(run / name)
+        assert ckpt["git"] == git, name
+        assert config.parse(ckpt["config"], config.TRAIN, name) == effective, name
+    first = json.loads((run / "log.jsonl").read_text().splitlines()[0])
+    assert first["start"] == "fresh" and first["step"] == 0 and first["git"] == git
+    assert config.parse((run / "config.toml").read_text(), config.TRAIN, "config.toml") == effective
+    small = tmp_path / "small.pt"
+    run_script("checkpoint", run / "best.pt", small)
+    assert torch.load(small)["git"] == git
 
 
 def test_low_end_finds_the_kick_in_the_bass():
@@ -466,14 +523,16 @@ def test_low_end_finds_the_kick_in_the_bass():
 
 def test_calibration_writes_the_power_its_held_out_table_scores_best(data_root, tmp_path):
     """calibrate.py on an untrained network: each row's held-out mean is the mean of its eight
-    medians, the power written into DST's config is the best row's, and the calibrated
-    checkpoint exports to an ONNX graph that matches PyTorch with that power."""
+    medians, the power written into DST's config is the best row's, DST keeps the commit that
+    trained SRC, and the calibrated checkpoint exports to an ONNX graph that matches PyTorch
+    with that power and names that commit."""
     text = config_text(data_root, tmp_path / "run")
     torch.manual_seed(2)
-    separator = Separator(tomllib.loads(text)["model"], SR)
+    separator = Separator(config.parse(text, config.TRAIN, "the tests' config")["model"], SR)
     src, dst = tmp_path / "src.pt", tmp_path / "dst.pt"
-    torch.save({"model": separator.state_dict(), "step": 0, "config": text}, src)
-    out = run_script("calibrate.py", src, dst, "--powers", "0.5,0.25", "--valid-seconds", 2)
+    git = {"commit": "0123abc", "dirty": True}
+    torch.save({"model": separator.state_dict(), "step": 0, "config": text, "git": git}, src)
+    out = run_script("calibrate", src, dst, "--powers", "0.5,0.25", "--valid-seconds", 2)
     rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     assert [r["mask_power"] for r in rows] == [0.5, 0.25]
     for row in rows:
@@ -484,15 +543,18 @@ def test_calibration_writes_the_power_its_held_out_table_scores_best(data_root, 
     written = torch.load(dst)
     assert tomllib.loads(written["config"])["model"]["mask_power"] == best
     assert written["calibration"] == rows
+    assert written["git"] == git
 
     calibrated, _, _ = evaluate.load(dst)
     assert calibrated.net.mask_power == best
     onnx_path = tmp_path / "calibrated.onnx"
     eval_clip = TRAINING.parents[2] / "shared/eval/musdb18-preview-80s-rock/mixture.wav"
     check = ["--check", "--check-frames", 30] if eval_clip.exists() else []
-    report = json.loads(run_script("export.py", dst, "--out", onnx_path, *check))
+    report = json.loads(run_script("export", dst, "--out", onnx_path, *check))
     meta = {p.key: p.value for p in onnx.load(onnx_path).metadata_props}
     assert f"masks at power {best}" in meta["sift.source"]
+    assert "at git commit 0123abc (with uncommitted changes in model/training); exported" in \
+        meta["sift.source"]
     if check:
         assert report["check"]["masks_max_abs_diff"] < 1e-4
 
