@@ -6,13 +6,11 @@
 
 use realfft::num_complex::Complex32;
 
+use super::conceal::MaskTap;
 use super::masks::{self, Extension};
 use super::mode::Schedule;
-use super::model::{InferenceFailure, MaskModel, ModelInput, ModelOutput, ModelSpec, MAX_STEMS};
+use super::model::{InferenceFailure, MaskModel, ModelInput, ModelOutput, ModelSpec, CHANNELS, MAX_STEMS};
 use super::stft::{Analysis, Synthesis};
-
-/// Audio channels the engine separates (mono input is carried as two equal channels).
-pub const CHANNELS: usize = 2;
 
 /// Streams stereo samples at the model's rate in, stems out.
 ///
@@ -55,6 +53,9 @@ pub struct SeparationCore {
     runs: usize,
     /// Output samples still to drop: those the first frames complete before time zero.
     lead_in: usize,
+    /// Where each frame's masks go for the audio thread's concealment (none in tests that
+    /// drive the core alone, and for models that give spectra rather than masks).
+    tap: Option<MaskTap>,
 }
 
 impl SeparationCore {
@@ -85,7 +86,13 @@ impl SeparationCore {
             spec,
             schedule,
             extension,
+            tap: None,
         }
+    }
+
+    /// Sends each frame's masks to `tap` from now on (only for a model that gives masks).
+    pub fn tap_masks(&mut self, tap: MaskTap) {
+        self.tap = Some(tap);
     }
 
     /// Returns to the state of a fresh stream, without allocating.
@@ -245,6 +252,14 @@ impl SeparationCore {
                 ModelOutput::Masks => self.mask_frame(frame, position, ch),
                 ModelOutput::Spectra => self.copy_spectra(position, ch),
             }
+            if let Some(tap) = &mut self.tap {
+                let full = self.spec.full_bins();
+                let separated = (0..stems).filter(|&s| s != self.spec.residual);
+                for (k, s) in separated.enumerate() {
+                    tap.channel_mut(ch)[k * full..(k + 1) * full]
+                        .copy_from_slice(&self.frame_masks[s * full..(s + 1) * full]);
+                }
+            }
             for k in 0..stems - 1 {
                 let index = k * CHANNELS + ch;
                 let out = &mut self.output[index];
@@ -253,6 +268,9 @@ impl SeparationCore {
                     out.copy_within(self.output_len + skip..self.output_len + hop, self.output_len);
                 }
             }
+        }
+        if let Some(tap) = &mut self.tap {
+            tap.send(frame);
         }
         self.output_len += hop - skip;
         self.lead_in -= skip;

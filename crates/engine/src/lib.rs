@@ -47,6 +47,7 @@
 #![deny(missing_docs)]
 
 mod calibrate;
+mod conceal;
 mod core;
 mod denormals;
 mod latency;
@@ -58,22 +59,24 @@ mod processor;
 pub mod render;
 pub mod resample;
 mod shared;
+pub mod stall;
 mod stft;
 mod worker;
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-pub use self::core::CHANNELS;
 pub use self::latency::Latency;
 pub use self::masks::Extension;
 pub use self::mode::{Mode, Schedule};
 pub use self::model::{
-    InferenceFailure, Interrupter, MaskModel, ModelInput, ModelOutput, ModelSpec, PassThrough, Streaming, MAX_STEMS,
+    InferenceFailure, Interrupter, MaskModel, ModelInput, ModelOutput, ModelSpec, PassThrough, Streaming, CHANNELS,
+    MAX_STEMS,
 };
 pub use self::priority::Scheduling;
 pub use self::processor::{AudioProcessor, BlockReport};
 pub use self::shared::Shared;
+pub use self::stall::{StallPattern, Stalling};
 pub use self::stft::periodic_hann;
 
 use self::core::SeparationCore;
@@ -134,6 +137,10 @@ pub struct EngineConfig {
     /// Offline only: run [`Mode::throughput_schedule`], for a caller that is given a whole
     /// recording and removes the latency itself (a file render). Ignored in real time.
     pub throughput: bool,
+    /// Conceal a late worker on the audio thread with the last masks (on by default). Off, the
+    /// samples it is late for fall back to the dry signal, as before concealment existed: kept
+    /// for the bench's side-by-side figures.
+    pub conceal: bool,
 }
 
 impl EngineConfig {
@@ -147,6 +154,7 @@ impl EngineConfig {
             realtime: true,
             fit_to_machine: false,
             throughput: false,
+            conceal: true,
         }
     }
 
@@ -177,6 +185,12 @@ impl EngineConfig {
     /// Sets the mask extension above the model's range.
     pub fn extension(mut self, extension: Extension) -> Self {
         self.extension = extension;
+        self
+    }
+
+    /// Turns concealment of a late worker on (the default) or off (the dry fall-back).
+    pub fn conceal(mut self, conceal: bool) -> Self {
+        self.conceal = conceal;
         self
     }
 }
@@ -274,9 +288,21 @@ impl Engine {
         let delay_frames = (latency.samples + config.max_block + 1).next_power_of_two();
 
         let incoming = Arc::new(std::sync::Mutex::new(None));
+        // The frames the worker may run ahead of the output: the whole latency, in model frames.
+        let ahead = latency.samples * spec.sample_rate as usize / config.sample_rate as usize / spec.hop;
+        let (tap, mut concealer) = conceal::pair(&spec, config.sample_rate, ahead + 2 * schedule.new);
+        let mut core = SeparationCore::new(spec.clone(), schedule, config.extension);
+        // Concealment reads a frame of the delayed mixture ahead of the output: it needs a
+        // latency of at least a frame (at host rates far under the model's it may be shorter),
+        // and masks (a model that gives spectra has none).
+        if config.conceal && latency.samples >= spec.n_fft && spec.output == ModelOutput::Masks {
+            core.tap_masks(tap);
+        } else {
+            concealer.disable();
+        }
         let largest_emit = bridge.as_ref().map_or(schedule.new * spec.hop, |b| b.up.output_chunk());
         let worker = Worker {
-            core: SeparationCore::new(spec.clone(), schedule, config.extension),
+            core,
             lead_in: bridge.as_ref().map_or(0, RateBridge::delay),
             state_resets_done: 0,
             bridge,
@@ -317,6 +343,9 @@ impl Engine {
             origin: 0,
             consumed: 0,
             resetting: false,
+            concealer,
+            conceal_weight: 0.0,
+            recover_step: 1.0 / (processor::RECOVER_SECONDS * config.sample_rate as f32),
         };
         let engine = Engine {
             shared,

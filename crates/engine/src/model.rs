@@ -9,6 +9,9 @@
 use std::fmt;
 use std::path::PathBuf;
 
+/// Audio channels the engine separates (mono input is carried as two equal channels).
+pub const CHANNELS: usize = 2;
+
 /// The most stems a model may have. Fixed so the audio thread's per-block scratch can live on
 /// the stack; the plugin's bit sets over stems (`u8`) rely on it too.
 pub const MAX_STEMS: usize = 8;

@@ -5,23 +5,33 @@ use std::sync::Arc;
 use std::thread::Thread;
 use std::time::Duration;
 
-use super::core::CHANNELS;
+use super::conceal::Concealer;
+use super::model::CHANNELS;
 use super::shared::Shared;
+
+/// How long the way back from concealed stems to the worker's takes: the concealment's held
+/// masks differ from the fresh ones, and a jump between the two would click.
+pub(super) const RECOVER_SECONDS: f32 = 0.01;
 
 /// How one block went, for meters and tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BlockReport {
-    /// Samples of this block that fell back to the dry signal because the worker was late.
+    /// Samples of this block for which the worker was late.
     pub missed: usize,
+    /// Of those, the samples the audio thread separated itself with the last masks it had
+    /// ([`Concealer`]); the others fell back to the dry signal (all in the residual stem).
+    pub concealed: usize,
 }
 
 /// The part of Sift that runs inside the host's `process()` call.
 ///
-/// It owns only preallocated state: the rings to and from the worker, the dry delay line and
-/// scratch space sized for the host's largest block. [`AudioProcessor::process`] never
-/// allocates, locks or blocks in real-time mode; in offline mode (a host bounce, the command
-/// line) it waits for the worker instead of falling back, so a render never holds fall-back
-/// audio.
+/// It owns only preallocated state: the rings to and from the worker, the dry delay line,
+/// the [`Concealer`] and scratch space sized for the host's largest block.
+/// [`AudioProcessor::process`] never allocates, locks or blocks in real-time mode; in offline
+/// mode (a host bounce, the command line) it waits for the worker instead, so a render never
+/// holds concealed audio. In real time, samples the worker is late for are separated here with
+/// the last masks the worker sent (and fade to the dry signal only if it stays silent past the
+/// hold limit), so a late worker never lets the unseparated mix into a muted stem.
 pub struct AudioProcessor {
     pub(super) input: rtrb::Producer<f32>,
     pub(super) output: rtrb::Consumer<f32>,
@@ -46,6 +56,12 @@ pub struct AudioProcessor {
     pub(super) consumed: u64,
     /// Set while the worker is dropping its backlog after an input overflow.
     pub(super) resetting: bool,
+    /// The stand-in separation for samples the worker is late for.
+    pub(super) concealer: Concealer,
+    /// How much of the output is the concealer's (1 from a late sample on, falling to 0 once
+    /// the worker is back), and its fall per sample.
+    pub(super) conceal_weight: f32,
+    pub(super) recover_step: f32,
 }
 
 impl AudioProcessor {
@@ -100,18 +116,21 @@ impl AudioProcessor {
         let mut start = 0;
         while start < len {
             let n = (len - start).min(self.max_block);
-            report.missed += self.process_block(input, output, start, n);
+            let block = self.process_block(input, output, start, n);
+            report.missed += block.missed;
+            report.concealed += block.concealed;
             start += n;
         }
         if report.missed > 0 {
             self.shared.deadline_misses.fetch_add(1, Ordering::Relaxed);
             self.shared.missed_samples.fetch_add(report.missed as u64, Ordering::Relaxed);
+            self.shared.concealed_samples.fetch_add(report.concealed as u64, Ordering::Relaxed);
         }
         report
     }
 
-    /// Processes samples `start..start + n` (`n <= max_block`); returns the samples missed.
-    fn process_block(&mut self, input: &[&[f32]], output: &mut [&mut [f32]], start: usize, n: usize) -> usize {
+    /// Processes samples `start..start + n` (`n <= max_block`).
+    fn process_block(&mut self, input: &[&[f32]], output: &mut [&mut [f32]], start: usize, n: usize) -> BlockReport {
         let channels = input.len();
         for i in 0..n {
             for ch in 0..CHANNELS {
@@ -131,9 +150,9 @@ impl AudioProcessor {
                 output[self.residual * channels + ch][start + i] = self.delay_line[read * CHANNELS + ch];
             }
         }
-        let missed = self.receive_stems(output, channels, start, n);
+        let report = self.receive_stems(output, channels, start, n);
         self.position += n as u64;
-        missed
+        report
     }
 
     /// Pushes `n` frames of `scratch` to the worker, or starts a reset if the ring is full.
@@ -147,6 +166,8 @@ impl AudioProcessor {
             // The worker has dropped its backlog and emits nothing until it gets new input:
             // what is left in the output ring is stale. Start a fresh stream here.
             self.drain_output();
+            self.concealer.drain();
+            self.concealer.restart();
             self.resetting = false;
             self.origin = self.position;
             self.consumed = 0;
@@ -191,10 +212,11 @@ impl AudioProcessor {
     }
 
     /// Writes the separated stems for samples `start..start + n` and subtracts them from the
-    /// dry signal already in the residual outputs. Returns the number of samples that fell
-    /// back to dry.
-    fn receive_stems(&mut self, output: &mut [&mut [f32]], channels: usize, start: usize, n: usize) -> usize {
+    /// dry signal already in the residual outputs: the worker's where they came in time, the
+    /// concealer's where not, cross-faded back to the worker's after a late stretch.
+    fn receive_stems(&mut self, output: &mut [&mut [f32]], channels: usize, start: usize, n: usize) -> BlockReport {
         let width = (self.stems - 1) * CHANNELS;
+        self.concealer.receive();
         // Worker output index of the first sample of this block.
         let first_aligned = (self.position as i64) - (self.latency as i64) - (self.origin as i64);
         // Samples before the worker's stream began (start-up, after a reset) stay dry.
@@ -205,7 +227,7 @@ impl AudioProcessor {
             }
         }
         if lead == n {
-            return 0;
+            return BlockReport::default();
         }
         let first = (first_aligned + lead as i64) as u64;
         let needed = n - lead;
@@ -226,24 +248,42 @@ impl AudioProcessor {
         let take = available.min(needed);
         let chunk = self.output.read_chunk(take * width).expect("slots were counted");
         let (a, b) = chunk.as_slices();
-        for (i, frame) in a.chunks_exact(width).chain(b.chunks_exact(width)).enumerate() {
+        let mut frames = a.chunks_exact(width).chain(b.chunks_exact(width));
+        let mut report = BlockReport::default();
+        let (residual, stems, mask) = (self.residual, self.stems, self.delay_mask);
+        let (delay_line, origin) = (&self.delay_line, self.origin as usize);
+        // The delayed mixture at stream time `t`, channel `ch` (its input position is `origin + t`).
+        let dry = |t: i64, ch: usize| delay_line[((origin as i64 + t) as usize & mask) * CHANNELS + ch];
+        for i in 0..needed {
             let at = start + lead + i;
-            for (k, s) in (0..self.stems).filter(|&s| s != self.residual).enumerate() {
+            let t = first as i64 + i as i64;
+            let worker = frames.next();
+            if worker.is_none() {
+                self.conceal_weight = 1.0;
+                report.missed += 1;
+                report.concealed += usize::from(!self.concealer.faded());
+            }
+            for (k, s) in (0..stems).filter(|&s| s != residual).enumerate() {
                 for ch in 0..channels {
-                    let value = frame[k * CHANNELS + ch];
+                    let concealed = self.concealer.sample(t, k, ch, dry);
+                    let value = match worker {
+                        Some(frame) => {
+                            let fresh = frame[k * CHANNELS + ch];
+                            fresh + (concealed - fresh) * self.conceal_weight
+                        }
+                        None => concealed,
+                    };
                     output[s * channels + ch][at] = value;
-                    output[self.residual * channels + ch][at] -= value;
+                    output[residual * channels + ch][at] -= value;
                 }
             }
+            if worker.is_some() {
+                self.conceal_weight = (self.conceal_weight - self.recover_step).max(0.0);
+            }
+            self.concealer.advance();
         }
         chunk.commit_all();
         self.consumed += take as u64;
-        // Whatever the worker has not delivered yet stays dry: silence in the other stems.
-        for (s, out) in output.iter_mut().enumerate() {
-            if s / channels != self.residual {
-                out[start + lead + take..start + n].fill(0.0);
-            }
-        }
-        needed - take
+        report
     }
 }

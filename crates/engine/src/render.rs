@@ -61,8 +61,9 @@ pub struct Rendered {
     pub block_times: Vec<Duration>,
     /// Samples that fell back to dry because the worker was late.
     pub missed_samples: usize,
-    /// Where each block that missed its deadline started, in input samples: whether misses
-    /// come at the start (a cold model) or anywhere (the machine).
+    /// Where each block that missed its deadline started, in the samples the host processed
+    /// (latency included: the late stems there belong to the input `latency` samples earlier):
+    /// whether misses come at the start (a cold model) or anywhere (the machine).
     pub missed_at: Vec<usize>,
 }
 

@@ -130,7 +130,7 @@ impl RateBridge {
         // Below 22.05 kHz the chunk shrinks with the rate, so it stays under ~46 ms (at 1 kHz a
         // 1024-sample chunk alone would add a second of latency).
         let chunk = Self::CHUNK.min((host_rate as usize * Self::CHUNK).div_ceil(22_050));
-        let down = Stage::new(host_rate, model_rate, chunk, super::core::CHANNELS)?;
+        let down = Stage::new(host_rate, model_rate, chunk, super::model::CHANNELS)?;
         let up = Stage::new(model_rate, host_rate, down.output_chunk(), stem_channels)?;
         Ok(Some(Self { down, up, host_rate }))
     }

@@ -24,8 +24,11 @@ pub struct Shared {
     pub state_resets_requested: AtomicU32,
     /// Host blocks in which the worker's output was late (real-time mode only).
     pub deadline_misses: AtomicU64,
-    /// Samples that fell back to the dry signal because the worker was late.
+    /// Samples the worker was late for.
     pub missed_samples: AtomicU64,
+    /// Of those, the samples the audio thread concealed with the last masks (the rest fell
+    /// back to the dry signal).
+    pub concealed_samples: AtomicU64,
     /// Times the input ring overflowed and the worker was reset.
     pub overflows: AtomicU64,
     /// Model runs completed.
@@ -53,6 +56,7 @@ impl Default for Shared {
             state_resets_requested: AtomicU32::new(0),
             deadline_misses: AtomicU64::new(0),
             missed_samples: AtomicU64::new(0),
+            concealed_samples: AtomicU64::new(0),
             overflows: AtomicU64::new(0),
             model_runs: AtomicU64::new(0),
             model_failures: AtomicU64::new(0),

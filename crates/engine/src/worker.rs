@@ -5,8 +5,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::core::{SeparationCore, CHANNELS};
+use super::core::SeparationCore;
 use super::model::MaskModel;
+use super::model::CHANNELS;
 use super::resample::RateBridge;
 use super::shared::Shared;
 

@@ -108,6 +108,10 @@ impl AudioThread {
         let (counters, status) = (self.processor.counters(), &self.shared.status);
         // Copies of the worker's counters (read, never reset: they are the engine's).
         status.deadline_misses.store(counters.deadline_misses.load(Ordering::Relaxed), Ordering::Relaxed);
+        let late = counters.missed_samples.load(Ordering::Relaxed);
+        status
+            .dry_samples
+            .store(late - counters.concealed_samples.load(Ordering::Relaxed).min(late), Ordering::Relaxed);
         status.recent_run_micros.store(counters.last_run_micros.load(Ordering::Relaxed), Ordering::Relaxed);
         status.max_run_micros.store(counters.max_run_micros.load(Ordering::Relaxed), Ordering::Relaxed);
     }

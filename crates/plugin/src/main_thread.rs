@@ -116,7 +116,7 @@ impl MainThread {
         }
         info.worker = Some(engine.worker_scheduling().clone());
         let budget_micros = (engine.schedule().new * spec.hop) as f64 / spec.sample_rate.max(1) as f64 * 1e6;
-        self.shared.status.activated(info, &roles, mode, latency_ms, budget_micros.round() as u32);
+        self.shared.status.activated(info, &roles, mode, latency_ms, budget_micros.round() as u32, rate);
         self.shared.loader.engine_started(engine.model_inbox());
         self.engine = Some(engine);
         Some(AudioThread {

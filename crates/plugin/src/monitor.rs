@@ -101,14 +101,20 @@ pub struct Status {
     pub latency_ms: [AtomicF32; Mode::COUNT],
     /// How long one model run may take before the audio thread misses a deadline, µs.
     pub budget_micros: AtomicU32,
+    /// The host's sample rate, Hz.
+    pub sample_rate: AtomicU32,
     /// The most recent model run, µs.
     pub recent_run_micros: AtomicU32,
     /// The longest model run since activation, µs.
     pub max_run_micros: AtomicU32,
     /// Deadline misses since activation (audio thread copies the engine's counter).
     pub deadline_misses: AtomicU64,
-    /// The count at the last press of the editor's Reset.
+    /// Samples the model was late for that played unseparated (it stayed silent past the
+    /// concealment's hold limit), since activation (audio thread copies the engine's counters).
+    pub dry_samples: AtomicU64,
+    /// The counts at the last press of the editor's Reset.
     pub misses_offset: AtomicU64,
+    pub dry_offset: AtomicU64,
 }
 
 impl Default for Status {
@@ -120,10 +126,13 @@ impl Default for Status {
             running_mode: AtomicU8::new(Mode::Balanced as u8),
             latency_ms: std::array::from_fn(|_| AtomicF32::new(0.0)),
             budget_micros: AtomicU32::new(0),
+            sample_rate: AtomicU32::new(0),
             recent_run_micros: AtomicU32::new(0),
             max_run_micros: AtomicU32::new(0),
             deadline_misses: AtomicU64::new(0),
+            dry_samples: AtomicU64::new(0),
             misses_offset: AtomicU64::new(0),
+            dry_offset: AtomicU64::new(0),
         }
     }
 }
@@ -137,6 +146,7 @@ impl Status {
         mode: Mode,
         latency_ms: [f32; Mode::COUNT],
         budget_micros: u32,
+        sample_rate: u32,
     ) {
         if let Ok(mut model) = self.model.lock() {
             *model = info;
@@ -148,11 +158,14 @@ impl Status {
             slot.store(ms, Ordering::Relaxed);
         }
         self.budget_micros.store(budget_micros, Ordering::Relaxed);
+        self.sample_rate.store(sample_rate, Ordering::Relaxed);
         self.recent_run_micros.store(0, Ordering::Relaxed);
         self.max_run_micros.store(0, Ordering::Relaxed);
         // A new engine counts from zero.
         self.deadline_misses.store(0, Ordering::Relaxed);
+        self.dry_samples.store(0, Ordering::Relaxed);
         self.misses_offset.store(0, Ordering::Relaxed);
+        self.dry_offset.store(0, Ordering::Relaxed);
         self.active.store(true, Ordering::Release);
     }
 
@@ -168,6 +181,8 @@ impl Status {
             load: self.load(),
             peak_load: self.peak_load(),
             misses: self.misses(),
+            dry_samples: self.dry_samples(),
+            sample_rate: self.sample_rate.load(Ordering::Relaxed),
             live_fallback: self.live_fallback(),
         }
     }
@@ -182,9 +197,15 @@ impl Status {
         self.deadline_misses.load(Ordering::Relaxed).saturating_sub(self.misses_offset.load(Ordering::Relaxed))
     }
 
+    /// Late samples that played unseparated since the last reset.
+    pub fn dry_samples(&self) -> u64 {
+        self.dry_samples.load(Ordering::Relaxed).saturating_sub(self.dry_offset.load(Ordering::Relaxed))
+    }
+
     /// Starts counting misses from now (editor).
     pub fn reset_misses(&self) {
         self.misses_offset.store(self.deadline_misses.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.dry_offset.store(self.dry_samples.load(Ordering::Relaxed), Ordering::Relaxed);
     }
 
     /// The last run's share of its deadline, 0 … 1 and beyond (`None` before the first run).
@@ -232,10 +253,14 @@ pub struct Snapshot {
     pub running: Mode,
     /// Each mode's latency in ms (`Mode as usize`), 0 where unknown until a restart.
     pub latency_ms: [f32; Mode::COUNT],
-    /// [`Status::load`], [`Status::peak_load`], [`Status::misses`], [`Status::live_fallback`].
+    /// [`Status::load`], [`Status::peak_load`], [`Status::misses`], [`Status::dry_samples`],
+    /// [`Status::live_fallback`].
     pub load: Option<f32>,
     pub peak_load: Option<f32>,
     pub misses: u64,
+    pub dry_samples: u64,
+    /// The host's sample rate, Hz (0 before the first activation).
+    pub sample_rate: u32,
     pub live_fallback: Option<String>,
 }
 
@@ -284,7 +309,7 @@ mod tests {
     fn active_roles_and_misses() {
         let status = Status::default();
         let roles = RoleMap::new(&["vocals".to_owned(), "accompaniment".to_owned()]);
-        status.activated(ModelInfo::default(), &roles, Mode::Live, [10.0, 20.0, 30.0], 1000);
+        status.activated(ModelInfo::default(), &roles, Mode::Live, [10.0, 20.0, 30.0], 1000, 44_100);
         assert!(status.role_active(Role::Vocals) && status.role_active(Role::Other));
         assert!(!status.role_active(Role::Drums) && !status.role_active(Role::Extra));
         status.deadline_misses.store(7, Ordering::Relaxed);
@@ -292,6 +317,10 @@ mod tests {
         status.reset_misses();
         status.deadline_misses.store(9, Ordering::Relaxed);
         assert_eq!(status.misses(), 2);
+        status.dry_samples.store(300, Ordering::Relaxed);
+        status.reset_misses();
+        status.dry_samples.store(420, Ordering::Relaxed);
+        assert_eq!(status.dry_samples(), 120);
         status.recent_run_micros.store(250, Ordering::Relaxed);
         assert_eq!(status.load(), Some(0.25));
     }

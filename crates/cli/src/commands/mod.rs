@@ -125,6 +125,10 @@ pub struct SeparateArgs {
     /// Pace blocks in wall-clock time like a live host and count deadline misses.
     #[arg(long)]
     realtime: bool,
+    /// Testing aid: make the separation thread stall for MS milliseconds once every EVERY_MS
+    /// (e.g. `20/1000`), to hear and measure what a late model does (with `--realtime`).
+    #[arg(long, value_name = "MS/EVERY_MS", requires = "realtime")]
+    stall: Option<sift_engine::StallPattern>,
     /// Offline, which model-run schedule: `throughput` keeps every frame's context of the mode
     /// but many more new frames per run (the whole file is there, so nothing forces the host
     /// schedule's recomputation; several times faster); `host` runs exactly the schedule a

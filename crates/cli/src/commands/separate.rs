@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::audio_file::{self, Decoder, WavStreamWriter};
 use crate::statistics::Spread;
-use sift_engine::{AudioProcessor, Engine, EngineConfig, HOST_RATES};
+use sift_engine::{AudioProcessor, Engine, EngineConfig, MaskModel, Stalling, HOST_RATES};
 use sift_inference::{catalogue, OnnxModel, SessionOptions};
 
 use super::output::{self, PartialStems, Plan};
@@ -60,6 +60,10 @@ pub fn run(args: &SeparateArgs) -> anyhow::Result<()> {
     if let Some(reason) = &fallback {
         audio_file::warn(&format!("--device {}: {reason}", args.device.name()));
     }
+    let model: Box<dyn MaskModel> = match args.stall {
+        Some(pattern) => Box::new(Stalling::new(Box::new(model), pattern)),
+        None => Box::new(model),
+    };
     let throughput = !args.realtime && args.schedule == ScheduleChoice::Throughput;
     let config = EngineConfig::new(sample_rate, block)
         .mode(args.mode)
@@ -67,7 +71,7 @@ pub fn run(args: &SeparateArgs) -> anyhow::Result<()> {
         .fit_to_machine(args.realtime)
         .throughput(throughput)
         .extension(args.mask_extension);
-    let (engine, mut processor) = Engine::start(Box::new(model), config)?;
+    let (engine, mut processor) = Engine::start(model, config)?;
     let spec = engine.spec().clone();
     if let sift_engine::Scheduling::Refused { reason } = engine.worker_scheduling() {
         audio_file::warn(&format!("the separation thread runs at normal priority: {reason}"));
@@ -93,7 +97,7 @@ pub fn run(args: &SeparateArgs) -> anyhow::Result<()> {
     progress.finish_and_clear();
     result?;
     print_new_warnings(&decoder, &mut warned);
-    let Pipeline { stems, input_frames, missed_samples, non_finite, elapsed, .. } = pipeline;
+    let Pipeline { stems, input_frames, missed_samples, concealed_samples, non_finite, elapsed, .. } = pipeline;
 
     if non_finite > 0 {
         audio_file::warn(&format!(
@@ -107,11 +111,21 @@ pub fn run(args: &SeparateArgs) -> anyhow::Result<()> {
     let deadline_misses = load(&shared.deadline_misses);
     let output_samples = input_frames + processor.latency() as u64;
     if missed_samples > 0 {
+        let percent = |samples: u64| 100.0 * samples as f64 / output_samples.max(1) as f64;
+        let dry = missed_samples - concealed_samples;
+        let outcome = if dry == 0 {
+            "all were separated with the last masks the model gave (concealed)".to_owned()
+        } else {
+            format!(
+                "{concealed_samples} were separated with the last masks the model gave (concealed), {dry} ({:.1} %) fell back to the unseparated input in the `{}` stem",
+                percent(dry),
+                spec.stems.get(spec.residual).map_or("residual", String::as_str),
+            )
+        };
         audio_file::warn(&format!(
-            "{deadline_misses} blocks missed their deadline: {missed_samples} of {output_samples} samples ({:.1} %) fell back to the unseparated input in the `{}` stem; \
+            "{deadline_misses} blocks missed their deadline: {missed_samples} of {output_samples} samples ({:.1} %) came late from the model; {outcome}; \
              try a slower --mode, more --threads, or run without --realtime",
-            100.0 * missed_samples as f64 / output_samples.max(1) as f64,
-            spec.stems.get(spec.residual).map_or("residual", String::as_str),
+            percent(missed_samples),
         ));
     }
     let runs = Spread::of(shared.recent_runs().into_iter().map(|us| f64::from(us) / 1000.0).collect());
@@ -133,6 +147,7 @@ pub fn run(args: &SeparateArgs) -> anyhow::Result<()> {
         "rtf": elapsed.as_secs_f64() / seconds.max(f64::MIN_POSITIVE),
         "deadline_misses": deadline_misses,
         "missed_samples": missed_samples,
+        "concealed_samples": concealed_samples,
         "non_finite_samples": non_finite,
         "model_runs": load(&shared.model_runs),
         "model_failures": load(&shared.model_failures),
@@ -191,6 +206,8 @@ struct Pipeline<'a> {
     processed: u64,
     input_frames: u64,
     missed_samples: u64,
+    /// Of the missed samples, those the engine concealed with the last masks.
+    concealed_samples: u64,
     non_finite: u64,
     sample_rate: u32,
     paced: bool,
@@ -220,6 +237,7 @@ impl<'a> Pipeline<'a> {
             processed: 0,
             input_frames: 0,
             missed_samples: 0,
+            concealed_samples: 0,
             non_finite: 0,
             sample_rate,
             paced,
@@ -278,7 +296,9 @@ impl<'a> Pipeline<'a> {
         }
         let ins: Vec<&[f32]> = self.staged.iter().map(|s| &s[..n]).collect();
         let mut outs: Vec<&mut [f32]> = self.block_out.iter_mut().map(|b| &mut b[..n]).collect();
-        self.missed_samples += self.processor.process(&ins, &mut outs).missed as u64;
+        let report = self.processor.process(&ins, &mut outs);
+        self.missed_samples += report.missed as u64;
+        self.concealed_samples += report.concealed as u64;
         self.processed += n as u64;
         // Output sample `q` of the engine is input sample `q - latency`.
         let from = self.latency.saturating_sub(start).min(n as u64) as usize;

@@ -449,12 +449,22 @@ impl SiftEditor {
                         theme::TEXT
                     }))
                     .on_hover_text(
-                        "Blocks in which the model was late: those samples played unseparated (dry on Other)",
+                        "Blocks in which the model was late. Sift separated those samples itself with the \
+                         last masks the model gave (concealed); only a model silent for over half a second \
+                         fades to the unseparated signal (dry on Other)",
                     );
                     if ui.small_button("Reset").clicked() {
                         self.shared.status.reset_misses();
                     }
                 });
+                if status.dry_samples > 0 {
+                    let seconds = status.dry_samples as f64 / f64::from(status.sample_rate.max(1));
+                    ui.label(
+                        RichText::new(format!("The model stopped answering: {seconds:.1} s played unseparated"))
+                            .small()
+                            .color(theme::WARNING),
+                    );
+                }
 
                 ui.add_space(4.0);
                 section(ui, "Output");

@@ -32,6 +32,7 @@
 //! time per mode and per streaming block size for the paced renders.
 
 mod instances;
+mod stalls;
 mod streaming;
 
 use std::path::Path;
@@ -100,6 +101,9 @@ pub struct BenchArgs {
     /// Child: the memory of this many instances.
     #[arg(long, hide = true)]
     memory_child: Option<usize>,
+    /// Child: the stall table.
+    #[arg(long, hide = true)]
+    stalls_child: bool,
 }
 
 impl BenchArgs {
@@ -118,6 +122,7 @@ enum Part<'a> {
     Streaming,
     Instances(&'a str),
     Memory(usize),
+    Stalls,
 }
 
 impl Part<'_> {
@@ -127,6 +132,7 @@ impl Part<'_> {
             Part::Streaming => vec!["--streaming-child".into()],
             Part::Instances(model) => vec!["--instances-child".into(), (*model).into()],
             Part::Memory(n) => vec!["--memory-child".into(), n.to_string()],
+            Part::Stalls => vec!["--stalls-child".into()],
         }
     }
 }
@@ -163,6 +169,13 @@ struct Figures {
 
 /// Runs `sift bench`: the parent, or one of its children.
 pub fn run(options: &BenchArgs) -> Result<()> {
+    if options.stalls_child {
+        let clip = read_clip()?;
+        let seconds = if options.quick { 10.0 } else { 20.0 };
+        let figures = stalls::measure(&clip.channels, clip.sample_rate, seconds)?;
+        println!("{}", serde_json::to_string(&figures)?);
+        return Ok(());
+    }
     if options.streaming_child {
         let clip = read_clip()?;
         let figures = streaming::measure(&clip.channels, clip.sample_rate, options.lengths())?;
@@ -225,12 +238,15 @@ fn parent(options: &BenchArgs) -> Result<()> {
     }
     eprintln!("[streaming] starting a child process");
     let streaming: streaming::StreamingFigures = measure_in_child(Part::Streaming, options.quick, options.device)?;
+    eprintln!("[stalls] starting a child process");
+    let stall_figures: stalls::StallFigures = measure_in_child(Part::Stalls, options.quick, options.device)?;
     println!("{header}\n");
     if !rows.is_empty() {
         print_table(&rows);
     }
     instances::print(&instance_figures, &memory);
     streaming::print(&streaming, &library);
+    stalls::print(&stall_figures);
     Ok(())
 }
 

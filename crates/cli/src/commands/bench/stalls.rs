@@ -1,0 +1,195 @@
+//! Stalls: what a late worker does to the stems, concealed (the audio thread separates with
+//! the last masks) side by side with the dry fall-back it replaced, and what concealment costs
+//! the audio thread.
+//!
+//! Paced `live` renders of Sift's own model at 128-sample blocks, with the worker made to stall
+//! (`Stalling`) for 5, 10, 20 and 50 ms once a second; each stem against the same render
+//! without stalls (offline, so no miss of the machine's own shows): SDR over the clip and in
+//! its worst 50 ms window, and the largest step between neighbouring samples within 5 ms of a
+//! late block, next to the stall-free render's largest step at the same places.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+use sift_engine::render::{self, Blocks, Rendered};
+use sift_engine::{Engine, EngineConfig, MaskModel, Mode, StallPattern, Stalling};
+use sift_inference::{catalogue, locations, Device};
+
+use super::{load, looped, seconds_to_frames};
+use crate::statistics::Spread;
+
+/// The model whose stalls are measured: the one `live` runs.
+const MODEL: &str = super::streaming::MODEL;
+/// The host block of the paced renders.
+const BLOCK: usize = 128;
+/// Stall lengths, ms; one stall a second.
+const STALLS_MS: [u64; 4] = [5, 10, 20, 50];
+const EVERY: Duration = Duration::from_secs(1);
+/// The window of the worst-case SDR.
+const WINDOW_SECONDS: f64 = 0.05;
+/// How close to a late block a step counts as the stall's edge.
+const EDGE_SECONDS: f64 = 0.005;
+
+/// One paced render with stalls.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StallRow {
+    stall_ms: u64,
+    concealed: bool,
+    late_samples: usize,
+    /// Per stem: SDR over the clip and in the worst window, dB.
+    global_db: Vec<f64>,
+    worst_db: Vec<f64>,
+    /// The largest step near a late block, and the stall-free render's there, over every stem.
+    edge_step: f32,
+    reference_step: f32,
+}
+
+/// Every stall measurement, in this (child) process.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StallFigures {
+    stems: Vec<String>,
+    rate: u32,
+    seconds: f64,
+    rows: Vec<StallRow>,
+    /// The audio thread's time per block without stalls, with and without concealment, µs.
+    block_us: [(f64, f64); 2],
+}
+
+/// Measures every row on `clip` looped to `seconds`.
+pub fn measure(clip: &[Vec<f32>], rate: u32, seconds: f64) -> Result<StallFigures> {
+    let path = catalogue::resolve(Some(MODEL), locations::binary_dir().as_deref())?;
+    let input = looped(clip, seconds_to_frames(seconds, rate));
+    // Held for the whole measurement, so every render's load shares its session (the process's
+    // model cache) instead of loading the file again.
+    let kept = load(&path, 1, Device::Cpu)?;
+    let model = || load(&path, 1, Device::Cpu);
+    eprintln!("[stalls] {MODEL}: stall-free reference (offline)");
+    let reference = run(model()?, rate, &input, None, true, false)?;
+    let stems = reference.stems.len();
+    let mut block_us = [(0.0, 0.0); 2];
+    for (slot, conceal) in [(0, true), (1, false)] {
+        eprintln!("[stalls] paced, no stalls, concealment {}", if conceal { "on" } else { "off" });
+        let paced = run(model()?, rate, &input, None, conceal, true)?;
+        let times = Spread::of(paced.block_times.iter().map(|t| t.as_secs_f64() * 1e6).collect());
+        block_us[slot] = times.map_or((0.0, 0.0), |t| (t.median, t.p99));
+    }
+    let mut rows = Vec::new();
+    for stall_ms in STALLS_MS {
+        for conceal in [true, false] {
+            eprintln!("[stalls] {stall_ms} ms every second, {}", if conceal { "concealed" } else { "dry fall-back" });
+            let pattern = StallPattern { stall: Duration::from_millis(stall_ms), every: EVERY };
+            let stalled = run(model()?, rate, &input, Some(pattern), conceal, true)?;
+            let scores: Vec<(f64, f64)> =
+                (0..stems).map(|s| global_and_worst(&reference.stems[s], &stalled.stems[s], rate)).collect();
+            let edges = |r: &Rendered| edge_step(r, &stalled.missed_at, rate);
+            rows.push(StallRow {
+                stall_ms,
+                concealed: conceal,
+                late_samples: stalled.missed_samples,
+                global_db: scores.iter().map(|s| s.0).collect(),
+                worst_db: scores.iter().map(|s| s.1).collect(),
+                edge_step: edges(&stalled),
+                reference_step: edges(&reference),
+            });
+        }
+    }
+    Ok(StallFigures { stems: kept.spec().stems.clone(), rate, seconds, rows, block_us })
+}
+
+/// Renders `input` in `live` with `model`: paced in real time (with `stalls`) or offline.
+fn run(
+    model: Box<dyn MaskModel>,
+    rate: u32,
+    input: &[Vec<f32>],
+    stalls: Option<StallPattern>,
+    conceal: bool,
+    paced: bool,
+) -> Result<Rendered> {
+    // Not fitted to the machine, so the paced and the offline render run the same schedule.
+    let config = EngineConfig::new(rate, BLOCK).mode(Mode::Live).realtime(paced).conceal(conceal);
+    let model = match stalls {
+        Some(pattern) => Box::new(Stalling::new(model, pattern)),
+        None => model,
+    };
+    let (_engine, mut processor) = Engine::start(model, config)?;
+    let mut rendered = render::render(&mut processor, input, rate, &Blocks::Fixed(BLOCK), paced, |_| {});
+    // Late blocks in input samples, like the stems.
+    let latency = processor.latency();
+    rendered.missed_at.iter_mut().for_each(|at| *at = at.saturating_sub(latency));
+    Ok(rendered)
+}
+
+/// SDR over the clip and in its worst window with signal, dB (`[channel][sample]` each).
+fn global_and_worst(reference: &[Vec<f32>], estimate: &[Vec<f32>], rate: u32) -> (f64, f64) {
+    let sdr = |range: std::ops::Range<usize>| {
+        let (mut signal, mut error) = (1e-12f64, 1e-12f64);
+        for (r, e) in reference.iter().zip(estimate) {
+            for i in range.clone() {
+                signal += f64::from(r[i]).powi(2);
+                error += f64::from(r[i] - e[i]).powi(2);
+            }
+        }
+        10.0 * (signal / error).log10()
+    };
+    let len = reference[0].len();
+    let window = seconds_to_frames(WINDOW_SECONDS, rate);
+    let worst = (0..len / window)
+        .map(|w| w * window..(w + 1) * window)
+        .filter(|range| reference.iter().any(|c| c[range.clone()].iter().any(|x| x.abs() > 1e-3)))
+        .map(sdr)
+        .fold(f64::INFINITY, f64::min);
+    (sdr(0..len), worst)
+}
+
+/// The largest step between neighbouring samples of any stem and channel of `rendered` within
+/// [`EDGE_SECONDS`] of a block in `late` (positions in input samples).
+fn edge_step(rendered: &Rendered, late: &[usize], rate: u32) -> f32 {
+    let edge = seconds_to_frames(EDGE_SECONDS, rate);
+    let mut step = 0.0f32;
+    for channel in rendered.stems.iter().flatten() {
+        for &at in late {
+            let len = channel.len();
+            let range = at.saturating_sub(edge).min(len)..(at + BLOCK + edge).min(len);
+            for w in channel[range].windows(2) {
+                step = step.max((w[1] - w[0]).abs());
+            }
+        }
+    }
+    step
+}
+
+/// The stall table.
+pub fn print(f: &StallFigures) {
+    println!(
+        "\nStalls: `{MODEL}` in `live`, paced at {BLOCK}-sample blocks for {:.0} s of the demo mixture, the worker \
+         stalled once a second (`Stalling`, as `sift separate --realtime --stall MS/1000`); each stem against \
+         the stall-free render: SDR over the clip / in its worst 50 ms window (dB), and the largest sample step \
+         within 5 ms of a late block (the stall-free render's at the same places in brackets).\n",
+        f.seconds
+    );
+    let stems = f.stems.join(" | ");
+    println!("| stall | late samples | {stems} | largest step at edges |");
+    println!("|---|--:|{}--:|", "--:|".repeat(f.stems.len()));
+    for row in &f.rows {
+        let scores: Vec<String> =
+            row.global_db.iter().zip(&row.worst_db).map(|(g, w)| format!("{g:.1} / {w:.1}")).collect();
+        println!(
+            "| {} ms, {} | {} | {} | {:.3} ({:.3}) |",
+            row.stall_ms,
+            if row.concealed { "concealed" } else { "dry fall-back" },
+            row.late_samples,
+            scores.join(" | "),
+            row.edge_step,
+            row.reference_step
+        );
+    }
+    let block_ms = BLOCK as f64 * 1000.0 / f64::from(f.rate);
+    let [(on_median, on_p99), (off_median, off_p99)] = f.block_us;
+    println!(
+        "\nThe audio thread per {BLOCK}-sample block without stalls: {on_median:.1} µs median, {on_p99:.1} µs p99 with \
+         concealment; {off_median:.1} / {off_p99:.1} µs without: {:.1} % / {:.1} % of the block's {block_ms:.2} ms added.",
+        (on_median - off_median) / (block_ms * 10.0),
+        (on_p99 - off_p99) / (block_ms * 10.0),
+    );
+}
