@@ -8,7 +8,9 @@
 //!    the CLAP host (`tests/clap-host`); then the CLAP host's audio tests on a debug plugin that
 //!    aborts if its `process()` allocates (`alloc_check`);
 //! 3. the CLAP host's tests built for Windows, under Wine, on the Windows `sift.clap`
-//!    (`windows::host_tests`), then the Linux plugin opening the project the Windows one saved;
+//!    (`windows::host_tests`), then the Linux plugin opening the project the Windows one saved,
+//!    then the VST3 host's tests (`tests/vst3-host`) under Wine on the Windows `sift.vst3`
+//!    (`windows::vst3_host_tests`);
 //! 4. `tests/hosts/run.sh`: DawDreamer and pedalboard load the VST3 bundle under Xvfb;
 //! 5. `model/training/tests`: the training pipeline (`training_tests`).
 //!
@@ -76,6 +78,8 @@ pub fn run(paths: &Paths) -> Result<()> {
         .args(["test", "-p", "sift-clap-host", "--test", "params_state", windows::host_tests::STATE_TEST])
         .env("SIFT_STATE_FROM_OTHER_PLATFORM", "1");
     let windows_state = run_for_status(&mut tested(state_test))?;
+    println!("==> the VST3 test host's tests on Windows (tests/vst3-host built for Windows, under Wine)");
+    let windows_vst3 = windows::vst3_host_tests::run(paths)?;
 
     println!("==> tests/hosts/run.sh (DawDreamer and pedalboard, VST3)");
     let mut host_tests = command(paths, "bash");
@@ -85,10 +89,17 @@ pub fn run(paths: &Paths) -> Result<()> {
     println!("==> model/training/tests (the training pipeline, Debian's PyTorch)");
     let training = training_tests::run_tests(paths)?;
 
-    if rust != 0 || allocs != 0 || windows_hosts != 0 || windows_state != 0 || hosts != 0 || training != 0 {
+    if rust != 0
+        || allocs != 0
+        || windows_hosts != 0
+        || windows_state != 0
+        || windows_vst3 != 0
+        || hosts != 0
+        || training != 0
+    {
         eprintln!(
             "\nFAILED: cargo test exited {rust}, the allocation-checked plugin's tests {allocs}, the Windows CLAP host tests {windows_hosts}, the Windows project \
-             on Linux {windows_state}, host tests exited {hosts}, training tests exited {training}"
+             on Linux {windows_state}, the Windows VST3 host tests {windows_vst3}, host tests exited {hosts}, training tests exited {training}"
         );
         std::process::exit(1);
     }

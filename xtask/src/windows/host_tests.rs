@@ -8,6 +8,7 @@ use crate::process::{self, run_for_status};
 use crate::python;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// The host's test package.
 const PACKAGE: &str = "sift-clap-host";
@@ -28,41 +29,53 @@ pub fn state_exchange(paths: &Paths) -> Result<PathBuf> {
 /// `state_exchange`, from [`state_exchange`]) and returns the exit status: 0 when every one
 /// passed.
 pub fn run(paths: &Paths, state_exchange: &Path) -> Result<i32> {
-    let executables = build(paths)?;
+    let executables = build(paths, PACKAGE)?;
     let models = test_models(paths)?;
     let windows = paths.windows_bundle();
-    let mut failed = 0;
-    for exe in &executables {
-        println!("==> {} under Wine", crate::bundle::shown(paths, exe));
-        let mut cmd = wine::wine(paths);
-        cmd.arg(exe)
-            .current_dir(&paths.root)
-            .env("SIFT_CLAP", wine::windows_path(&windows.join("sift.clap")))
+    run_under_wine(paths, &executables, "CLAP host", |cmd| {
+        cmd.env("SIFT_CLAP", wine::windows_path(&windows.join("sift.clap")))
             .env("SIFT_EVAL_DIR", wine::windows_path(&paths.eval_data()))
             .env("SIFT_TEST_MODELS", wine::windows_path(&models))
             .env("SIFT_STATE_EXCHANGE", wine::windows_path(state_exchange))
             .env("SIFT_STATE_FROM_OTHER_PLATFORM", "1");
+    })
+}
+
+/// Runs each of a host's test `executables` (`what`, for the summary) under Wine from the
+/// repository root, with the environment `configure` adds; returns 0 when every one passed.
+pub(super) fn run_under_wine(
+    paths: &Paths,
+    executables: &[PathBuf],
+    what: &str,
+    configure: impl Fn(&mut Command),
+) -> Result<i32> {
+    let mut failed = 0;
+    for exe in executables {
+        println!("==> {} under Wine", crate::bundle::shown(paths, exe));
+        let mut cmd = wine::wine(paths);
+        cmd.arg(exe).current_dir(&paths.root);
+        configure(&mut cmd);
         if run_for_status(&mut cmd)? != 0 {
             failed += 1;
         }
     }
     if failed > 0 {
-        eprintln!("{failed} of the CLAP host's {} test executables failed on Windows", executables.len());
+        eprintln!("{failed} of the {what}'s {} test executables failed on Windows", executables.len());
     }
     Ok(i32::from(failed > 0))
 }
 
-/// `cargo test --no-run` of the host for Windows; the test executables it wrote.
-fn build(paths: &Paths) -> Result<Vec<PathBuf>> {
-    println!("==> building the CLAP test host's tests for {}", super::TARGET);
+/// `cargo test --no-run` of the test host `package` for Windows; the test executables it wrote.
+pub(super) fn build(paths: &Paths, package: &str) -> Result<Vec<PathBuf>> {
+    println!("==> building the tests of {package} for {}", super::TARGET);
     let mut cargo = super::cargo(paths, "test", "std,panic_abort,test")?;
-    cargo.args(["--no-run", "-p", PACKAGE, "--message-format=json-render-diagnostics"]);
+    cargo.args(["--no-run", "-p", package, "--message-format=json-render-diagnostics"]);
     cargo.stdout(std::process::Stdio::piped());
     println!("    $ {}", process::display(&cargo));
     let output = cargo.output().context("could not run Debian's cargo")?;
-    anyhow::ensure!(output.status.success(), "the CLAP host does not build for Windows: see the errors above");
+    anyhow::ensure!(output.status.success(), "{package} does not build for Windows: see the errors above");
     let executables = test_executables(&String::from_utf8_lossy(&output.stdout));
-    anyhow::ensure!(!executables.is_empty(), "cargo built no test executable of {PACKAGE}");
+    anyhow::ensure!(!executables.is_empty(), "cargo built no test executable of {package}");
     Ok(executables)
 }
 

@@ -25,6 +25,7 @@
 //! small enough to sit inside each bundle, so every plugin loads its own copy by absolute path.
 
 pub mod host_tests;
+pub mod vst3_host_tests;
 pub mod wine;
 
 use crate::paths::{Paths, ORT_VERSION};
