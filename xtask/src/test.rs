@@ -10,7 +10,7 @@
 //! 3. the CLAP host's tests built for Windows, under Wine, on the Windows `sift.clap`
 //!    (`windows::host_tests`), then the Linux plugin opening the project the Windows one saved,
 //!    then the VST3 host's tests (`tests/vst3-host`) under Wine on the Windows `sift.vst3`
-//!    (`windows::vst3_host_tests`);
+//!    (`windows::vst3_host_tests`), then the Windows editor under Wine (`windows::editor_test`);
 //! 4. `tests/hosts/run.sh`: DawDreamer and pedalboard load the VST3 bundle under Xvfb;
 //! 5. `model/training/tests`: the training pipeline (`training_tests`).
 //!
@@ -57,7 +57,8 @@ pub fn run(paths: &Paths) -> Result<()> {
     };
     println!("==> cargo test --workspace");
     let mut cargo_test = cargo(paths);
-    cargo_test.args(["test", "--workspace"]);
+    // Every test binary runs even after one fails, so one failure never hides another.
+    cargo_test.args(["test", "--workspace", "--no-fail-fast"]);
     let rust = run_for_status(&mut tested(cargo_test))?;
 
     println!("==> the CLAP host's audio tests on a debug plugin that aborts if process() allocates");
@@ -80,6 +81,8 @@ pub fn run(paths: &Paths) -> Result<()> {
     let windows_state = run_for_status(&mut tested(state_test))?;
     println!("==> the VST3 test host's tests on Windows (tests/vst3-host built for Windows, under Wine)");
     let windows_vst3 = windows::vst3_host_tests::run(paths)?;
+    println!("==> the Windows editor under Wine on Xvfb, its picture checked from Linux (windows::editor_test)");
+    let windows_editor = windows::editor_test::run(paths)?;
 
     println!("==> tests/hosts/run.sh (DawDreamer and pedalboard, VST3)");
     let mut host_tests = command(paths, "bash");
@@ -94,12 +97,13 @@ pub fn run(paths: &Paths) -> Result<()> {
         || windows_hosts != 0
         || windows_state != 0
         || windows_vst3 != 0
+        || windows_editor != 0
         || hosts != 0
         || training != 0
     {
         eprintln!(
             "\nFAILED: cargo test exited {rust}, the allocation-checked plugin's tests {allocs}, the Windows CLAP host tests {windows_hosts}, the Windows project \
-             on Linux {windows_state}, the Windows VST3 host tests {windows_vst3}, host tests exited {hosts}, training tests exited {training}"
+             on Linux {windows_state}, the Windows VST3 host tests {windows_vst3}, the Windows editor test {windows_editor}, host tests exited {hosts}, training tests exited {training}"
         );
         std::process::exit(1);
     }

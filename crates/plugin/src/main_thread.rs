@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use nice_plug::prelude::*;
 
-use sift_engine::{Engine, EngineConfig, MaskModel, Mode, ModelSpec, PassThrough, Scheduling};
+use sift_engine::{Engine, EngineConfig, EngineError, MaskModel, Mode, ModelSpec, PassThrough, Scheduling, HOST_RATES};
 use sift_inference::{catalogue, OnnxModel, SessionOptions};
 
 use super::audio_thread::{AudioThread, Restarts, TransportWatch};
@@ -51,8 +51,11 @@ impl MainThread {
     /// pass-through on the default grid, so the host gets the dry signal with the latency it
     /// was told, and the reason is logged. An engine that cannot start with the model (a rate
     /// it cannot resample) falls back to a pass-through at the host's own rate, with the
-    /// reason in the editor's status. Only a rate outside [`sift_engine::HOST_RATES`] fails
-    /// (`None`).
+    /// reason in the editor's status. A rate outside [`sift_engine::HOST_RATES`] (the VST3
+    /// validator asks for 1,234,567.8 Hz) gets a pass-through too, on an engine clocked at the
+    /// nearest rate it runs at: a pass-through delays whole samples whatever their rate, so the
+    /// output is the input exactly the reported latency later. Only an engine that cannot
+    /// start at all (its worker thread) fails (`None`).
     pub fn activate<P: Plugin>(
         &mut self,
         layout: &AudioIOLayout,
@@ -61,11 +64,28 @@ impl MainThread {
     ) -> Option<AudioThread> {
         self.stop();
         let channels = layout.main_input_channels.map_or(2, |c| c.get() as usize).clamp(1, 2);
-        let rate = config.sample_rate.round() as u32;
+        let host_rate = config.sample_rate.round() as u32;
+        // The rate the engine is clocked at: the host's, or outside the engine's range the
+        // nearest it runs at, with a pass-through on that rate's grid (no resampling).
+        let rate = host_rate.clamp(*HOST_RATES.start(), *HOST_RATES.end());
         let max_block = config.max_buffer_size.max(1) as usize;
         let params = self.shared.params.clone();
         let mode: Mode = params.mode.value().into();
-        let model = self.model(mode);
+        let (model, device) = if rate == host_rate {
+            (self.model(mode), self.device)
+        } else {
+            nice_warn!("Sift passes audio through: the host's sample rate of {host_rate} Hz is outside 1 to 768 kHz");
+            self.model_info = ModelInfo {
+                problem: Some(format!(
+                    "Cannot separate at {host_rate} Hz (Sift runs at 1 to 768 kHz); passing audio through unprocessed"
+                )),
+                detail: EngineError::SampleRate(host_rate).to_string(),
+                ..ModelInfo::default()
+            };
+            let dry = PassThrough::new(ModelSpec { sample_rate: rate, ..ModelSpec::default_grid() });
+            // No model to load for the Device parameter: the audio thread must not ask for one.
+            (Box::new(dry) as Box<dyn MaskModel>, params.device.value())
+        };
         // Fitted to the machine whatever the process mode: the latency must not change between
         // playing and a bounce (DawDreamer and others activate offline to render).
         let engine_config = EngineConfig::new(rate, max_block)
@@ -116,7 +136,7 @@ impl MainThread {
         }
         info.worker = Some(engine.worker_scheduling().clone());
         let budget_micros = (engine.schedule().new * spec.hop) as f64 / spec.sample_rate.max(1) as f64 * 1e6;
-        self.shared.status.activated(info, &roles, mode, latency_ms, budget_micros.round() as u32, rate);
+        self.shared.status.activated(info, &roles, mode, latency_ms, budget_micros.round() as u32, host_rate);
         self.shared.loader.engine_started(engine.model_inbox());
         self.engine = Some(engine);
         Some(AudioThread {
@@ -127,7 +147,7 @@ impl MainThread {
             channels,
             latencies,
             other_model,
-            device: self.device,
+            device,
             restarts: Restarts::new(latency),
             input: block(channels),
             stems: block(spec.stem_count() * channels),

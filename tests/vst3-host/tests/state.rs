@@ -51,3 +51,56 @@ fn a_saved_state_restores_every_parameter_and_a_muted_vocals_stays_muted() {
     let (d, _) = peak_diff_delayed(out.main(), &input, latency, 0..input[0].len() + latency);
     assert!(db(d) > -20.0, "the remix is still the whole mix ({:.1} dBFS from it) with Vocals muted", db(d));
 }
+
+/// A host that sets parameters on the controller while the plugin processes, without sending
+/// them to `process()`, and saves right away (Ardour does; so does Steinberg's validator in
+/// *Parameter Bypass persistence*): the controller, the saved state and the audio all have the
+/// new values at once. nice-plug's wrapper used to answer `kResultOk` and change nothing.
+#[test]
+fn parameters_set_on_the_controller_while_processing_are_saved_and_heard() {
+    let mut plugin = Plugin::new(SIFT).unwrap();
+    let (mute, gain, bypass) = (plugin.param("Vocals Mute"), plugin.param("Drums Gain"), plugin.param("Bypass"));
+    plugin.activate(44_100.0, 512, Mode::Realtime).unwrap();
+    let input = sift_test_support::test_signal(44_100, 7);
+    let blocks = |from: usize, to: usize| -> Vec<Vec<f32>> { input.iter().map(|c| c[from..to].to_vec()).collect() };
+    let mut out: Vec<Vec<Vec<f32>>> = plugin.outputs().iter().map(|b| vec![Vec::new(); b.channels as usize]).collect();
+    let mut play = |plugin: &mut Plugin, from: usize, to: usize| {
+        for start in (from..to).step_by(512) {
+            let block = blocks(start, (start + 512).min(to));
+            let refs: Vec<&[f32]> = block.iter().map(|c| c.as_slice()).collect();
+            plugin.process_block(&refs, &mut out, &[]).unwrap();
+        }
+    };
+    play(&mut plugin, 0, 8_192);
+
+    let changed = [(mute.id, 1.0), (gain.id, 0.25), (bypass.id, 1.0), (bypass.id, 0.0)];
+    for (id, value) in changed {
+        plugin.set_param(id, value).unwrap();
+        assert_eq!(plugin.get_param(id), value, "while processing, parameter {id} did not take {value}");
+    }
+    let state = plugin.save_state().unwrap();
+    let mut opened = Plugin::new(SIFT).unwrap();
+    opened.load_state(&state).unwrap();
+    for (id, value) in [(mute.id, 1.0), (gain.id, 0.25), (bypass.id, 0.0)] {
+        assert_eq!(
+            opened.get_param(id),
+            value,
+            "parameter {id} set while processing was saved as {}",
+            opened.get_param(id)
+        );
+    }
+
+    // The processor has them too (the host never sent them to process()): after the mixer's
+    // ramp the Vocals bus is silent, and the values stay as set.
+    play(&mut plugin, 8_192, 44_100);
+    let vocals = sift_clap_host::peak(&[&out[1][0], &out[1][1]]);
+    assert_eq!(
+        vocals,
+        0.0,
+        "the Vocals bus still plays ({:.1} dBFS) after Vocals Mute was set",
+        sift_clap_host::db(vocals)
+    );
+    for (id, value) in [(mute.id, 1.0), (gain.id, 0.25), (bypass.id, 0.0)] {
+        assert_eq!(plugin.get_param(id), value, "processing changed parameter {id} back");
+    }
+}

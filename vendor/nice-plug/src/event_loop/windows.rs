@@ -20,6 +20,7 @@ use windows::core::PCSTR;
 
 use super::{BackgroundThread, EventLoop, MainThreadExecutor};
 use crate::nice_debug_assert_failure;
+use crate::nice_error;
 use crate::util::permit_alloc;
 
 /// The custom message ID for our notify event. If the hidden event loop window receives this, then
@@ -46,8 +47,10 @@ pub(crate) struct WindowsEventLoop<T, E> {
     main_thread_id: ThreadId,
 
     /// An invisible window that we can post a message to when we need to do something on the main
-    /// thread. The host's message loop will then cause our message to be proceeded.
-    message_window: HwndWrapper,
+    /// thread. The host's message loop will then cause our message to be proceeded. `None` where
+    /// it could not be created (a process without a desktop, e.g. Wine without a display): the
+    /// plugin still loads, and tasks for the main thread from other threads are dropped.
+    message_window: Option<HwndWrapper>,
     /// The unique class for the message window, we'll clean this up together with the window.
     message_window_class_name: CString,
     /// A queue of tasks that still need to be performed. When something gets added to this queue
@@ -131,13 +134,25 @@ where
                 //       be able to call this and deallocate it later
                 Some(Box::into_raw(Box::new(callback)) as *const c_void),
             )
-        }
-        .unwrap();
+        };
+        // Sift: a failed window creation used to `unwrap()` here, inside `createInstance`, which
+        // cannot unwind: the host aborted. The callback box leaks in that case (once, in an
+        // environment that is already broken), since the window procedure may have taken it.
+        let message_window = match window {
+            Ok(window) => Some(HwndWrapper(window)),
+            Err(err) => {
+                nice_error!(
+                    "Could not create the event loop's message window ({err}); tasks for the GUI \
+                     thread from other threads will be dropped"
+                );
+                None
+            }
+        };
 
         Self {
             executor: executor.clone(),
             main_thread_id: thread::current().id(),
-            message_window: HwndWrapper(window),
+            message_window,
             message_window_class_name: class_name,
             tasks_sender,
             background_thread: BackgroundThread::get_or_create(executor),
@@ -155,13 +170,16 @@ where
 
             true
         } else {
+            let Some(message_window) = &self.message_window else {
+                return false;
+            };
             let success = self.tasks_sender.try_send(task).is_ok();
             if success {
                 // Instead of polling on a timer, we can just wake up the window whenever there's a
                 // new message.
                 unsafe {
                     let _ = PostMessageA(
-                        Some(self.message_window.0),
+                        Some(message_window.0),
                         NOTIFY_MESSAGE_ID,
                         WPARAM(0),
                         LPARAM(0),
@@ -186,9 +204,11 @@ where
 
 impl<T, E> Drop for WindowsEventLoop<T, E> {
     fn drop(&mut self) {
-        unsafe {
-            let _ = DestroyWindow(self.message_window.0);
-        };
+        if let Some(window) = &self.message_window {
+            unsafe {
+                let _ = DestroyWindow(window.0);
+            };
+        }
         unsafe {
             let _ = UnregisterClassA(
                 PCSTR(self.message_window_class_name.as_bytes_with_nul().as_ptr()),

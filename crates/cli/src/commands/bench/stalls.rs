@@ -3,10 +3,15 @@
 //! the audio thread.
 //!
 //! Paced `live` renders of Sift's own model at 128-sample blocks, with the worker made to stall
-//! (`Stalling`) for 5, 10, 20 and 50 ms once a second; each stem against the same render
-//! without stalls (offline, so no miss of the machine's own shows): SDR over the clip and in
-//! its worst 50 ms window, and the largest step between neighbouring samples within 5 ms of a
-//! late block, next to the stall-free render's largest step at the same places.
+//! (`Stalling`) for 5 to 500 ms once a second; each stem against the same render without stalls
+//! (offline, so no miss of the machine's own shows): SDR over the clip and in its worst 50 ms
+//! window, and the largest step between neighbouring samples within 5 ms of a late block, next
+//! to the stall-free render's largest step at the same places. The long stalls show how far
+//! held masks beat the dry signal, which is what the hold limit (`conceal::HOLD_LIMIT_SECONDS`)
+//! rests on.
+//!
+//! Then the cost: the audio thread's time per block, paced without stalls, with and without
+//! concealment, for each shipped model in `live` at 64 to 1024-sample blocks.
 
 use std::time::Duration;
 
@@ -24,7 +29,12 @@ const MODEL: &str = super::streaming::MODEL;
 /// The host block of the paced renders.
 const BLOCK: usize = 128;
 /// Stall lengths, ms; one stall a second.
-const STALLS_MS: [u64; 4] = [5, 10, 20, 50];
+const STALLS_MS: [u64; 7] = [5, 10, 20, 50, 100, 250, 500];
+/// The models and host blocks of the cost table.
+const COST_MODELS: [&str; 2] = [catalogue::DEFAULT_MODEL, MODEL];
+const COST_BLOCKS: [usize; 5] = [64, 128, 256, 512, 1024];
+/// Seconds of each paced render of the cost table.
+const COST_SECONDS: f64 = 5.0;
 const EVERY: Duration = Duration::from_secs(1);
 /// The window of the worst-case SDR.
 const WINDOW_SECONDS: f64 = 0.05;
@@ -52,8 +62,17 @@ pub struct StallFigures {
     rate: u32,
     seconds: f64,
     rows: Vec<StallRow>,
-    /// The audio thread's time per block without stalls, with and without concealment, µs.
-    block_us: [(f64, f64); 2],
+    costs: Vec<CostRow>,
+}
+
+/// The audio thread's time per block of one model and block size, paced without stalls.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CostRow {
+    model: String,
+    block: usize,
+    /// Median and p99 per block, µs: with concealment, then without.
+    concealed_us: (f64, f64),
+    dry_us: (f64, f64),
 }
 
 /// Measures every row on `clip` looped to `seconds`.
@@ -65,21 +84,14 @@ pub fn measure(clip: &[Vec<f32>], rate: u32, seconds: f64) -> Result<StallFigure
     let kept = load(&path, 1, Device::Cpu)?;
     let model = || load(&path, 1, Device::Cpu);
     eprintln!("[stalls] {MODEL}: stall-free reference (offline)");
-    let reference = run(model()?, rate, &input, None, true, false)?;
+    let reference = run(model()?, rate, &input, None, true, false, BLOCK)?;
     let stems = reference.stems.len();
-    let mut block_us = [(0.0, 0.0); 2];
-    for (slot, conceal) in [(0, true), (1, false)] {
-        eprintln!("[stalls] paced, no stalls, concealment {}", if conceal { "on" } else { "off" });
-        let paced = run(model()?, rate, &input, None, conceal, true)?;
-        let times = Spread::of(paced.block_times.iter().map(|t| t.as_secs_f64() * 1e6).collect());
-        block_us[slot] = times.map_or((0.0, 0.0), |t| (t.median, t.p99));
-    }
     let mut rows = Vec::new();
     for stall_ms in STALLS_MS {
         for conceal in [true, false] {
             eprintln!("[stalls] {stall_ms} ms every second, {}", if conceal { "concealed" } else { "dry fall-back" });
             let pattern = StallPattern { stall: Duration::from_millis(stall_ms), every: EVERY };
-            let stalled = run(model()?, rate, &input, Some(pattern), conceal, true)?;
+            let stalled = run(model()?, rate, &input, Some(pattern), conceal, true, BLOCK)?;
             let scores: Vec<(f64, f64)> =
                 (0..stems).map(|s| global_and_worst(&reference.stems[s], &stalled.stems[s], rate)).collect();
             let edges = |r: &Rendered| edge_step(r, &stalled.missed_at, rate);
@@ -94,10 +106,27 @@ pub fn measure(clip: &[Vec<f32>], rate: u32, seconds: f64) -> Result<StallFigure
             });
         }
     }
-    Ok(StallFigures { stems: kept.spec().stems.clone(), rate, seconds, rows, block_us })
+    let mut costs = Vec::new();
+    for name in COST_MODELS {
+        let path = catalogue::resolve(Some(name), locations::binary_dir().as_deref())?;
+        let _kept = load(&path, 1, Device::Cpu)?;
+        let input = looped(clip, seconds_to_frames(COST_SECONDS, rate));
+        for block in COST_BLOCKS {
+            eprintln!("[stalls] cost: {name}, {block}-sample blocks, paced {COST_SECONDS} s, concealment on and off");
+            let mut spread = [(0.0, 0.0); 2];
+            for (slot, conceal) in [(0, true), (1, false)] {
+                let paced = run(load(&path, 1, Device::Cpu)?, rate, &input, None, conceal, true, block)?;
+                let times = Spread::of(paced.block_times.iter().map(|t| t.as_secs_f64() * 1e6).collect());
+                spread[slot] = times.map_or((0.0, 0.0), |t| (t.median, t.p99));
+            }
+            costs.push(CostRow { model: name.to_owned(), block, concealed_us: spread[0], dry_us: spread[1] });
+        }
+    }
+    Ok(StallFigures { stems: kept.spec().stems.clone(), rate, seconds, rows, costs })
 }
 
-/// Renders `input` in `live` with `model`: paced in real time (with `stalls`) or offline.
+/// Renders `input` in `live` with `model` in `block`-sample blocks: paced in real time (with
+/// `stalls`) or offline.
 fn run(
     model: Box<dyn MaskModel>,
     rate: u32,
@@ -105,15 +134,16 @@ fn run(
     stalls: Option<StallPattern>,
     conceal: bool,
     paced: bool,
+    block: usize,
 ) -> Result<Rendered> {
     // Not fitted to the machine, so the paced and the offline render run the same schedule.
-    let config = EngineConfig::new(rate, BLOCK).mode(Mode::Live).realtime(paced).conceal(conceal);
+    let config = EngineConfig::new(rate, block).mode(Mode::Live).realtime(paced).conceal(conceal);
     let model = match stalls {
         Some(pattern) => Box::new(Stalling::new(model, pattern)),
         None => model,
     };
     let (_engine, mut processor) = Engine::start(model, config)?;
-    let mut rendered = render::render(&mut processor, input, rate, &Blocks::Fixed(BLOCK), paced, |_| {});
+    let mut rendered = render::render(&mut processor, input, rate, &Blocks::Fixed(block), paced, |_| {});
     // Late blocks in input samples, like the stems.
     let latency = processor.latency();
     rendered.missed_at.iter_mut().for_each(|at| *at = at.saturating_sub(latency));
@@ -184,12 +214,24 @@ pub fn print(f: &StallFigures) {
             row.reference_step
         );
     }
-    let block_ms = BLOCK as f64 * 1000.0 / f64::from(f.rate);
-    let [(on_median, on_p99), (off_median, off_p99)] = f.block_us;
     println!(
-        "\nThe audio thread per {BLOCK}-sample block without stalls: {on_median:.1} µs median, {on_p99:.1} µs p99 with \
-         concealment; {off_median:.1} / {off_p99:.1} µs without: {:.1} % / {:.1} % of the block's {block_ms:.2} ms added.",
-        (on_median - off_median) / (block_ms * 10.0),
-        (on_p99 - off_p99) / (block_ms * 10.0),
+        "\nThe audio thread's time per block in `live`, paced {COST_SECONDS:.0} s without stalls: median / p99 µs \
+         with concealment, without it, and what concealment adds as a share of the block's duration.\n"
     );
+    println!("| model | block | concealed (µs) | dry fall-back (µs) | added, median / p99 |");
+    println!("|---|--:|--:|--:|--:|");
+    for c in &f.costs {
+        let block_us = c.block as f64 * 1e6 / f64::from(f.rate);
+        println!(
+            "| {} | {} | {:.1} / {:.1} | {:.1} / {:.1} | {:.1} % / {:.1} % |",
+            c.model,
+            c.block,
+            c.concealed_us.0,
+            c.concealed_us.1,
+            c.dry_us.0,
+            c.dry_us.1,
+            100.0 * (c.concealed_us.0 - c.dry_us.0) / block_us,
+            100.0 * (c.concealed_us.1 - c.dry_us.1) / block_us,
+        );
+    }
 }

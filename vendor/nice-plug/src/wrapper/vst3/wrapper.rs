@@ -767,12 +767,11 @@ impl<P: Vst3Plugin> IEditControllerTrait for Wrapper<P> {
     }
 
     unsafe fn setParamNormalized(&self, id: ParamID, value: ParamValue) -> tresult {
-        // If the plugin is currently processing audio, then this parameter change will also be sent
-        // to the process function
-        if self.inner.is_processing.load(Ordering::SeqCst) {
-            return kResultOk;
-        }
-
+        // Set at once, processing or not (Sift's fix): a host may set a parameter on the
+        // controller without also sending it to `process()`, and then `getParamNormalized()` and
+        // `getState()` right after must see the new value, or a project saved now loses it.
+        // Parameter values and smoothers are atomics, as `setState()` (also called at any time)
+        // relies on; a change the host also sends to `process()` then finds the value set.
         let sample_rate = self
             .inner
             .current_buffer_config
