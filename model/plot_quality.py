@@ -23,10 +23,13 @@ MODE_ORDER = {"live": 0, "balanced": 1, "studio": 2}
 
 
 def score(value):
-    """`sift eval` writes a number, or "inf"/"-inf"/"nan" (JSON has no infinities)."""
+    """`sift eval` writes a number, or "inf"/"-inf"/"nan" (JSON has no infinities); a silent
+    reference stem's -inf (its leakage is in `silent_reference_leakage_db`, and in
+    `target/eval/means.json` beside the means over the clips) is not plotted."""
     if value is None:
         return math.nan
-    return float(value)
+    value = float(value)
+    return value if math.isfinite(value) else math.nan
 
 
 def series(rows):

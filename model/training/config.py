@@ -2,9 +2,10 @@
 
     cfg = config.load("model/training/configs/bsgru-v13.toml", config.TRAIN, ["--train.steps=1200"])
 
-`configs/train-defaults.toml` (train.py's `[data]`, `[model]`, `[train]`) and
-`configs/render-defaults.toml` (render.py's `[render]`) hold every key with its default; a run's
-file names only what differs, and `--table.key=value` arguments after it override both (the value
+`configs/train-defaults.toml` (train.py's `[data]`, `[model]`, `[train]`),
+`configs/render-defaults.toml` (render.py's `[render]`) and `configs/prepare-defaults.toml`
+(prepare.py's `[prepare]`) hold every key with its default; a run's file names only what
+differs, and `--table.key=value` arguments after it override both (the value
 is read as a TOML value, or else taken as a string: `--train.lr=3e-4`, `--data.root=data/v2`,
 `--data.augment.other.amp=0.5`).
 
@@ -26,6 +27,7 @@ from .stems import STEMS
 CONFIGS = pathlib.Path(__file__).resolve().parent / "configs"
 TRAIN = CONFIGS / "train-defaults.toml"
 RENDER = CONFIGS / "render-defaults.toml"
+PREPARE = CONFIGS / "prepare-defaults.toml"
 PER_STEM = ("data", "augment")   # the table whose sub-tables named after a stem take its keys
 
 TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
@@ -37,8 +39,8 @@ class ConfigError(ValueError):
 
 
 def load(path, defaults, arguments=()):
-    """The effective config of the file `path` over the `defaults` file (`TRAIN` or `RENDER`),
-    with the overrides `arguments` (`--table.key=value` each) applied last."""
+    """The effective config of the file `path` over the `defaults` file (`TRAIN`, `RENDER` or
+    `PREPARE`), with the overrides `arguments` (`--table.key=value` each) applied last."""
     path = pathlib.Path(path)
     layers = [(str(path), _read(path.read_text(), str(path)))]
     layers += [("command line", override) for override in _overrides(arguments)]

@@ -7,7 +7,14 @@ it). Every stem then goes through its own `augment.StemChain` and gain, a stem i
 with probability `silent_stem`, songs may be played faster or slower, and the mix bus may be
 compressed. The mixture is the sum of the stems, always.
 
-`validation_set` gives fixed, unaugmented, coherent examples of the held-out split.
+A second set may be mixed in (`[data] real_root`, `real_share`; run 15 on): prepare.py's real
+recordings (Everything is Remixed's stems, PJS's a cappellas) beside the renders of `root`.
+Each draw takes its song from `real_root` with probability `real_share`, and so does each
+stem drawn from another song (incoherent draws, and a stem the song lacks: a PJS a cappella
+has only vocals), where `real_root` has examples with that stem; every other choice is the
+renders'. Within a set, every example is as likely as any other.
+
+`validation_set` gives fixed, unaugmented, coherent examples of a set's held-out split.
 
 A training set may still be rendering while a run trains on it (render.py appends to the
 manifest as each example is written): `MixDataset` reads the manifest again every
@@ -34,6 +41,25 @@ def load_manifest(root, split):
     text = pathlib.Path(root, split, "manifest.jsonl").read_text()
     lines = text.splitlines() if text.endswith("\n") else text.splitlines()[:-1]
     return [json.loads(line) for line in lines]
+
+
+def write_example(out, split, ex_id, audio, sample_rate):
+    """Write one example's stems `{stem: (2, n) float}` as `<out>/<split>/<ex_id>/<stem>.flac`
+    (24-bit), all scaled by one factor where the loudest peak would pass 0.95, a stem whose
+    peak is under 1e-4 left out (silent); returns their RMS levels in dBFS, the manifest's
+    `rms_db`. The files render.py and prepare.py write."""
+    peak = max(float(np.abs(a).max()) for a in audio.values())
+    scale = 0.95 / peak if peak > 0.95 else 1.0
+    folder = pathlib.Path(out, split, ex_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    levels = {}
+    for stem, a in audio.items():
+        if np.abs(a).max() * scale < 1e-4:
+            continue  # silent: leave the stem out
+        soundfile.write(folder / f"{stem}.flac", (a * scale).T, sample_rate, subtype="PCM_24")
+        levels[stem] = round(20 * float(np.log10(np.sqrt(np.mean(np.square(a * scale)) + 1e-12)
+                                                 + 1e-12)), 2)
+    return levels
 
 
 def read_stem(root, split, example, stem, start, length):
@@ -70,9 +96,12 @@ def read_stem(root, split, example, stem, start, length):
 
 class MixDataset(torch.utils.data.IterableDataset):
     def __init__(self, root, cfg, seed, split="train"):
-        """`cfg`: the `[data]` table of a training config."""
+        """`cfg`: the `[data]` table of a training config; `root` the rendered set (its
+        `real_root`, if set, is mixed in at `real_share`)."""
         super().__init__()
         self.root, self.split, self.cfg, self.seed = root, split, cfg, seed
+        self.roots = [root] + ([cfg["real_root"]] if cfg["real_root"] else [])
+        self.real_share = cfg["real_share"] if cfg["real_root"] else 0.0
         self.sr = cfg["sample_rate"]
         per_stem = {k for k, v in cfg["augment"].items() if isinstance(v, dict)}
         if per_stem - set(STEMS):
@@ -83,10 +112,26 @@ class MixDataset(torch.utils.data.IterableDataset):
         self.reload()
 
     def reload(self):
-        """Read the manifest (again): the examples, and for incoherent draws the examples
-        that have each stem."""
-        self.examples = load_manifest(self.root, self.split)
-        self.pools = {s: [e for e in self.examples if s in e["rms_db"]] for s in STEMS}
+        """Read the manifests (again): each set's examples, and for incoherent draws the
+        examples that have each stem, each example tagged with its set (`_root`)."""
+        self.sets = []
+        for root in self.roots:
+            examples = [{**e, "_root": root} for e in load_manifest(root, self.split)]
+            self.sets.append({"examples": examples,
+                              "pools": {s: [e for e in examples if s in e["rms_db"]]
+                                        for s in STEMS}})
+        self.examples = self.sets[0]["examples"]
+        self.pools = self.sets[0]["pools"]
+
+    def _set(self, rng, stem=None):
+        """The set a choice comes from: the real set with probability `real_share` (for a
+        stem, only where it has examples with that stem), else the renders. With no real set,
+        or a share of 0, no number is drawn: the stream of examples is the renders' alone."""
+        if len(self.sets) > 1 and self.real_share > 0 and rng.random() < self.real_share:
+            real = self.sets[1]
+            if real["examples"] if stem is None else real["pools"][stem]:
+                return real
+        return self.sets[0]
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
@@ -106,7 +151,8 @@ class MixDataset(torch.utils.data.IterableDataset):
         song_ratio = 2 ** (rng.uniform(-1, 1) * cfg["max_speed_semitones"] / 12)
         if rng.random() >= cfg["speed_probability"]:
             song_ratio = 1.0
-        base = self.examples[rng.integers(len(self.examples))]
+        base_set = self._set(rng)
+        base = base_set["examples"][rng.integers(len(base_set["examples"]))]
         stems = []
         for stem in STEMS:
             if rng.random() < cfg["silent_stem"]:
@@ -115,12 +161,13 @@ class MixDataset(torch.utils.data.IterableDataset):
             example, ratio = base, song_ratio
             # incoherent: another song; also when the song has no such stem (OpenMSX: vocals)
             if not coherent or stem not in base["rms_db"]:
-                example = self.pools[stem][rng.integers(len(self.pools[stem]))]
+                pool = self._set(rng, stem)["pools"][stem]
+                example = pool[rng.integers(len(pool))]
                 if not coherent and rng.random() < cfg["speed_probability"]:
                     ratio = 2 ** (rng.uniform(-1, 1) * cfg["max_speed_semitones"] / 12)
             total = int(example["seconds"] * self.sr)
             start = int(rng.integers(0, max(1, total - n_read)))
-            x = read_stem(self.root, self.split, example, stem, start, n_read)
+            x = read_stem(example["_root"], self.split, example, stem, start, n_read)
             # every stem starts from the same loudness (renders differ by 20 dB and more:
             # quiet drums would teach little), then gets its random gain
             x *= np.float32(10 ** ((cfg["stem_rms_db"] - example["rms_db"][stem]) / 20))

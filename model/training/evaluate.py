@@ -1,43 +1,122 @@
 """SDR of a checkpoint: `python -m model.training.evaluate data/runs/bsgru-v2/best.pt`
 
-Prints per-stem SDR (global, and the median over 1 s windows, the figure MUSDB18 papers quote)
-on the held-out synthetic renders (each song's own balance, and every stem at the training
-mixes' starting RMS) and, for information only, on the real clips: the evaluation clip
-(`../shared/eval/musdb18-preview-80s-rock`) and the demo (`demo/falcon69`, from
-`cargo xtask setup`), never used for training or model selection.
+Prints, as JSON on stdout (and the real clips' table in Markdown on stderr):
+
+* the held-out synthetic renders: per-stem median SDR (each song's own balance, and every stem
+  at the training mixes' starting RMS);
+* beside them, **every real clip**: each folder of `../shared/eval/` that holds a `mixture.wav`
+  (80s Rock, ssr-rohaar, ssr-las_vegas_tango, ssr-how_will_i_know; read their READMEs) and the
+  demo clip (`demo/falcon69`, from `cargo xtask setup`), never used for training. Per clip, each
+  stem's global SDR (and the median over 1 s windows, the figure MUSDB18 papers quote); and
+  `real`, the summary that judges a model (`real_summary`): each stem's mean over the clips,
+  each clip's mean over its stems, and `mean`, the mean over the clips of the clip means (the
+  figure of issue 30's table and of every run config's ship rule since run 15). A reference
+  stem that is silent (ssr-how_will_i_know has no drums) has no SDR: it is scored as leakage,
+  the estimate's energy against the mixture's in dB (`metrics.leakage_db`), reported beside
+  the means and left out of them.
 
 For each real clip it also prints where each reference stem's energy goes (`leakage`): the
 share of stem j's STFT energy that output i's mask passes, per frequency band. That is what
 says *why* a stem scores low (the kick's low end taken for bass, a voice's upper harmonics
 taken for `other`), which SDR alone does not; and, for the bass below 172 Hz, how much of its
-error falls where the kick is loud (`low_end`).
+error falls where the kick is loud (`low_end`; on clips with both a bass and drums).
 """
 import argparse
 import json
 import pathlib
+import sys
 
 import numpy as np
 import soundfile
 import torch
 
 from . import config, dataset
-from .metrics import sdr, windowed_sdr
+from .metrics import is_silent, leakage_db, sdr, windowed_sdr
 from .model import Separator
 from .stems import STEMS
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-REAL_CLIPS = {"eval_clip": REPO.parent / "shared/eval/musdb18-preview-80s-rock",
-              "demo_clip": REPO / "demo/falcon69"}
+SHARED_EVAL = REPO.parent / "shared/eval"      # the real multitracks, one folder per clip
+DEMO_CLIP = REPO / "demo/falcon69"              # the demo's stems (`cargo xtask setup`)
+EVAL_CLIP = SHARED_EVAL / "musdb18-preview-80s-rock"   # export.py's check feeds its mixture
 # frequency bands of the leakage table, in Hz: octaves from the kick and bass up
 LEAKAGE_BANDS = (0, 86, 172, 344, 688, 1376, 2752, 5504, 22050)
 
 
+def real_clips(shared=SHARED_EVAL, demo=DEMO_CLIP):
+    """{clip name: folder} of every real clip: each folder of `shared` holding a `mixture.wav`,
+    by name, then the demo clip (where `cargo xtask setup` has unpacked it). The same clips as
+    `cargo xtask eval` (xtask/src/eval.rs)."""
+    shared, demo = pathlib.Path(shared), pathlib.Path(demo)
+    clips = {}
+    if shared.is_dir():
+        clips = {f.name: f for f in sorted(shared.iterdir()) if (f / "mixture.wav").is_file()}
+    if (demo / "mixture.wav").is_file():
+        clips[demo.name] = demo
+    return clips
+
+
 @torch.no_grad()
 def score(separator, mix, stems):
-    est = separator.separate(mix.unsqueeze(0))[0]
-    return {s: {"sdr": round(sdr(stems[i], est[i]), 2),
-                "sdr_1s_median": round(windowed_sdr(stems[i], est[i]), 2)}
-            for i, s in enumerate(STEMS) if stems[i].pow(2).mean() > 1e-8}
+    """{stem: figures} of one clip or example: `sdr` and `sdr_1s_median` where the reference
+    is not silent; where it is (`metrics.is_silent`), `leakage_db` (`metrics.leakage_db`: the
+    estimate's energy against the mixture's) and `silent_reference`."""
+    return score_estimates(mix, stems, separator.separate(mix.unsqueeze(0))[0])
+
+
+def score_estimates(mix, stems, est):
+    """`score` of estimates already made: mixture (2, n), references and estimates (4, 2, n)."""
+    out = {}
+    for i, s in enumerate(STEMS):
+        if is_silent(stems[i]):
+            out[s] = {"silent_reference": True, "leakage_db": round(leakage_db(est[i], mix), 2)}
+        else:
+            out[s] = {"sdr": round(sdr(stems[i], est[i]), 2),
+                      "sdr_1s_median": round(windowed_sdr(stems[i], est[i]), 2)}
+    return out
+
+
+def real_summary(scores):
+    """The figures that judge a model on the real clips, from {clip: `score`'s dict}:
+
+    * `clips`: {clip: {stem: SDR, ..., "mean": the mean over the clip's stems that have a
+      reference}}, a silent reference stem left out (it has no SDR);
+    * `stems`: {stem: mean SDR over the clips where that stem has a reference};
+    * `mean`: the mean over the clips of the clip means (issue 30's table: 2.82 dB for run 13
+      in Sift), the ship rule's figure; `min_clip_mean`: the lowest clip mean;
+    * `leakage_db`: {clip: {stem: dB}} for each silent reference stem, reported beside the means
+      (the estimate's energy against the mixture's: lower is better);
+    * `clip_count`: the clips averaged over."""
+    clips, leak = {}, {}
+    for clip, figures in scores.items():
+        row = {s: v["sdr"] for s, v in figures.items() if not v.get("silent_reference")}
+        if row:
+            clips[clip] = {**row, "mean": round(float(np.mean(list(row.values()))), 2)}
+        silent = {s: v["leakage_db"] for s, v in figures.items() if v.get("silent_reference")}
+        if silent:
+            leak[clip] = silent
+    stems = {s: round(float(np.mean(v)), 2)
+             for s in STEMS if (v := [row[s] for row in clips.values() if s in row])}
+    means = [row["mean"] for row in clips.values()]
+    return {"clips": clips, "stems": stems,
+            "mean": round(float(np.mean(means)), 2) if means else float("nan"),
+            "min_clip_mean": round(float(min(means)), 2) if means else float("nan"),
+            "leakage_db": leak, "clip_count": len(clips)}
+
+
+def real_table(summary):
+    """`real_summary` as a Markdown table: a row per clip (each stem's SDR, a silent reference's
+    leakage in brackets, the clip's mean) and the means over the clips."""
+    lines = ["| clip | " + " | ".join(STEMS) + " | mean |", "|---|" + "--:|" * (len(STEMS) + 1)]
+    for clip, row in summary["clips"].items():
+        leak = summary["leakage_db"].get(clip, {})
+        cells = [f"{row[s]:.2f}" if s in row else
+                 (f"(silent: leakage {leak[s]:.1f} dB)" if s in leak else "–") for s in STEMS]
+        lines.append(f"| {clip} | " + " | ".join(cells) + f" | {row['mean']:.2f} |")
+    cells = [f"**{summary['stems'][s]:.2f}**" if s in summary["stems"] else "–" for s in STEMS]
+    lines.append(f"| **mean over {summary['clip_count']} clips** | " + " | ".join(cells)
+                 + f" | **{summary['mean']:.2f}** |")
+    return "\n".join(lines)
 
 
 @torch.no_grad()
@@ -118,7 +197,8 @@ def held_out_sdr(separator, examples):
     per_stem = {s: [] for s in STEMS}
     for _, mix, stems in examples:
         for s, v in score(separator, mix, stems).items():
-            per_stem[s].append(v["sdr"])
+            if not v.get("silent_reference"):
+                per_stem[s].append(v["sdr"])
     return ({s: round(float(np.median(v)), 2) for s, v in per_stem.items()},
             {s: len(v) for s, v in per_stem.items()})
 
@@ -142,6 +222,14 @@ def load(checkpoint):
     return separator, cfg, ckpt
 
 
+def clip_arguments(ap):
+    """The options that say where the real clips are (`real_clips`), for evaluate and calibrate."""
+    ap.add_argument("--eval-dir", default=str(SHARED_EVAL),
+                    help="the folder of real clips, one folder each (default: %(default)s)")
+    ap.add_argument("--demo", default=str(DEMO_CLIP),
+                    help="the demo clip's folder, scored with them (default: %(default)s)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("checkpoint")
@@ -150,6 +238,7 @@ def main():
     ap.add_argument("--json", help="also write the figures to this file")
     ap.add_argument("--data", help="the rendered set whose held-out split to score (default: the "
                     "checkpoint's own, its config's [data] root), to compare runs across data sets")
+    clip_arguments(ap)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     separator, cfg, ckpt = load(args.checkpoint)
@@ -161,16 +250,25 @@ def main():
         result[f"{key}_median_sdr"] = medians
         result[f"{key}_examples"] = counts
 
-    for key, folder in REAL_CLIPS.items():
-        if (folder / "mixture.wav").exists():
-            mix, stems = read_clip(folder)
-            result[key] = score(separator, mix, stems)
-            views = spectra(separator, mix, stems)
-            result[f"{key}_leakage"] = leakage(*views)
-            result[f"{key}_low_end"] = low_end(*views)
+    clips = real_clips(args.eval_dir, args.demo)
+    scores, details = {}, {}
+    for name, folder in clips.items():
+        mix, stems = read_clip(folder)
+        scores[name] = score(separator, mix, stems)
+        views = spectra(separator, mix, stems)
+        details[name] = {"leakage": leakage(*views)}
+        if not any(is_silent(stems[STEMS.index(s)]) for s in ("bass", "drums")):
+            details[name]["low_end"] = low_end(*views)
+    result["real"] = real_summary(scores)
+    result["clips"] = {name: {"scores": scores[name], **details[name]} for name in clips}
     print(json.dumps(result, indent=1))
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+    if clips:
+        print(real_table(result["real"]), file=sys.stderr)
+    else:
+        print(f"no real clip found ({args.eval_dir}, {args.demo}): held-out renders only",
+              file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -58,7 +58,8 @@ from torch import nn
 
 from ..weights_to_fp16 import store_weights_fp16
 from . import config, provenance, sources
-from .evaluate import REAL_CLIPS, load
+from .evaluate import EVAL_CLIP, load
+from .prepare import used_sources
 from .stems import STEMS
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -104,16 +105,40 @@ def render_config(data_root):
                      f"config.toml of its own")
 
 
+def prepare_config(real_root):
+    """The `[prepare]` table of the committed real-material config that makes `real_root`
+    (`configs/real-v*.toml`), else the copy prepare.py keeps in the set."""
+    for path in sorted(config.CONFIGS.glob("real-*.toml")):
+        prepare = config.load(path, config.PREPARE)["prepare"]
+        if prepare["out"] == real_root:
+            return prepare
+    own = pathlib.Path(real_root, "config.toml")
+    if own.exists():
+        return config.load(own, config.PREPARE)["prepare"]
+    raise SystemExit(f"no model/training/configs/real-*.toml makes {real_root}, and it has no "
+                     f"config.toml of its own")
+
+
 def metadata(name, cfg, net, checkpoint, ckpt):
     """The contract's metadata_props; `sift.training_sources` adds the outside sources of the
     training data with their licences (`sources.used`), for the credit their licences ask
     for; `sift.source` the git commits that trained (where the checkpoint records it) and
     exported the model."""
     mcfg = cfg["model"]
+    used = sources.used(render_config(cfg["data"]["root"]))
+    real_root = cfg["data"]["real_root"]
+    if real_root:
+        used.update(used_sources(prepare_config(real_root)))
     training_sources = {key: {k: s[k] for k in ("package", "licence", "role")}
-                        for key, s in sources.used(render_config(cfg["data"]["root"])).items()}
-    calibration = (f"; masks at power {mcfg['mask_power']}, calibrated on held-out renders"
+                        for key, s in used.items()}
+    on = {"held_out_mean": "held-out renders", "real_mean": "the real clips' mean"}
+    calibration = (f"; masks at power {mcfg['mask_power']}, calibrated on "
+                   f"{on[ckpt.get('calibrated_on', 'held_out_mean')]}"
                    if "calibration" in ckpt else "")
+    real = (f", and on real recordings (data set {real_root}: "
+            + " and ".join(n for k, n in (("eir", "Everything is Remixed's stems"),
+                                          ("pjs", "the PJS corpus's a cappellas")) if k in used)
+            + ")") if real_root else ""
     trained_at = f" at git commit {provenance.describe(ckpt['git'])}" if "git" in ckpt else ""
     return {
         "sift.contract": "2",
@@ -141,7 +166,7 @@ def metadata(name, cfg, net, checkpoint, ckpt):
             f"multitracks rendered from MIDI with Debian and PyPI packages (SoundFonts"
             f"{', recorded Hydrogen drum kits' if any(k in sources.HYDROGEN_KITS for k in training_sources) else ''}"
             f", MMA grooves, OpenMSX songs, Flite and eSpeak NG voices; sift.training_sources lists "
-            f"them with their licences), data set {cfg['data']['root']}; run "
+            f"them with their licences), data set {cfg['data']['root']}{real}; run "
             f"{cfg['train']['run_dir']}, step {ckpt.get('step')} ({checkpoint.name}){trained_at}; "
             f"exported by model/training/export.py at git commit "
             f"{provenance.describe(provenance.git_commit())}."),
@@ -205,7 +230,7 @@ def check(separator, path, frames, timed_calls=1000):
     """Figures of the exported file against PyTorch on the first `frames` frames of the eval
     clip (module docstring): max differences and the median time of one call on one thread."""
     net, spec = separator.net, separator.spec
-    x, sr = soundfile.read(REAL_CLIPS["eval_clip"] / "mixture.wav", dtype="float32", always_2d=True)
+    x, sr = soundfile.read(EVAL_CLIP / "mixture.wav", dtype="float32", always_2d=True)
     assert sr == 44100
     audio = torch.from_numpy(x.T.copy())[:, :frames * spec.hop]
     mags = engine_frames(audio, spec.n_fft, spec.hop, frames)

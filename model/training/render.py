@@ -25,9 +25,8 @@ import pathlib
 import time
 
 import numpy as np
-import soundfile
 
-from . import compose, config, midi_stems, sources
+from . import compose, config, dataset, midi_stems, sources
 from .drum_kits import KitRenderer
 from .fluid import FluidRenderer
 from .voice import Singer
@@ -115,10 +114,6 @@ def _rms(x):
     return float(np.sqrt(np.mean(np.square(x)) + 1e-12))
 
 
-def _db(x):
-    return round(20 * np.log10(_rms(x) + 1e-12), 2)
-
-
 def plan(cfg, split):
     """The jobs of one split: (id, kind, argument); an OpenMSX job makes several examples.
     OpenMSX songs come first: they are few, long and varied, so a render that is stopped early
@@ -138,18 +133,7 @@ _renderer = None
 
 def _save(cfg, split, ex_id, audio):
     """Write the stems of one example; returns their RMS levels in dBFS."""
-    peak = max(float(np.abs(a).max()) for a in audio.values())
-    scale = 0.95 / peak if peak > 0.95 else 1.0
-    folder = pathlib.Path(cfg["out"], split, ex_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    levels = {}
-    for stem, a in audio.items():
-        if np.abs(a).max() * scale < 1e-4:
-            continue  # silent: leave the stem out
-        soundfile.write(folder / f"{stem}.flac", (a * scale).T, cfg["sample_rate"],
-                        subtype="PCM_24")
-        levels[stem] = _db(a * scale)
-    return levels
+    return dataset.write_example(cfg["out"], split, ex_id, audio, cfg["sample_rate"])
 
 
 def _work(task):

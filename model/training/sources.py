@@ -1,9 +1,12 @@
 """Every outside source the training data is made from: where it is installed and its licence.
 
-This table is the single place that names them; `render.py` writes it into each data set's
-`sources.json`, and the ONNX export will copy it into the model's provenance metadata. The
-licences were read from each Debian package's /usr/share/doc/<package>/copyright (and, for
-OpenMSX, its own license.txt); `model/README.md` has the human-readable version.
+This table is the single place that names them; `render.py` and `prepare.py` write the part
+they use into each data set's `sources.json`, and the ONNX export copies the training set's into
+the model's provenance metadata. The licences were read from each Debian package's
+/usr/share/doc/<package>/copyright (and, for OpenMSX, its own license.txt), and for the real
+recordings (prepare.py, run 15 on) from the licence file of the repository that holds them
+(quoted in `licence_text`); `model/README.md` has the human-readable version, with how to get
+the recordings again.
 """
 import pathlib
 
@@ -73,6 +76,39 @@ SOURCES = {
     },
 }
 
+# Real recordings (prepare.py): not Debian packages, but public repositories, as the research of
+# Dec 7 found them (model/README.md, "Real recordings"). The CC BY-SA corpus is credited here and
+# in the model's metadata, as its licence asks.
+SOURCES.update({
+    "eir": {
+        "package": "github:ichbinsoftware/everythingisremixed (commit 6a6fbe3a6348, Feb 2 2026)",
+        "path": "/tmp/data-sources/gh/everythingisremixed",
+        "licence": "CC0-1.0 (Software-Entwicklungskit, \"Everything is Free\")",
+        "licence_text": "LICENSE: \"CC0 1.0 Universal\" (Creative Commons Legal Code); README: "
+                        "\"All stems, artwork, and code are public domain (CC0 1.0).\"",
+        "role": "real multitrack stems of 7 songs (vocals, drums, synth bass, other); songs 1 "
+                "and 3 held out for validation",
+    },
+    "pjs": {
+        "package": "github:justln1113/TEST, folder PJS/ (commit 82321a6a5157, Jul 24 2020): "
+                   "PJS corpus v1.1",
+        "path": "/tmp/data-sources/gh/pjs/PJS/PJS_corpus_ver1.1",
+        "licence": "CC-BY-SA-4.0 (PJS: Phoneme-balanced Japanese Singing-voice corpus, Junya "
+                   "Koguchi and Shinnosuke Takamichi)",
+        "licence_text": "PJS/pjs/00-svs-world/downloads/PJS_corpus_ver1.1/README.md: \"All the "
+                        "data in the corpus is licensed with CC BY-SA 4.0.\" and \"Free for "
+                        "non-commercial and commercial use\"",
+        "role": "real a cappella singing (98 short songs, one singer, 25.8 min) as vocals-only "
+                "examples",
+    },
+    "pyav": {
+        "package": "pypi:av 18.1.0",
+        "path": "av",
+        "licence": "BSD-3-Clause (its wheel's FFmpeg: LGPL-2.1+)",
+        "role": "AAC decoder and resampler for the real stems (tool)",
+    },
+})
+
 HYDROGEN = "debian:hydrogen-drumkits 2017.09.19~dfsg-1"
 HYDROGEN_KITS_DIR = pathlib.Path("/usr/share/hydrogen/data/drumkits")
 # Hydrogen's drum kits that are drum sets (not hand percussion), each licence as the package's
@@ -111,9 +147,12 @@ def drum_kits(render_cfg):
     return DRUM_SOUNDFONTS + (HYDROGEN_KITS if render_cfg["hydrogen_kits"] else [])
 
 
+REAL = ["eir", "pjs", "pyav"]   # prepare.py's sources, not the renders'
+
+
 def used(render_cfg):
     """The part of `SOURCES` a render config draws on (a data set's `sources.json`)."""
-    unused = set(HYDROGEN_KITS) - set(drum_kits(render_cfg))
+    unused = (set(HYDROGEN_KITS) - set(drum_kits(render_cfg))) | set(REAL)
     return {key: s for key, s in SOURCES.items() if key not in unused}
 
 

@@ -3,7 +3,7 @@
 
 For each stem, the share of its energy in each band of `evaluate.LEAKAGE_BANDS` (Welch power,
 channels averaged): the median over a random sample of the rendered set's training examples,
-then each real clip's (`evaluate.REAL_CLIPS`; information only, never training data). A stem
+then each real clip's (`evaluate.real_clips`; information only, never training data). A stem
 whose renders put their energy elsewhere than records do is one the network will mistake in
 records: this is what motivated the `tone` and `amp` augmentations (model/training/RUNS.md, run 6).
 """
@@ -15,7 +15,7 @@ import soundfile
 from scipy import signal
 
 from . import dataset
-from .evaluate import LEAKAGE_BANDS, REAL_CLIPS
+from .evaluate import LEAKAGE_BANDS, real_clips
 
 
 def band_shares(x, sr=44100):
@@ -44,7 +44,7 @@ def main():
                 shares.append(band_shares(soundfile.read(path, dtype="float32", always_2d=True)[0]))
         print(f"{stem:7} renders (median of {len(shares)})".ljust(34),
               " ".join(f"{v * 100:6.1f}" for v in np.median(shares, axis=0)))
-        for name, folder in REAL_CLIPS.items():
+        for name, folder in real_clips().items():
             if (folder / f"{stem}.wav").exists():
                 x, _ = soundfile.read(folder / f"{stem}.wav", dtype="float32", always_2d=True)
                 print(f"{'':7} {folder.name}".ljust(34), " ".join(f"{v * 100:6.1f}" for v in band_shares(x)))

@@ -155,13 +155,19 @@ def learning_rate(tcfg, step):
 def validation_sets(dcfg, tcfg):
     """{log key: examples}: `valid_sdr` keeps each held-out song's own balance; with
     `[train] valid_balanced = true` also `valid_sdr_balanced`, every stem at the training
-    mixes' starting RMS (`dataset.validation_set`)."""
+    mixes' starting RMS (`dataset.validation_set`); with a `[data] real_root`, `valid_sdr_real`:
+    its held-out real songs (prepare.py: Everything is Remixed songs never trained on) at their
+    own balance."""
     sets = {"valid_sdr": dataset.validation_set(dcfg["root"], tcfg["valid_seconds"],
                                                 dcfg["sample_rate"], limit=tcfg["valid_examples"])}
     if tcfg["valid_balanced"]:
         sets["valid_sdr_balanced"] = dataset.validation_set(
             dcfg["root"], tcfg["valid_seconds"], dcfg["sample_rate"],
             limit=tcfg["valid_examples"], stem_rms_db=dcfg["stem_rms_db"])
+    if dcfg["real_root"]:
+        sets["valid_sdr_real"] = dataset.validation_set(
+            dcfg["real_root"], tcfg["valid_seconds"], dcfg["sample_rate"],
+            limit=tcfg["valid_examples"])
     return sets
 
 
@@ -255,6 +261,9 @@ def main():
         print(f"decoder bias set to the mean masks of {INIT_BATCHES} batches", flush=True)
     valid = validation_sets(dcfg, tcfg)
     select_on = tcfg["select_on"]   # the figure best.pt is chosen by
+    if select_on not in valid:
+        sys.exit(f"[train] select_on = {select_on!r}: not one of this run's validations "
+                 f"({', '.join(valid)})")
     steps = tcfg["steps"]
     log = (run / "log.jsonl").open("a")
     entry = {"step": step, **start, "git": git, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}

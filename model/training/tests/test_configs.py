@@ -12,6 +12,7 @@ from model.training import augment, config
 CHECKPOINTS = config.CONFIGS.parent / "checkpoints"
 RUNS = sorted(config.CONFIGS.glob("bsgru-v*.toml"))
 DATA = sorted(config.CONFIGS.glob("data-v*.toml"))
+REAL = sorted(config.CONFIGS.glob("real-v*.toml"))
 
 
 def flat(table, where=()):
@@ -54,9 +55,9 @@ def test_the_shipped_run_is_among_them():
     assert trained["model"]["mask_power"] == 0.8
 
 
-@pytest.mark.parametrize("path", RUNS + DATA, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", RUNS + DATA + REAL, ids=lambda p: p.stem)
 def test_every_config_reads_back_from_its_dump(path):
-    defaults = config.RENDER if path.name.startswith("data-") else config.TRAIN
+    defaults = {"data-": config.RENDER, "real-": config.PREPARE}.get(path.name[:5], config.TRAIN)
     cfg = config.load(path, defaults)
     text = config.dumps(cfg)
     assert tomllib.loads(text) == cfg

@@ -21,7 +21,7 @@ import pytest
 import soundfile
 import torch
 
-from model.training import augment, config, dataset, evaluate, provenance, train
+from model.training import augment, config, dataset, evaluate, metrics, provenance, train
 from model.training.model import BandSplitRNN, Separator
 from model.training.stems import STEMS
 
@@ -521,35 +521,149 @@ def test_low_end_finds_the_kick_in_the_bass():
     assert half["frames"]["kick quiet"]["estimate_over_reference"] == pytest.approx(0.25, abs=0.01)
 
 
-def test_calibration_writes_the_power_its_held_out_table_scores_best(data_root, tmp_path):
-    """calibrate.py on an untrained network: each row's held-out mean is the mean of its eight
-    medians, the power written into DST's config is the best row's, DST keeps the commit that
-    trained SRC, and the calibrated checkpoint exports to an ONNX graph that matches PyTorch
-    with that power and names that commit."""
-    text = config_text(data_root, tmp_path / "run")
-    torch.manual_seed(2)
+def write_clip(folder, rng, silent=(), seconds=2.0):
+    """A real clip's folder as ../shared/eval holds them: `mixture.wav` (the sum) and a WAV file
+    per stem (`silent` ones digital silence, as ssr-how_will_i_know's drums)."""
+    folder.mkdir(parents=True)
+    n = int(seconds * SR)
+    stems = {s: np.zeros((2, n), np.float32) if s in silent else stem_signal(s, rng)[:, :n]
+             for s in STEMS}
+    for s, x in stems.items():
+        soundfile.write(folder / f"{s}.wav", x.T, SR, subtype="PCM_16")
+    soundfile.write(folder / "mixture.wav", sum(stems.values()).T, SR, subtype="FLOAT")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def real_clips_dir(tmp_path_factory):
+    """Three clips in a `../shared/eval`-like folder (the third without drums) and a demo
+    clip, as evaluate.py and calibrate.py find them."""
+    root = tmp_path_factory.mktemp("clips")
+    rng = np.random.default_rng(11)
+    for name, silent in (("clip-a", ()), ("clip-b", ()), ("clip-no-drums", ("drums",))):
+        write_clip(root / "eval" / name, rng, silent)
+    (root / "eval" / "not-a-clip").mkdir()             # no mixture.wav: not a clip
+    write_clip(root / "demo", rng)
+    return root / "eval", root / "demo"
+
+
+def test_real_clips_are_every_folder_with_a_mixture_and_the_demo(real_clips_dir, tmp_path):
+    eval_dir, demo = real_clips_dir
+    assert list(evaluate.real_clips(eval_dir, demo)) == ["clip-a", "clip-b", "clip-no-drums", "demo"]
+    assert list(evaluate.real_clips(tmp_path / "none", tmp_path / "none")) == []
+
+
+def test_a_silent_reference_stem_is_scored_as_leakage_and_left_out_of_the_sdr_means():
+    """Drums silent in one clip: its drums estimate (a tenth of the mixture's amplitude, a
+    hundredth of its energy) is -20 dB of leakage, not an SDR; the drums' mean is over the
+    other clip alone, the silent clip's mean over its three other stems."""
+    rng = np.random.default_rng(12)
+    scores = {}
+    for name, silent in (("with", ()), ("without", ("drums",))):
+        stems = torch.from_numpy(np.stack([np.zeros((2, SR), np.float32) if s in silent
+                                           else stem_signal(s, rng)[:, :SR] for s in STEMS]))
+        mix = stems.sum(dim=0)
+        est = stems.clone()
+        est[STEMS.index("drums")] = 0.1 * mix
+        scores[name] = evaluate.score_estimates(mix, stems, est)
+    drums = scores["without"]["drums"]
+    assert drums == {"silent_reference": True, "leakage_db": pytest.approx(-20.0, abs=0.01)}
+    assert "sdr" not in drums
+    summary = evaluate.real_summary(scores)
+    assert summary["leakage_db"] == {"without": {"drums": drums["leakage_db"]}}
+    assert "drums" not in summary["clips"]["without"]
+    assert summary["stems"]["drums"] == scores["with"]["drums"]["sdr"]
+    others = [scores["without"][s]["sdr"] for s in STEMS if s != "drums"]
+    assert summary["clips"]["without"]["mean"] == pytest.approx(np.mean(others), abs=0.01)
+    assert "(silent: leakage -20.0 dB)" in evaluate.real_table(summary)
+    # the held-out medians skip it too
+    assert metrics.is_silent(torch.zeros(2, 100)) and not metrics.is_silent(torch.full((2, 100), 1e-3))
+    assert metrics.leakage_db(torch.zeros(2, 100), torch.ones(2, 100)) == -120.0
+
+
+def test_the_real_mean_is_the_mean_over_every_clip_of_its_clip_mean():
+    """Three clips, the third without drums: each stem's mean over the clips that have it, each
+    clip's mean over its stems, and the mean of the three clip means: neither one clip's mean
+    nor the mean of all eleven figures (7.18)."""
+    sdrs = {"clip-0": (1, 2, 3, 4), "clip-1": (5, 6, 7, 8), "clip-2": (20, None, 11, 12)}
+    scores = {clip: {s: {"sdr": float(v)} if v is not None else
+                     {"silent_reference": True, "leakage_db": -30.0}
+                     for s, v in zip(STEMS, values)} for clip, values in sdrs.items()}
+    summary = evaluate.real_summary(scores)
+    assert summary["clip_count"] == 3
+    assert [c["mean"] for c in summary["clips"].values()] == [2.5, 6.5, pytest.approx(14.33)]
+    assert summary["stems"] == {"vocals": pytest.approx(8.67), "drums": 4.0, "bass": 7.0,
+                                "other": 8.0}
+    assert summary["mean"] == pytest.approx((2.5 + 6.5 + 43 / 3) / 3, abs=0.01)
+    assert summary["min_clip_mean"] == 2.5
+    assert summary["leakage_db"] == {"clip-2": {"drums": -30.0}}
+
+
+def tiny_checkpoint(data_root, path, seed=2):
+    """An untrained network of the tests' config, saved as a checkpoint at `path`."""
+    text = config_text(data_root, path.parent / "run")
+    torch.manual_seed(seed)
     separator = Separator(config.parse(text, config.TRAIN, "the tests' config")["model"], SR)
-    src, dst = tmp_path / "src.pt", tmp_path / "dst.pt"
-    git = {"commit": "0123abc", "dirty": True}
-    torch.save({"model": separator.state_dict(), "step": 0, "config": text, "git": git}, src)
-    out = run_script("calibrate", src, dst, "--powers", "0.5,0.25", "--valid-seconds", 2)
+    torch.save({"model": separator.state_dict(), "step": 0, "config": text,
+                "git": {"commit": "0123abc", "dirty": True}}, path)
+    return path
+
+
+def test_evaluate_reports_every_real_clip_beside_the_held_out_renders(data_root, real_clips_dir,
+                                                                      tmp_path):
+    eval_dir, demo = real_clips_dir
+    ckpt = tiny_checkpoint(data_root, tmp_path / "src.pt")
+    figures = tmp_path / "figures.json"
+    run_script("evaluate", ckpt, "--valid-seconds", 2, "--eval-dir", eval_dir, "--demo", demo,
+               "--json", figures)
+    result = json.loads(figures.read_text())
+    assert set(result["valid_median_sdr"]) == set(STEMS)
+    assert list(result["clips"]) == ["clip-a", "clip-b", "clip-no-drums", "demo"]
+    real = result["real"]
+    assert real["clip_count"] == 4
+    means = [np.mean([v["sdr"] for v in result["clips"][c]["scores"].values() if "sdr" in v])
+             for c in result["clips"]]
+    assert real["mean"] == pytest.approx(np.mean(means), abs=0.02)
+    assert result["clips"]["clip-no-drums"]["scores"]["drums"]["silent_reference"]
+    assert set(real["leakage_db"]) == {"clip-no-drums"}
+    drums = [result["clips"][c]["scores"]["drums"]["sdr"] for c in ("clip-a", "clip-b", "demo")]
+    assert real["stems"]["drums"] == pytest.approx(np.mean(drums), abs=0.01)
+    assert "low_end" not in result["clips"]["clip-no-drums"]
+
+
+@pytest.mark.parametrize("choose_on", ["real", "held_out"])
+def test_calibration_writes_the_power_its_chosen_figure_scores_best(data_root, real_clips_dir,
+                                                                     tmp_path, choose_on):
+    """calibrate.py on an untrained network: each row's held-out mean is the mean of its eight
+    medians and its real mean the mean over every real clip (evaluate.real_summary), the power
+    written into DST's config is the best row's by the figure chosen on, DST keeps the commit
+    that trained SRC, and the calibrated checkpoint exports to an ONNX graph that matches
+    PyTorch with that power and names that commit."""
+    eval_dir, demo = real_clips_dir
+    src, dst = tiny_checkpoint(data_root, tmp_path / "src.pt"), tmp_path / "dst.pt"
+    out = run_script("calibrate", src, dst, "--powers", "0.5,0.25", "--valid-seconds", 2,
+                     "--eval-dir", eval_dir, "--demo", demo, "--choose-on", choose_on)
     rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     assert [r["mask_power"] for r in rows] == [0.5, 0.25]
     for row in rows:
         medians = [v for key in ("valid", "valid_balanced") for v in row[key].values()]
         assert len(medians) == 8
         assert row["held_out_mean"] == pytest.approx(np.mean(medians), abs=1e-3)
-    best = max(rows, key=lambda r: r["held_out_mean"])["mask_power"]
+        assert row["real"]["clip_count"] == 4
+        assert row["real_mean"] == pytest.approx(
+            np.mean([c["mean"] for c in row["real"]["clips"].values()]), abs=0.01)
+    best = max(rows, key=lambda r: r[f"{choose_on}_mean"])["mask_power"]
     written = torch.load(dst)
     assert tomllib.loads(written["config"])["model"]["mask_power"] == best
     assert written["calibration"] == rows
-    assert written["git"] == git
+    assert written["git"] == {"commit": "0123abc", "dirty": True}
+    if choose_on == "held_out":
+        return
 
     calibrated, _, _ = evaluate.load(dst)
     assert calibrated.net.mask_power == best
     onnx_path = tmp_path / "calibrated.onnx"
-    eval_clip = TRAINING.parents[2] / "shared/eval/musdb18-preview-80s-rock/mixture.wav"
-    check = ["--check", "--check-frames", 30] if eval_clip.exists() else []
+    check = ["--check", "--check-frames", 30] if (evaluate.EVAL_CLIP / "mixture.wav").exists() else []
     report = json.loads(run_script("export", dst, "--out", onnx_path, *check))
     meta = {p.key: p.value for p in onnx.load(onnx_path).metadata_props}
     assert f"masks at power {best}" in meta["sift.source"]
@@ -558,6 +672,18 @@ def test_calibration_writes_the_power_its_held_out_table_scores_best(data_root, 
     if check:
         assert report["check"]["masks_max_abs_diff"] < 1e-4
 
+
+def test_calibration_without_real_clips_chooses_on_the_held_out_renders(data_root, tmp_path):
+    src, dst = tiny_checkpoint(data_root, tmp_path / "src.pt"), tmp_path / "dst.pt"
+    status, out, err = run_module("calibrate", src, dst, "--powers", "0.5,0.25",
+                                  "--valid-seconds", 2, "--eval-dir", tmp_path / "none",
+                                  "--demo", tmp_path / "none")
+    assert status == 0, err
+    assert "choosing on held_out_mean" in err
+    rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert all("real_mean" not in r for r in rows)
+    best = max(rows, key=lambda r: r["held_out_mean"])["mask_power"]
+    assert tomllib.loads(torch.load(dst)["config"])["model"]["mask_power"] == best
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, *sys.argv[1:]]))
