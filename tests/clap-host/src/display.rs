@@ -1,5 +1,6 @@
 //! The X11 side of the editor tests: a private Xvfb server, the host's parent window the plugin
-//! embeds its editor in, screenshots of it, and synthetic mouse clicks (XTest).
+//! embeds its editor in, screenshots of it, and synthetic mouse clicks (XTest), also on another
+//! program's windows (Wine's, for the Windows editor).
 //!
 //! Every editor test runs against its own virtual screen (started once per test process), so
 //! nothing depends on the developer's desktop, a window manager or the screen's contents.
@@ -12,7 +13,7 @@ use std::sync::OnceLock;
 use x11rb::connection::Connection;
 use x11rb::protocol::res::ConnectionExt as _;
 use x11rb::protocol::xproto::{
-    ConfigureWindowAux, ConnectionExt as _, CreateWindowAux, EventMask, ImageFormat, WindowClass,
+    AtomEnum, ConfigureWindowAux, ConnectionExt as _, CreateWindowAux, EventMask, ImageFormat, MapState, WindowClass,
 };
 use x11rb::protocol::xtest::ConnectionExt as _;
 use x11rb::rust_connection::RustConnection;
@@ -111,72 +112,92 @@ impl Screenshot {
     }
 }
 
-/// The host's top-level window that plugin editors are embedded in.
-pub struct HostWindow {
+/// A connection to an X display and its screen: screenshots of any window on it and synthetic
+/// input (XTest). [`HostWindow`] works through one on the private Xvfb server; the Windows editor
+/// test (`tests/editor.rs`) through one on the display Wine draws on, whose windows another
+/// process made.
+pub struct Screen {
     conn: RustConnection,
     root: u32,
-    pub window: u32,
 }
 
-impl HostWindow {
-    /// Creates and maps a `width` x `height` window at the screen's top-left corner.
-    pub fn new(width: u32, height: u32) -> Self {
-        let display = virtual_display();
+/// One window on a [`Screen`], as [`Screen::windows`] lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScreenWindow {
+    pub id: u32,
+    /// Its window name (`WM_NAME`), if it has one.
+    pub name: Option<String>,
+    /// Where its top-left corner is, in root (screen) coordinates, and its size.
+    pub x: i32,
+    pub y: i32,
+    pub width: u32,
+    pub height: u32,
+    /// Whether it is mapped (its parents may still not be).
+    pub mapped: bool,
+}
+
+impl Screen {
+    /// Connects to `display` (`:N`).
+    ///
+    /// # Panics
+    ///
+    /// If the display cannot be reached.
+    pub fn connect(display: &str) -> Self {
         let (conn, screen) =
             x11rb::connect(Some(display)).unwrap_or_else(|e| panic!("cannot connect to X display {display}: {e}"));
         let root = conn.setup().roots[screen].root;
-        let window = conn.generate_id().expect("X id");
-        conn.create_window(
-            x11rb::COPY_DEPTH_FROM_PARENT,
-            window,
-            root,
-            0,
-            0,
-            width as u16,
-            height as u16,
-            0,
-            WindowClass::INPUT_OUTPUT,
-            x11rb::COPY_FROM_PARENT,
-            &CreateWindowAux::new().background_pixel(0x00ff00ff).event_mask(EventMask::STRUCTURE_NOTIFY),
-        )
-        .expect("create_window");
-        conn.map_window(window).expect("map_window");
-        conn.sync().expect("X sync");
-        Self { conn, root, window }
+        Self { conn, root }
     }
 
-    /// Resizes the window (what a host does when it honours a plugin's resize request).
-    pub fn resize(&self, width: u32, height: u32) {
-        self.conn
-            .configure_window(self.window, &ConfigureWindowAux::new().width(width).height(height))
-            .expect("configure_window");
-        self.conn.sync().expect("X sync");
+    /// Every window on the screen below the root, parents before their children.
+    pub fn windows(&self) -> Vec<ScreenWindow> {
+        let mut found = Vec::new();
+        let mut pending = vec![self.root];
+        while let Some(parent) = pending.pop() {
+            let Some(tree) = self.conn.query_tree(parent).ok().and_then(|c| c.reply().ok()) else { continue };
+            for &id in &tree.children {
+                // A window may go away between the requests: it is then not listed.
+                let Some(geometry) = self.conn.get_geometry(id).ok().and_then(|c| c.reply().ok()) else { continue };
+                let Some(at) = self.conn.translate_coordinates(id, self.root, 0, 0).ok().and_then(|c| c.reply().ok())
+                else {
+                    continue;
+                };
+                let mapped = self
+                    .conn
+                    .get_window_attributes(id)
+                    .ok()
+                    .and_then(|c| c.reply().ok())
+                    .is_some_and(|a| a.map_state != MapState::UNMAPPED);
+                let name = self
+                    .conn
+                    .get_property(false, id, AtomEnum::WM_NAME, AtomEnum::ANY, 0, 1024)
+                    .ok()
+                    .and_then(|c| c.reply().ok())
+                    .filter(|p| !p.value.is_empty())
+                    .map(|p| String::from_utf8_lossy(&p.value).into_owned());
+                found.push(ScreenWindow {
+                    id,
+                    name,
+                    x: at.dst_x as i32,
+                    y: at.dst_y as i32,
+                    width: geometry.width as u32,
+                    height: geometry.height as u32,
+                    mapped,
+                });
+            }
+            pending.extend(tree.children.iter().rev());
+        }
+        found
     }
 
-    /// The window's current size.
-    pub fn size(&self) -> (u32, u32) {
-        let geometry = self.conn.get_geometry(self.window).expect("get_geometry").reply().expect("geometry");
-        (geometry.width as u32, geometry.height as u32)
-    }
-
-    /// The windows embedded in this one (the plugin's editor, while open).
-    pub fn children(&self) -> Vec<u32> {
-        self.conn.query_tree(self.window).expect("query_tree").reply().expect("tree").children
-    }
-
-    /// The size of the first embedded window, if there is one.
-    pub fn child_size(&self) -> Option<(u32, u32)> {
-        let child = *self.children().first()?;
-        let geometry = self.conn.get_geometry(child).ok()?.reply().ok()?;
-        Some((geometry.width as u32, geometry.height as u32))
-    }
-
-    /// What the window shows now, embedded windows included.
-    pub fn screenshot(&self) -> Screenshot {
-        let (width, height) = self.size();
+    /// What `window` holds now, its embedded windows included: for a window the server keeps
+    /// off screen (redirected, as Wine's OpenGL child windows are), its own picture.
+    pub fn screenshot(&self, window: u32) -> Screenshot {
+        let geometry = self.conn.get_geometry(window).expect("get_geometry").reply().expect("geometry");
+        let (width, height) = (geometry.width as u32, geometry.height as u32);
         let image = self
             .conn
-            .get_image(ImageFormat::Z_PIXMAP, self.window, 0, 0, width as u16, height as u16, !0)
+            .get_image(ImageFormat::Z_PIXMAP, window, 0, 0, width as u16, height as u16, !0)
             .expect("get_image")
             .reply()
             .expect("image");
@@ -186,8 +207,8 @@ impl HostWindow {
         Screenshot { width, height, pixels }
     }
 
-    /// A left click at `(x, y)` in window coordinates, through the XTest extension (as if the
-    /// user clicked: the event goes to whatever window is under the pointer).
+    /// A left click at `(x, y)` in root coordinates, through the XTest extension (as if the user
+    /// clicked: the event goes to whatever window is under the pointer).
     pub fn click(&self, x: i32, y: i32) {
         self.move_pointer(x, y);
         std::thread::sleep(std::time::Duration::from_millis(60));
@@ -198,9 +219,8 @@ impl HostWindow {
         }
     }
 
-    /// Moves the pointer to `(x, y)` in window coordinates.
+    /// Moves the pointer to `(x, y)` in root coordinates.
     pub fn move_pointer(&self, x: i32, y: i32) {
-        // The window sits at the root's origin (no window manager moves it).
         self.conn
             .xtest_fake_input(
                 x11rb::protocol::xproto::MOTION_NOTIFY_EVENT,
@@ -214,17 +234,92 @@ impl HostWindow {
             .expect("fake motion");
         self.conn.sync().expect("X sync");
     }
+}
+
+/// The host's top-level window that plugin editors are embedded in.
+pub struct HostWindow {
+    screen: Screen,
+    pub window: u32,
+}
+
+impl HostWindow {
+    /// Creates and maps a `width` x `height` window at the screen's top-left corner.
+    pub fn new(width: u32, height: u32) -> Self {
+        let screen = Screen::connect(virtual_display());
+        let conn = &screen.conn;
+        let window = conn.generate_id().expect("X id");
+        conn.create_window(
+            x11rb::COPY_DEPTH_FROM_PARENT,
+            window,
+            screen.root,
+            0,
+            0,
+            width as u16,
+            height as u16,
+            0,
+            WindowClass::INPUT_OUTPUT,
+            x11rb::COPY_FROM_PARENT,
+            &CreateWindowAux::new().background_pixel(0x00ff00ff).event_mask(EventMask::STRUCTURE_NOTIFY),
+        )
+        .expect("create_window");
+        conn.map_window(window).expect("map_window");
+        conn.sync().expect("X sync");
+        Self { screen, window }
+    }
+
+    /// Resizes the window (what a host does when it honours a plugin's resize request).
+    pub fn resize(&self, width: u32, height: u32) {
+        let conn = &self.screen.conn;
+        conn.configure_window(self.window, &ConfigureWindowAux::new().width(width).height(height))
+            .expect("configure_window");
+        conn.sync().expect("X sync");
+    }
+
+    /// The window's current size.
+    pub fn size(&self) -> (u32, u32) {
+        let geometry = self.screen.conn.get_geometry(self.window).expect("get_geometry").reply().expect("geometry");
+        (geometry.width as u32, geometry.height as u32)
+    }
+
+    /// The windows embedded in this one (the plugin's editor, while open).
+    pub fn children(&self) -> Vec<u32> {
+        self.screen.conn.query_tree(self.window).expect("query_tree").reply().expect("tree").children
+    }
+
+    /// The size of the first embedded window, if there is one.
+    pub fn child_size(&self) -> Option<(u32, u32)> {
+        let child = *self.children().first()?;
+        let geometry = self.screen.conn.get_geometry(child).ok()?.reply().ok()?;
+        Some((geometry.width as u32, geometry.height as u32))
+    }
+
+    /// What the window shows now, embedded windows included.
+    pub fn screenshot(&self) -> Screenshot {
+        self.screen.screenshot(self.window)
+    }
+
+    /// A left click at `(x, y)` in window coordinates (see [`Screen::click`]).
+    pub fn click(&self, x: i32, y: i32) {
+        // The window sits at the root's origin (no window manager moves it).
+        self.screen.click(x, y);
+    }
+
+    /// Moves the pointer to `(x, y)` in window coordinates.
+    pub fn move_pointer(&self, x: i32, y: i32) {
+        self.screen.move_pointer(x, y);
+    }
 
     /// X server resources (windows, pixmaps, GCs, ...) held by all clients but this one's own
     /// connection: what an editor that leaks on the server side leaves growing.
     pub fn server_resources(&self) -> u64 {
-        let clients = self.conn.res_query_clients().expect("X-Resource").reply().expect("clients").clients;
-        let own = self.conn.setup().resource_id_base;
+        let conn = &self.screen.conn;
+        let clients = conn.res_query_clients().expect("X-Resource").reply().expect("clients").clients;
+        let own = conn.setup().resource_id_base;
         clients
             .iter()
             .filter(|c| c.resource_base != own)
             // A client may disconnect between the two requests: it then holds nothing.
-            .filter_map(|c| self.conn.res_query_client_resources(c.resource_base).ok()?.reply().ok())
+            .filter_map(|c| conn.res_query_client_resources(c.resource_base).ok()?.reply().ok())
             .map(|counts| counts.types.iter().map(|t| t.count as u64).sum::<u64>())
             .sum()
     }
@@ -232,7 +327,7 @@ impl HostWindow {
 
 impl Drop for HostWindow {
     fn drop(&mut self) {
-        let _ = self.conn.destroy_window(self.window);
-        let _ = self.conn.sync();
+        let _ = self.screen.conn.destroy_window(self.window);
+        let _ = self.screen.conn.sync();
     }
 }

@@ -1,11 +1,37 @@
 //! The `clap.gui` side of [`TestPlugin`]: opening the plugin's editor embedded in a
-//! [`HostWindow`], resizing, scaling and closing it, in the order a host calls them.
+//! [`HostWindow`], resizing, scaling and closing it, in the order a host calls them. The host
+//! window is an X11 window on Linux ([`crate::display`]) and a Win32 one on Windows
+//! ([`crate::win32`]).
 
 use clack_extensions::gui::{GuiApiType, GuiConfiguration, GuiSize, Window};
 
+#[cfg(target_os = "linux")]
 use crate::display::HostWindow;
 use crate::rules::HostCall;
+#[cfg(windows)]
+use crate::win32::HostWindow;
 use crate::TestPlugin;
+
+/// The windowing API the host embeds editors with.
+#[cfg(target_os = "linux")]
+const API: GuiApiType<'static> = GuiApiType::X11;
+#[cfg(windows)]
+const API: GuiApiType<'static> = GuiApiType::WIN32;
+
+/// `parent` as CLAP's `clap_window`.
+///
+/// # Safety
+///
+/// The handle is valid only while `parent` lives.
+#[cfg(target_os = "linux")]
+unsafe fn clap_window(parent: &HostWindow) -> Window<'static, 'static> {
+    Window::from_x11_handle(parent.window as _)
+}
+#[cfg(windows)]
+unsafe fn clap_window(parent: &HostWindow) -> Window<'static, 'static> {
+    // SAFETY: passed on to the caller.
+    unsafe { Window::from_win32_hwnd(parent.window) }
+}
 
 /// What the plugin said when its editor opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,11 +56,11 @@ impl TestPlugin {
             .rules
             .call(HostCall::main_thread("clap_plugin_gui.create()/set_scale()/get_size()/set_parent()/show()"));
         let handle = self.instance.plugin_handle();
-        let x11 = GuiConfiguration { api_type: GuiApiType::X11, is_floating: false };
+        let embedded = GuiConfiguration { api_type: API, is_floating: false };
         self.rules.set_gui(Some(false));
-        gui.create(&handle, x11).map_err(|e| {
+        gui.create(&handle, embedded).map_err(|e| {
             self.rules.set_gui(None);
-            format!("gui.create(x11, embedded) failed: {e:?}")
+            format!("gui.create({}, embedded) failed: {e:?}", API.0.to_string_lossy())
         })?;
         if let Some(scale) = scale {
             gui.set_scale(&handle, scale).map_err(|e| format!("gui.set_scale({scale}) failed: {e:?}"))?;
@@ -43,8 +69,7 @@ impl TestPlugin {
         let resizable = gui.can_resize(&handle);
         parent.resize(width, height);
         // SAFETY: the parent window exists (it lives in `parent`) until the editor is closed.
-        unsafe { gui.set_parent(&handle, Window::from_x11_handle(parent.window as _)) }
-            .map_err(|e| format!("gui.set_parent failed: {e:?}"))?;
+        unsafe { gui.set_parent(&handle, clap_window(parent)) }.map_err(|e| format!("gui.set_parent failed: {e:?}"))?;
         gui.show(&handle).map_err(|e| format!("gui.show failed: {e:?}"))?;
         drop(call);
         self.pump();

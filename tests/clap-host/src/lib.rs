@@ -42,24 +42,29 @@ use clack_host::prelude::*;
 pub use clack_host::prelude::ClapId;
 pub use sift_test_support::{eval_dir, repo_root, Rng, BUSES};
 
-// The editor's window and screenshots (X11 under Xvfb) and the leak tests' process figures
-// (`/proc`, glibc's allocator) are Linux's; the rest of the host builds for Windows too, where
-// `cargo xtask test` runs its audio, rules, latency and state tests under Wine.
+// The editor's host window is an X11 one (Xvfb, with screenshots) on Linux and a Win32 one on
+// Windows (`win32`), where `cargo xtask test` runs the rest of the host's tests under Wine and
+// reads the editor's picture from Wine's X windows on Linux (`tests/editor.rs`). The leak tests'
+// process figures (`/proc`, glibc's allocator) are Linux's.
 #[cfg(target_os = "linux")]
 mod display;
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", windows))]
 mod editor;
 #[cfg(target_os = "linux")]
 mod process;
 pub mod rules;
+#[cfg(windows)]
+mod win32;
 
 #[cfg(target_os = "linux")]
-pub use display::{virtual_display, HostWindow, Screenshot};
-#[cfg(target_os = "linux")]
+pub use display::{virtual_display, HostWindow, Screen, ScreenWindow, Screenshot};
+#[cfg(any(target_os = "linux", windows))]
 pub use editor::EditorOpen;
 #[cfg(target_os = "linux")]
 pub use process::{live_heap_mib, resident_mib, thread_count};
 pub use rules::{Lifecycle, Party, Violation};
+#[cfg(windows)]
+pub use win32::HostWindow;
 
 use rules::{HostCall, Rules};
 

@@ -416,7 +416,7 @@ impl Rules {
     }
 
     /// The editor was created (`floating` or embedded), or destroyed (`None`).
-    #[cfg(target_os = "linux")] // only the editor, which is Linux's (lib.rs), opens one
+    #[cfg(any(target_os = "linux", windows))] // only the editor opens one, on Linux and Windows (lib.rs)
     pub(crate) fn set_gui(&self, floating: Option<bool>) {
         self.gui.store(floating.map_or(0, |f| 1 + f as u8), Ordering::SeqCst);
     }

@@ -24,6 +24,7 @@
 //! format looks in the user's models folder, where the install note puts them; the runtime is
 //! small enough to sit inside each bundle, so every plugin loads its own copy by absolute path.
 
+pub mod editor_test;
 pub mod host_tests;
 pub mod vst3_host_tests;
 pub mod wine;

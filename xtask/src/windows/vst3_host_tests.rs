@@ -32,14 +32,15 @@ pub fn run(paths: &Paths) -> Result<i32> {
 /// A private X display (Xvfb) for the Wine processes. nice-plug's VST3 wrapper gives every
 /// instance a hidden window for its main-thread tasks (`event_loop/windows.rs`), and Wine can
 /// create no window without a display (`nodrv_CreateWindow`), so without one every
-/// `createInstance` panics; a Windows DAW always has a desktop.
-struct Display {
+/// `createInstance` panics; a Windows DAW always has a desktop. (Also the editor test's screen,
+/// `editor_test`.)
+pub(super) struct Display {
     server: Child,
-    name: String,
+    pub(super) name: String,
 }
 
 impl Display {
-    fn start() -> Result<Display> {
+    pub(super) fn start() -> Result<Display> {
         // `-displayfd` makes the server pick a free display number and print it once it is ready.
         let mut server = Command::new("Xvfb")
             .args(["-displayfd", "1", "-nolisten", "tcp"])
