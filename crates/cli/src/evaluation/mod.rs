@@ -9,7 +9,7 @@ mod sdr;
 
 use std::path::{Path, PathBuf};
 
-pub use sdr::{framewise_sdr_median, global_sdr};
+pub use sdr::{framewise_sdr_median, global_sdr, worst_window_sdr};
 
 use crate::audio_file::{self, Audio, AudioFileError};
 

@@ -51,6 +51,24 @@ pub fn framewise_sdr_median(reference: &[Vec<f32>], estimate: &[Vec<f32>], sampl
     median(&mut sdrs)
 }
 
+/// The lowest SDR over whole windows of `window` samples: how bad the worst moment is (a
+/// dropout, a stall), which a global or median figure averages away. Windows whose reference
+/// is quieter than −60 dBFS RMS are skipped: an SDR there would only measure how quiet the
+/// estimate is. `None` when no window counts.
+pub fn worst_window_sdr(reference: &[Vec<f32>], estimate: &[Vec<f32>], window: usize) -> Option<f64> {
+    let len = common_len(reference, estimate);
+    let channels = reference.len().min(estimate.len()).max(1);
+    if window == 0 {
+        return None;
+    }
+    (0..len / window)
+        .filter_map(|w| {
+            let (signal, error) = energies(reference, estimate, w * window, (w + 1) * window);
+            (signal / (window * channels) as f64 >= 1e-6).then(|| ratio_db(signal, error))
+        })
+        .min_by(f64::total_cmp)
+}
+
 /// Samples per channel compared: the shortest channel of either signal.
 fn common_len(reference: &[Vec<f32>], estimate: &[Vec<f32>]) -> usize {
     reference.iter().zip(estimate).map(|(r, e)| r.len().min(e.len())).min().unwrap_or(0)
@@ -102,6 +120,21 @@ mod tests {
 
     fn scaled(signal: &[Vec<f32>], gain: f32) -> Vec<Vec<f32>> {
         signal.iter().map(|c| c.iter().map(|s| s * gain).collect()).collect()
+    }
+
+    #[test]
+    fn the_worst_window_is_where_the_estimate_drops_out() {
+        let reference = tone(4000);
+        let mut estimate = reference.clone();
+        // Half of the third 1000-sample window lost: the worst window scores about 3 dB (half
+        // its energy in error), the others are perfect.
+        estimate.iter_mut().for_each(|c| c[2000..2500].fill(0.0));
+        let worst = worst_window_sdr(&reference, &estimate, 1000).unwrap();
+        assert!((worst - 3.0).abs() < 0.5, "{worst}");
+        assert!(global_sdr(&reference, &estimate) > worst + 5.0);
+        // Silent windows do not count.
+        let silent = vec![vec![0.0; 4000]; 2];
+        assert_eq!(worst_window_sdr(&silent, &estimate, 1000), None);
     }
 
     #[test]

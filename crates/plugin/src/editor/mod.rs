@@ -450,7 +450,7 @@ impl SiftEditor {
                     }))
                     .on_hover_text(
                         "Blocks in which the model was late. Sift separated those samples itself with the \
-                         last masks the model gave (concealed); only a model silent for over half a second \
+                         last masks the model gave (concealed); only a model silent for over 80 ms \
                          fades to the unseparated signal (dry on Other)",
                     );
                     if ui.small_button("Reset").clicked() {

@@ -22,6 +22,7 @@ use sift_engine::{Engine, EngineConfig, MaskModel, Mode, StallPattern, Stalling}
 use sift_inference::{catalogue, locations, Device};
 
 use super::{load, looped, seconds_to_frames};
+use crate::evaluation::{global_sdr, worst_window_sdr};
 use crate::statistics::Spread;
 
 /// The model whose stalls are measured: the one `live` runs.
@@ -150,26 +151,11 @@ fn run(
     Ok(rendered)
 }
 
-/// SDR over the clip and in its worst window with signal, dB (`[channel][sample]` each).
+/// SDR over the clip and in its worst window, dB (`[channel][sample]` each).
 fn global_and_worst(reference: &[Vec<f32>], estimate: &[Vec<f32>], rate: u32) -> (f64, f64) {
-    let sdr = |range: std::ops::Range<usize>| {
-        let (mut signal, mut error) = (1e-12f64, 1e-12f64);
-        for (r, e) in reference.iter().zip(estimate) {
-            for i in range.clone() {
-                signal += f64::from(r[i]).powi(2);
-                error += f64::from(r[i] - e[i]).powi(2);
-            }
-        }
-        10.0 * (signal / error).log10()
-    };
-    let len = reference[0].len();
     let window = seconds_to_frames(WINDOW_SECONDS, rate);
-    let worst = (0..len / window)
-        .map(|w| w * window..(w + 1) * window)
-        .filter(|range| reference.iter().any(|c| c[range.clone()].iter().any(|x| x.abs() > 1e-3)))
-        .map(sdr)
-        .fold(f64::INFINITY, f64::min);
-    (sdr(0..len), worst)
+    let worst = worst_window_sdr(reference, estimate, window).unwrap_or(f64::INFINITY);
+    (global_sdr(reference, estimate), worst)
 }
 
 /// The largest step between neighbouring samples of any stem and channel of `rendered` within
