@@ -30,7 +30,7 @@ import numpy as np
 import soundfile
 import torch
 
-from . import augment
+from . import augment, config
 from .stems import STEMS
 
 RELOAD_EVERY = 64   # draws between looks at a manifest that may still be growing
@@ -41,6 +41,24 @@ def load_manifest(root, split):
     text = pathlib.Path(root, split, "manifest.jsonl").read_text()
     lines = text.splitlines() if text.endswith("\n") else text.splitlines()[:-1]
     return [json.loads(line) for line in lines]
+
+
+def open_set(out, table, cfg, used_sources, splits):
+    """Starts (or continues) writing a data set into `out`: its `sources.json` and `config.toml`
+    (`{table: cfg}`), then for each split the manifest and the jobs it already holds. Yields
+    `(split, manifest path, set of done job ids)`: render.py and prepare.py write the jobs not
+    done yet, so running either again continues a stopped one."""
+    out = pathlib.Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "sources.json").write_text(json.dumps(used_sources, indent=1))
+    (out / "config.toml").write_text(config.dumps({table: cfg}))
+    for split in splits:
+        manifest = out / split / "manifest.jsonl"
+        manifest.parent.mkdir(parents=True, exist_ok=True)
+        done = set()
+        if manifest.exists():
+            done = {json.loads(line)["job"] for line in manifest.read_text().splitlines()}
+        yield split, manifest, done
 
 
 def write_example(out, split, ex_id, audio, sample_rate):

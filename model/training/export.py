@@ -90,32 +90,18 @@ def state_names(net, suffix):
     return [f"{name}{suffix}" for name in net.state_names]
 
 
-def render_config(data_root):
-    """The `[render]` table of the committed data config that renders `data_root`
-    (`configs/data-v*.toml`), so the sources are known without the data on this machine; else
-    the copy render.py keeps in the data set (`<data_root>/config.toml`)."""
-    for path in sorted(config.CONFIGS.glob("data-*.toml")):
-        render = config.load(path, config.RENDER)["render"]
-        if render["out"] == data_root:
-            return render
-    own = pathlib.Path(data_root, "config.toml")
+def set_config(root, pattern, defaults, table):
+    """The `[table]` of the committed config (`configs/<pattern>`) that makes the data set at
+    `root` (a render's `data-v*.toml`, real material's `real-v*.toml`), so the sources are known
+    without the data on this machine; else the copy the set keeps (`<root>/config.toml`)."""
+    for path in sorted(config.CONFIGS.glob(pattern)):
+        found = config.load(path, defaults)[table]
+        if found["out"] == root:
+            return found
+    own = pathlib.Path(root, "config.toml")
     if own.exists():
-        return config.load(own, config.RENDER)["render"]
-    raise SystemExit(f"no model/training/configs/data-*.toml renders {data_root}, and it has no "
-                     f"config.toml of its own")
-
-
-def prepare_config(real_root):
-    """The `[prepare]` table of the committed real-material config that makes `real_root`
-    (`configs/real-v*.toml`), else the copy prepare.py keeps in the set."""
-    for path in sorted(config.CONFIGS.glob("real-*.toml")):
-        prepare = config.load(path, config.PREPARE)["prepare"]
-        if prepare["out"] == real_root:
-            return prepare
-    own = pathlib.Path(real_root, "config.toml")
-    if own.exists():
-        return config.load(own, config.PREPARE)["prepare"]
-    raise SystemExit(f"no model/training/configs/real-*.toml makes {real_root}, and it has no "
+        return config.load(own, defaults)[table]
+    raise SystemExit(f"no model/training/configs/{pattern} makes {root}, and it has no "
                      f"config.toml of its own")
 
 
@@ -125,10 +111,10 @@ def metadata(name, cfg, net, checkpoint, ckpt):
     for; `sift.source` the git commits that trained (where the checkpoint records it) and
     exported the model."""
     mcfg = cfg["model"]
-    used = sources.used(render_config(cfg["data"]["root"]))
+    used = sources.used(set_config(cfg["data"]["root"], "data-*.toml", config.RENDER, "render"))
     real_root = cfg["data"]["real_root"]
     if real_root:
-        used.update(used_sources(prepare_config(real_root)))
+        used.update(used_sources(set_config(real_root, "real-*.toml", config.PREPARE, "prepare")))
     training_sources = {key: {k: s[k] for k in ("package", "licence", "role")}
                         for key, s in used.items()}
     on = {"held_out_mean": "held-out renders", "real_mean": "the real clips' mean"}

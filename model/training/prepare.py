@@ -229,15 +229,8 @@ def main():
             ap.error(f"[prepare] {key} = {cfg[key]!r}: no such folder (model/README.md, "
                      f"\"Real recordings\", says how to get it; --prepare.{key}=DIR)")
     out = pathlib.Path(cfg["out"])
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "sources.json").write_text(json.dumps(used_sources(cfg), indent=1))
-    (out / "config.toml").write_text(config.dumps({"prepare": cfg}))
-    for split in args.splits.split(","):
-        manifest = out / split / "manifest.jsonl"
-        manifest.parent.mkdir(parents=True, exist_ok=True)
-        done = set()
-        if manifest.exists():
-            done = {json.loads(line)["job"] for line in manifest.read_text().splitlines()}
+    for split, manifest, done in dataset.open_set(out, "prepare", cfg, used_sources(cfg),
+                                                  args.splits.split(",")):
         todo = [job for job in plan(cfg, split) if job[0] not in done]
         print(f"{split}: {len(done)} done, {len(todo)} to prepare", flush=True)
         with manifest.open("a") as f:

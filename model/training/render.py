@@ -176,15 +176,8 @@ def main():
     except config.ConfigError as error:
         ap.error(str(error))
     out = pathlib.Path(cfg["out"])
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "sources.json").write_text(json.dumps(sources.used(cfg), indent=1))
-    (out / "config.toml").write_text(config.dumps({"render": cfg}))
-    for split in args.splits.split(","):
-        manifest = out / split / "manifest.jsonl"
-        manifest.parent.mkdir(parents=True, exist_ok=True)
-        done = set()
-        if manifest.exists():
-            done = {json.loads(line)["job"] for line in manifest.read_text().splitlines()}
+    for split, manifest, done in dataset.open_set(out, "render", cfg, sources.used(cfg),
+                                                  args.splits.split(",")):
         todo = [j for j in plan(cfg, split) if j[0] not in done][:args.limit]
         print(f"{split}: {len(done)} done, {len(todo)} to render", flush=True)
         t0, audio_s = time.time(), 0.0
