@@ -44,12 +44,19 @@ fn open_format(path: &Path) -> Result<(Box<dyn FormatReader>, Vec<String>), Audi
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
         hint.with_extension(ext);
     }
-    let format = symphonia::default::get_probe()
-        .probe(&hint, mss, FormatOptions::default(), MetadataOptions::default())
-        .map_err(|e| match e {
-            SymphoniaError::IoError(source) if source.kind() != std::io::ErrorKind::UnexpectedEof => err.io(source),
-            _ => AudioFileError::UnsupportedFormat { path: path.to_path_buf() },
+    // symphonia 0.6 panics on some hostile headers (a WAV `fmt ` chunk claiming 65,280 channels
+    // overflows a multiplication in its RIFF reader, found by `fuzz/`): a clear error instead.
+    let probe =
+        || symphonia::default::get_probe().probe(&hint, mss, FormatOptions::default(), MetadataOptions::default());
+    let probed =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(probe)).map_err(|_| AudioFileError::Corrupt {
+            path: path.to_path_buf(),
+            detail: "its header is malformed (the decoder gave up reading it)".to_owned(),
         })?;
+    let format = probed.map_err(|e| match e {
+        SymphoniaError::IoError(source) if source.kind() != std::io::ErrorKind::UnexpectedEof => err.io(source),
+        _ => AudioFileError::UnsupportedFormat { path: path.to_path_buf() },
+    })?;
     Ok((format, warnings))
 }
 

@@ -16,6 +16,19 @@ fn float_wav_round_trips_exactly() {
     assert_eq!(read(&path).unwrap(), audio);
 }
 
+/// A WAV whose `fmt ` chunk claims 65,280 channels made symphonia's RIFF reader panic (an
+/// overflowing multiplication, found by `fuzz/`'s `audio_file` target): a clear error instead.
+#[test]
+fn a_wav_header_that_crashes_the_decoder_is_a_clear_error() {
+    let hex = "52494646a402000057415645666d7420100000000100fff8401f0000007d00000400100064617461800200004703460358394f394f8a3b8a3b57215821b902b90239e438e499c89900524946c8e6b3e546b3a40200dd";
+    let bytes: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+    let path = temp_path("hostile/channels.wav");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, bytes).unwrap();
+    let error = read(&path).expect_err("a file with 65,280 channels in 87 bytes is not audio");
+    assert!(error.to_string().contains("channels.wav"), "{error}");
+}
+
 #[test]
 fn one_sample_file_is_fine() {
     let audio = Audio { sample_rate: 8_000, channels: vec![vec![0.25]] };
