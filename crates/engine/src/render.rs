@@ -59,12 +59,22 @@ pub struct Rendered {
     pub elapsed: Duration,
     /// Audio-thread time of each block, in the order processed.
     pub block_times: Vec<Duration>,
-    /// Samples that fell back to dry because the worker was late.
+    /// Samples the worker was late for (concealed or fallen back to dry).
     pub missed_samples: usize,
     /// Where each block that missed its deadline started, in the samples the host processed
     /// (latency included: the late stems there belong to the input `latency` samples earlier):
     /// whether misses come at the start (a cold model) or anywhere (the machine).
     pub missed_at: Vec<usize>,
+    /// The processor's latency, which `stems` have had removed.
+    pub latency: usize,
+}
+
+impl Rendered {
+    /// Where each late block's stems are in [`Rendered::stems`] (input samples): `missed_at`
+    /// less the latency.
+    pub fn late_in_stems(&self) -> impl Iterator<Item = usize> + '_ {
+        self.missed_at.iter().map(|at| at.saturating_sub(self.latency))
+    }
 }
 
 /// Separates `input` (one or two channels of equal length at `sample_rate`) block by block.
@@ -133,5 +143,5 @@ pub fn render(
             ch.drain(..latency);
         }
     }
-    Rendered { stems: out, elapsed: started.elapsed(), block_times, missed_samples: missed, missed_at }
+    Rendered { stems: out, elapsed: started.elapsed(), block_times, missed_samples: missed, missed_at, latency }
 }

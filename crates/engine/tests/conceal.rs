@@ -14,8 +14,7 @@ const RATE: u32 = 44_100;
 const BLOCK: usize = 128;
 
 /// `model` over `input`: offline (the reference: the worker is waited for), or paced in real
-/// time with `stalls` injected into the worker. [`Rendered::missed_at`] is made to count in
-/// input samples, like the stems.
+/// time with `stalls` injected into the worker.
 fn rendered(model: Box<dyn MaskModel>, rate: u32, input: &[Vec<f32>], stalls: Option<StallPattern>) -> Rendered {
     let realtime = stalls.is_some();
     let model: Box<dyn MaskModel> = match stalls {
@@ -24,10 +23,7 @@ fn rendered(model: Box<dyn MaskModel>, rate: u32, input: &[Vec<f32>], stalls: Op
     };
     let config = EngineConfig::new(rate, BLOCK).mode(Mode::Live).realtime(realtime);
     let (_engine, mut processor) = Engine::start(model, config).expect("engine starts");
-    let mut rendered = render(&mut processor, input, rate, &Blocks::Fixed(BLOCK), realtime, |_| {});
-    let latency = processor.latency();
-    rendered.missed_at.iter_mut().for_each(|at| *at = at.saturating_sub(latency));
-    rendered
+    render(&mut processor, input, rate, &Blocks::Fixed(BLOCK), realtime, |_| {})
 }
 
 fn stall(ms: u64, every_ms: u64) -> Option<StallPattern> {
@@ -127,7 +123,7 @@ fn a_model_that_stops_answering_fades_to_dry_and_back_without_a_click() {
     // From the first late sample: the hold limit's 80 ms of the sine on held masks (whole
     // 23 ms frames: 93 ms), then silence until the model is back (the stall outlasts the latency
     // by over a second), then the sine.
-    let late = *stalled.missed_at.first().expect("the stall made samples late");
+    let late = stalled.late_in_stems().next().expect("the stall made samples late");
     let level = |from: f64, to: f64| {
         let at = |s: f64| (late + (s * RATE as f64) as usize).min(frames);
         first[0][at(from)..at(to)].iter().fold(0.0f32, |p, x| p.max(x.abs()))

@@ -75,16 +75,12 @@ impl MainThread {
             (self.model(mode), self.device)
         } else {
             nice_warn!("Sift passes audio through: the host's sample rate of {host_rate} Hz is outside 1 to 768 kHz");
-            self.model_info = ModelInfo {
-                problem: Some(format!(
-                    "Cannot separate at {host_rate} Hz (Sift runs at 1 to 768 kHz); passing audio through unprocessed"
-                )),
-                detail: EngineError::SampleRate(host_rate).to_string(),
-                ..ModelInfo::default()
-            };
-            let dry = PassThrough::new(ModelSpec { sample_rate: rate, ..ModelSpec::default_grid() });
+            self.model_info = ModelInfo::passing_through(
+                &format!("Cannot separate at {host_rate} Hz (Sift runs at 1 to 768 kHz)"),
+                EngineError::SampleRate(host_rate).to_string(),
+            );
             // No model to load for the Device parameter: the audio thread must not ask for one.
-            (Box::new(dry) as Box<dyn MaskModel>, params.device.value())
+            (pass_through_at(rate), params.device.value())
         };
         // Fitted to the machine whatever the process mode: the latency must not change between
         // playing and a bounce (DawDreamer and others activate offline to render).
@@ -96,13 +92,9 @@ impl MainThread {
             Ok(started) => started,
             Err(e) => {
                 nice_error!("Sift cannot separate here, passing audio through: {e}");
-                self.model_info = ModelInfo {
-                    problem: Some(format!("Cannot separate at {rate} Hz ({e}); passing audio through unprocessed")),
-                    detail: e.to_string(),
-                    ..ModelInfo::default()
-                };
-                let dry = PassThrough::new(ModelSpec { sample_rate: rate, ..ModelSpec::default_grid() });
-                match Engine::start(Box::new(dry), engine_config) {
+                self.model_info =
+                    ModelInfo::passing_through(&format!("Cannot separate at {rate} Hz ({e})"), e.to_string());
+                match Engine::start(pass_through_at(rate), engine_config) {
                     Ok(started) => started,
                     Err(e) => {
                         nice_error!("Sift cannot run at all here: {e}");
@@ -220,15 +212,17 @@ impl MainThread {
             }
             Err(e) => {
                 nice_error!("Sift passes audio through unseparated: {e}");
-                self.model_info = ModelInfo {
-                    problem: Some(format!("{}; passing audio through unprocessed", monitor::problem_in_words(&e))),
-                    detail: e.to_string(),
-                    ..ModelInfo::default()
-                };
+                self.model_info = ModelInfo::passing_through(&monitor::problem_in_words(&e), e.to_string());
                 Box::new(PassThrough::new(ModelSpec::default_grid()))
             }
         }
     }
+}
+
+/// A pass-through on the default grid at `rate`: no resampling, so it runs at any rate the
+/// engine is clocked at and gives the input exactly the reported latency later.
+fn pass_through_at(rate: u32) -> Box<dyn MaskModel> {
+    Box::new(PassThrough::new(ModelSpec { sample_rate: rate, ..ModelSpec::default_grid() }))
 }
 
 impl Drop for MainThread {

@@ -69,6 +69,12 @@ pub struct ModelInfo {
 }
 
 impl ModelInfo {
+    /// What to show when Sift passes audio through unseparated: `why`, in a musician's words,
+    /// and the technical `detail`.
+    pub fn passing_through(why: &str, detail: String) -> Self {
+        ModelInfo { problem: Some(format!("{why}; passing audio through unprocessed")), detail, ..ModelInfo::default() }
+    }
+
     /// What to show for `spec` (and the file it came from), run by `provider`.
     pub fn of(spec: &sift_engine::ModelSpec, provider: &str) -> Self {
         ModelInfo {

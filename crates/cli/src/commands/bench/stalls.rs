@@ -95,7 +95,8 @@ pub fn measure(clip: &[Vec<f32>], rate: u32, seconds: f64) -> Result<StallFigure
             let stalled = run(model()?, rate, &input, Some(pattern), conceal, true, BLOCK)?;
             let scores: Vec<(f64, f64)> =
                 (0..stems).map(|s| global_and_worst(&reference.stems[s], &stalled.stems[s], rate)).collect();
-            let edges = |r: &Rendered| edge_step(r, &stalled.missed_at, rate);
+            let late: Vec<usize> = stalled.late_in_stems().collect();
+            let edges = |r: &Rendered| edge_step(r, &late, rate);
             rows.push(StallRow {
                 stall_ms,
                 concealed: conceal,
@@ -144,11 +145,7 @@ fn run(
         None => model,
     };
     let (_engine, mut processor) = Engine::start(model, config)?;
-    let mut rendered = render::render(&mut processor, input, rate, &Blocks::Fixed(block), paced, |_| {});
-    // Late blocks in input samples, like the stems.
-    let latency = processor.latency();
-    rendered.missed_at.iter_mut().for_each(|at| *at = at.saturating_sub(latency));
-    Ok(rendered)
+    Ok(render::render(&mut processor, input, rate, &Blocks::Fixed(block), paced, |_| {}))
 }
 
 /// SDR over the clip and in its worst window, dB (`[channel][sample]` each).
