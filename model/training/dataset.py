@@ -12,7 +12,9 @@ recordings (Everything is Remixed's stems, PJS's a cappellas) beside the renders
 Each draw takes its song from `real_root` with probability `real_share`, and so does each
 stem drawn from another song (incoherent draws, and a stem the song lacks: a PJS a cappella
 has only vocals), where `real_root` has examples with that stem; every other choice is the
-renders'. Within a set, every example is as likely as any other.
+renders'. `real_stems` limits what the real set gives (run 16: its voices alone): the other
+stems of a real song are drawn from the renders, as for a stem it lacks. Within a set, every
+example is as likely as any other.
 
 `validation_set` gives fixed, unaugmented, coherent examples of a set's held-out split.
 
@@ -120,6 +122,10 @@ class MixDataset(torch.utils.data.IterableDataset):
         self.root, self.split, self.cfg, self.seed = root, split, cfg, seed
         self.roots = [root] + ([cfg["real_root"]] if cfg["real_root"] else [])
         self.real_share = cfg["real_share"] if cfg["real_root"] else 0.0
+        self.real_stems = set(cfg["real_stems"])
+        if self.real_stems - set(STEMS):
+            raise ValueError(f"[data] real_stems names {sorted(self.real_stems - set(STEMS))}, no stem "
+                             f"(stems: {', '.join(STEMS)})")
         self.sr = cfg["sample_rate"]
         per_stem = {k for k, v in cfg["augment"].items() if isinstance(v, dict)}
         if per_stem - set(STEMS):
@@ -143,8 +149,11 @@ class MixDataset(torch.utils.data.IterableDataset):
 
     def _set(self, rng, stem=None):
         """The set a choice comes from: the real set with probability `real_share` (for a
-        stem, only where it has examples with that stem), else the renders. With no real set,
-        or a share of 0, no number is drawn: the stream of examples is the renders' alone."""
+        stem, only one of `real_stems` and where it has examples with that stem), else the
+        renders. With no real set, or a share of 0, no number is drawn: the stream of examples
+        is the renders' alone."""
+        if stem is not None and stem not in self.real_stems:
+            return self.sets[0]
         if len(self.sets) > 1 and self.real_share > 0 and rng.random() < self.real_share:
             real = self.sets[1]
             if real["examples"] if stem is None else real["pools"][stem]:
@@ -178,7 +187,9 @@ class MixDataset(torch.utils.data.IterableDataset):
                 continue
             example, ratio = base, song_ratio
             # incoherent: another song; also when the song has no such stem (OpenMSX: vocals)
-            if not coherent or stem not in base["rms_db"]:
+            # or is a real one that may not give it (`real_stems`)
+            real_only_for_others = base_set is not self.sets[0] and stem not in self.real_stems
+            if not coherent or stem not in base["rms_db"] or real_only_for_others:
                 pool = self._set(rng, stem)["pools"][stem]
                 example = pool[rng.integers(len(pool))]
                 if not coherent and rng.random() < cfg["speed_probability"]:

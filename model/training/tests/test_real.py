@@ -162,9 +162,9 @@ def test_a_held_out_song_that_does_not_exist_is_refused(sources_dir, tmp_path):
     assert result.returncode != 0 and "9.Nothing" in result.stderr
 
 
-def data_cfg(renders, real, share):
+def data_cfg(renders, real, share, stems=None):
     text = (f'[data]\nroot = "{renders}"\nsegment_seconds = 0.5\nreal_root = "{real}"\n'
-            f"real_share = {share}\n")
+            f"real_share = {share}\n" + (f"real_stems = {json.dumps(stems)}\n" if stems else ""))
     return config.parse(text, config.TRAIN, "test")["data"]
 
 
@@ -207,6 +207,27 @@ def test_the_real_set_is_drawn_at_its_share_where_it_has_the_stem(renders_root, 
     for _ in range(20):
         mix, stems = every.draw(rng)
         assert torch.allclose(mix, stems.sum(dim=0), atol=1e-6)
+
+
+def test_real_stems_limit_what_the_real_set_gives(renders_root, real_root, monkeypatch):
+    """With `real_stems = ["vocals"]` and every draw real, every vocal comes from the real set
+    and every other stem from the renders, a real song's own drums and bass included."""
+    data = dataset.MixDataset(str(renders_root), data_cfg(renders_root, real_root, 1.0, ["vocals"]),
+                              seed=3)
+    rng = np.random.default_rng(4)
+    assert data._set(rng, "vocals") is data.sets[1]
+    assert data._set(rng, "drums") is data.sets[0] and data._set(rng, "bass") is data.sets[0]
+    read = []
+    original = dataset.read_stem
+    monkeypatch.setattr(dataset, "read_stem",
+                        lambda root, split, example, stem, *a: read.append((stem, root)) or
+                        original(root, split, example, stem, *a))
+    for _ in range(10):
+        mix, stems = data.draw(rng)
+        assert torch.allclose(mix, stems.sum(dim=0), atol=1e-6)
+    assert read and all((root == str(real_root)) == (stem == "vocals") for stem, root in read)
+    with pytest.raises(ValueError, match="voice"):
+        dataset.MixDataset(str(renders_root), data_cfg(renders_root, real_root, 1.0, ["voice"]), seed=3)
 
 
 def test_a_run_with_a_real_set_validates_on_its_held_out_songs(renders_root, real_root):
