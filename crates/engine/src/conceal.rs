@@ -7,7 +7,7 @@
 //! grid as the worker: with the frame's own masks, what it makes equals the worker's stems (to
 //! float rounding, at the model's rate), so the switch at a stall's start is seamless. During a
 //! stall a frame's masks have not come, and the last ones that did are held. Held masks drift
-//! from the music, so after [`HOLD_LIMIT_SECONDS`] (80 ms) the concealment fades to the dry
+//! from the music, so after [`HOLD_LIMIT`] (80 ms) the concealment fades to the dry
 //! signal (all in the residual stem) over [`FADE_SECONDS`], and back when masks come again.
 //!
 //! At another host rate than the model's, the frames are on the host's grid (same size and hop
@@ -16,20 +16,30 @@
 //! to the worker covers.
 //!
 //! Cost on the audio thread, every hop whether needed or not (so it is ready the moment it is):
-//! one FFT per channel and one inverse FFT per non-residual stem and channel.
+//! one FFT per channel and one inverse FFT per non-residual stem and channel. Done all at once
+//! at a frame's first output sample, they would make that block the audio thread's slowest
+//! (Spleeter at 64-sample blocks: four 4096-point transforms in one 1.45 ms block). So a frame's
+//! work is four units, spread over the hop before it ([`Concealer::sample`]): each channel's
+//! forward transform (it needs only the delayed mixture, which the latency holds a frame ahead),
+//! then each channel's synthesis, as soon as the frame's masks are in (the worker is usually
+//! early); a unit not done by the frame's first sample (masks late, a short lead) is done then,
+//! with the masks there are. The synthesised hop waits in a second buffer until its turn.
+
+use std::time::Duration;
 
 use realfft::num_complex::Complex32;
 
 use super::model::{ModelSpec, CHANNELS};
 use super::stft::{Analysis, Synthesis};
 
-/// How long held masks stand in for fresh ones before the concealment fades to dry. Chosen by
+/// How long held masks stand in for fresh ones before the concealment fades to dry, by default
+/// ([`crate::EngineConfig::hold_limit`]). Chosen by
 /// measurement (`sift bench`'s stall table, `sift-4stem` on the demo mixture): against the
 /// stall-free render, held masks beat the dry signal in every stem's worst 50 ms window for
 /// stalls up to 50 ms (7–14 dB against 0–1 dB, `other` −10 dB), and lose to it from 100 ms on
 /// (down to −24 dB: the music has moved on from the masks). So the hold covers the stalls a
 /// busy machine causes (tens of ms) and ends before held masks do more harm than the dry mix.
-pub const HOLD_LIMIT_SECONDS: f64 = 0.08;
+pub const HOLD_LIMIT: Duration = Duration::from_millis(80);
 /// How long the fade to dry (and back) takes: short enough to follow the music, long enough not
 /// to click.
 pub const FADE_SECONDS: f64 = 0.03;
@@ -82,12 +92,20 @@ pub struct Concealer {
     /// Host samples per model sample.
     ratio: f64,
     analysis: Analysis,
-    spectrum: Vec<Complex32>,
+    /// The next frame's spectrum, `[channel][full bin]`, and which channels it holds yet.
+    spectra: Vec<Complex32>,
+    analysed: [bool; CHANNELS],
+    /// How long before a frame's first output sample its work may start: as far ahead as the
+    /// delayed mixture reaches (the latency less a frame), at most a hop.
+    lead: usize,
     frame: Vec<f32>,
     /// One synthesiser per non-residual stem and channel.
     synthesis: Vec<Synthesis>,
-    /// The current hop's concealed stems, `[stem][channel][sample]`.
+    /// The current hop's concealed stems, `[stem][channel][sample]`, and the next one's as its
+    /// channels are synthesised (`synthesised`), swapped at the next frame's first sample.
     hop_out: Vec<f32>,
+    next_out: Vec<f32>,
+    synthesised: [bool; CHANNELS],
     /// Stream time of the first sample of `hop_out`, and of the next frame to synthesise.
     hop_start: i64,
     next_frame: i64,
@@ -100,13 +118,25 @@ pub struct Concealer {
     fade_step: f32,
     /// Off where the worker sends no masks ([`Concealer::disable`]): late samples are dry.
     enabled: bool,
+    /// Transforms done so far (forward and inverse, each channel's synthesis counting once),
+    /// for the test that they are spread.
+    #[cfg(test)]
+    units: usize,
 }
 
 /// The two ends for one engine: the worker's tap and the audio thread's concealer.
 ///
 /// `history_frames`: how many frames ahead of the output the worker may be (its look-ahead,
-/// a run's new frames, the latency): the frames the concealer keeps.
-pub fn pair(spec: &ModelSpec, host_rate: u32, history_frames: usize) -> (MaskTap, Concealer) {
+/// a run's new frames, the latency): the frames the concealer keeps. `latency`: the engine's,
+/// in host samples, at least `spec.n_fft` (how far ahead of the output the delayed mixture
+/// reaches). `hold_limit`: how long held masks stand in before the fade to dry.
+pub fn pair(
+    spec: &ModelSpec,
+    host_rate: u32,
+    history_frames: usize,
+    latency: usize,
+    hold_limit: Duration,
+) -> (MaskTap, Concealer) {
     let (stems, full, n_fft, hop) = (spec.stem_count() - 1, spec.full_bins(), spec.n_fft, spec.hop);
     let record = 1 + CHANNELS * stems * full;
     let slots = history_frames + 4;
@@ -132,17 +162,23 @@ pub fn pair(spec: &ModelSpec, host_rate: u32, history_frames: usize) -> (MaskTap
         bin_map,
         ratio,
         analysis: Analysis::new(n_fft),
-        spectrum: vec![Complex32::default(); full],
+        spectra: vec![Complex32::default(); CHANNELS * full],
+        analysed: [false; CHANNELS],
+        lead: (latency + 1).saturating_sub(n_fft).clamp(1, hop),
         frame: vec![0.0; n_fft],
         synthesis: (0..stems * CHANNELS).map(|_| Synthesis::new(n_fft, hop)).collect(),
         hop_out: vec![0.0; stems * CHANNELS * hop],
+        next_out: vec![0.0; stems * CHANNELS * hop],
+        synthesised: [false; CHANNELS],
         hop_start: 0,
         next_frame: 0,
         held: 0,
-        hold_limit: (HOLD_LIMIT_SECONDS / hop_seconds).ceil() as usize,
+        hold_limit: (hold_limit.as_secs_f64() / hop_seconds).ceil() as usize,
         gain: 1.0,
         fade_step: 1.0 / (FADE_SECONDS * f64::from(host_rate)) as f32,
         enabled: true,
+        #[cfg(test)]
+        units: 0,
     };
     concealer.restart();
     (tap, concealer)
@@ -165,6 +201,8 @@ impl Concealer {
         self.next_frame = -((self.n_fft - self.hop) as i64);
         self.hop_start = self.next_frame - self.hop as i64;
         self.hop_out.fill(0.0);
+        self.analysed = [false; CHANNELS];
+        self.synthesised = [false; CHANNELS];
         self.held = 0;
         self.gain = if self.enabled { 1.0 } else { 0.0 };
     }
@@ -183,14 +221,13 @@ impl Concealer {
         let records = self.masks_in.slots() / record;
         let Ok(chunk) = self.masks_in.read_chunk(records * record) else { return };
         let (a, b) = chunk.as_slices();
-        let mut values = a.iter().chain(b).copied();
-        for _ in 0..records {
-            let frame = values.next().map_or(0, f32::to_bits) as usize;
+        // The ring holds a whole number of records and moves by whole records, so none is
+        // split between the two slices.
+        for values in a.chunks_exact(record).chain(b.chunks_exact(record)) {
+            let frame = values[0].to_bits() as usize;
             let slot = frame % self.kept_frames.len();
             let len = record - 1;
-            for (dst, v) in self.kept[slot * len..(slot + 1) * len].iter_mut().zip(values.by_ref()) {
-                *dst = v;
-            }
+            self.kept[slot * len..(slot + 1) * len].copy_from_slice(&values[1..]);
             self.kept_frames[slot] = Some(frame);
             self.newest = Some(self.newest.map_or(frame, |n| n.max(frame)));
         }
@@ -199,14 +236,18 @@ impl Concealer {
 
     /// The concealed sample of non-residual stem `stem` (`0..stems - 1`, residual skipped),
     /// channel `ch`, at stream time `t`, where `dry(t')` gives the delayed mixture at any `t'`
-    /// from `t` to `t + n_fft - 1` (stream times before 0 are silence). Calls must come in
-    /// order of `t`, every sample of the stream, every stem and channel of a sample together.
+    /// from `t` to `t + latency` (stream times before 0 are silence). Calls must come in order
+    /// of `t`, every sample of the stream, every stem and channel of a sample together, stem 0
+    /// and channel 0 first.
     pub fn sample(&mut self, t: i64, stem: usize, ch: usize, dry: impl Fn(i64, usize) -> f32) -> f32 {
         if !self.enabled {
             return 0.0;
         }
         while t >= self.next_frame {
-            self.synthesise(self.next_frame, &dry);
+            self.finish_frame(&dry);
+        }
+        if stem == 0 && ch == 0 {
+            self.work_ahead(t, &dry);
         }
         let i = (t - self.hop_start).clamp(0, self.hop as i64 - 1) as usize;
         self.hop_out[(stem * CHANNELS + ch) * self.hop + i] * self.gain
@@ -230,45 +271,153 @@ impl Concealer {
         self.gain == 0.0
     }
 
-    /// Synthesises the frame that starts at stream time `start` into `hop_out`.
-    fn synthesise(&mut self, start: i64, dry: &impl Fn(i64, usize) -> f32) {
+    /// Does one unit of the next frame's work if one is due at `t`: unit `u` (each channel's
+    /// forward transform, then each channel's synthesis) is due `(u + 1) / 5` of the way
+    /// through the [`Concealer::lead`] before the frame (not at its start, the block that
+    /// finishes the frame before), a synthesis only once the frame's masks are in.
+    fn work_ahead(&mut self, t: i64, dry: &impl Fn(i64, usize) -> f32) {
+        let units = 2 * CHANNELS;
+        let due = |u: usize| t >= self.next_frame - (self.lead - (u + 1) * self.lead / (units + 1)) as i64;
+        if let Some(ch) = (0..CHANNELS).find(|&ch| !self.analysed[ch] && due(ch)) {
+            self.analyse(ch, dry);
+            return;
+        }
+        let Some(ch) = (0..CHANNELS).find(|&ch| self.analysed[ch] && !self.synthesised[ch] && due(CHANNELS + ch))
+        else {
+            return;
+        };
+        if let (_, Some(slot)) = self.masks_of_next_frame() {
+            self.synthesise(ch, Some(slot));
+        }
+    }
+
+    /// The frame index of the worker's frame that matches the next frame, and the slot holding
+    /// its masks if they have come.
+    fn masks_of_next_frame(&self) -> (usize, Option<usize>) {
         // The worker's frame j covers model samples [(j+1)·hop − n_fft, (j+1)·hop): the one
         // that starts nearest this frame's start.
-        let model_start = start as f64 / self.ratio;
+        let model_start = self.next_frame as f64 / self.ratio;
         let wanted = ((model_start + (self.n_fft - self.hop) as f64) / self.hop as f64).round().max(0.0) as usize;
         let slot = wanted % self.kept_frames.len();
-        let slot = if self.kept_frames[slot] == Some(wanted) {
-            self.held = 0;
-            Some(slot)
-        } else {
-            self.held += 1;
-            self.newest.map(|n| n % self.kept_frames.len())
-        };
+        (wanted, (self.kept_frames[slot] == Some(wanted)).then_some(slot))
+    }
+
+    /// The spectrum of channel `ch` of the frame that starts at `next_frame`.
+    fn analyse(&mut self, ch: usize, dry: &impl Fn(i64, usize) -> f32) {
+        let start = self.next_frame;
+        for (i, f) in self.frame.iter_mut().enumerate() {
+            let at = start + i as i64;
+            *f = if at < 0 { 0.0 } else { dry(at, ch) };
+        }
+        self.analysis.transform(&self.frame, &mut self.spectra[ch * self.full..][..self.full]);
+        self.analysed[ch] = true;
+        #[cfg(test)]
+        {
+            self.units += 1;
+        }
+    }
+
+    /// Synthesises channel `ch` of the next frame into `next_out`, with the masks in `slot`
+    /// (silence where there are none yet).
+    fn synthesise(&mut self, ch: usize, slot: Option<usize>) {
         let len = self.stems * self.full;
-        for ch in 0..CHANNELS {
-            for (i, f) in self.frame.iter_mut().enumerate() {
-                let at = start + i as i64;
-                *f = if at < 0 { 0.0 } else { dry(at, ch) };
-            }
-            self.analysis.transform(&self.frame, &mut self.spectrum);
-            for s in 0..self.stems {
-                let synthesis = &mut self.synthesis[s * CHANNELS + ch];
-                match slot {
-                    Some(slot) => {
-                        let masks = &self.kept[slot * CHANNELS * len + ch * len + s * self.full..][..self.full];
-                        for ((y, &x), &(lo, w)) in
-                            synthesis.spectrum_mut().iter_mut().zip(&self.spectrum).zip(&self.bin_map)
-                        {
-                            let hi = (lo + 1).min(self.full - 1);
-                            *y = x * (masks[lo] * (1.0 - w) + masks[hi] * w);
-                        }
+        let spectrum = &self.spectra[ch * self.full..][..self.full];
+        for s in 0..self.stems {
+            let synthesis = &mut self.synthesis[s * CHANNELS + ch];
+            match slot {
+                Some(slot) => {
+                    let masks = &self.kept[slot * CHANNELS * len + ch * len + s * self.full..][..self.full];
+                    for ((y, &x), &(lo, w)) in synthesis.spectrum_mut().iter_mut().zip(spectrum).zip(&self.bin_map) {
+                        let hi = (lo + 1).min(self.full - 1);
+                        *y = x * (masks[lo] * (1.0 - w) + masks[hi] * w);
                     }
-                    None => synthesis.spectrum_mut().fill(Complex32::default()),
                 }
-                synthesis.add_frame(&mut self.hop_out[(s * CHANNELS + ch) * self.hop..][..self.hop]);
+                None => synthesis.spectrum_mut().fill(Complex32::default()),
+            }
+            synthesis.add_frame(&mut self.next_out[(s * CHANNELS + ch) * self.hop..][..self.hop]);
+        }
+        self.synthesised[ch] = true;
+        #[cfg(test)]
+        {
+            self.units += 1;
+        }
+    }
+
+    /// At the next frame's first sample: does what is left of its work (with its own masks if
+    /// they have come, else the newest there are: held) and makes its hop the current one.
+    fn finish_frame(&mut self, dry: &impl Fn(i64, usize) -> f32) {
+        let slot = match self.masks_of_next_frame() {
+            (_, Some(slot)) => {
+                self.held = 0;
+                Some(slot)
+            }
+            (_, None) => {
+                self.held += 1;
+                self.newest.map(|n| n % self.kept_frames.len())
+            }
+        };
+        for ch in 0..CHANNELS {
+            if !self.analysed[ch] {
+                self.analyse(ch, dry);
+            }
+            if !self.synthesised[ch] {
+                self.synthesise(ch, slot);
             }
         }
-        self.hop_start = start;
-        self.next_frame = start + self.hop as i64;
+        std::mem::swap(&mut self.hop_out, &mut self.next_out);
+        self.hop_start = self.next_frame;
+        self.next_frame += self.hop as i64;
+        self.analysed = [false; CHANNELS];
+        self.synthesised = [false; CHANNELS];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Spleeter's grid with a latency of several frames, the worker's masks in well before
+    /// they are needed (as when it is on time): no sample's call does more than one unit of a
+    /// frame's work (one channel's forward transform or synthesis), and every frame gets all
+    /// four. With the masks late, the frame's first sample does what is left, with held masks.
+    /// (The stream's first sample does the frames that start before it at once: they are
+    /// silence but for their ends.)
+    #[test]
+    fn a_frames_transforms_are_spread_over_the_hop_before_it() {
+        let spec = ModelSpec::default_grid();
+        let (mut tap, mut concealer) = pair(&spec, spec.sample_rate, 40, 5 * spec.n_fft, HOLD_LIMIT);
+        let dry = |t: i64, ch: usize| ((t as f32) * 0.01 + ch as f32).sin();
+        let mut most = 0;
+        let frames = 30;
+        for frame in 0..frames + 8 {
+            tap.channel_mut(0).fill(0.5);
+            tap.channel_mut(1).fill(0.5);
+            tap.send(frame);
+        }
+        concealer.receive();
+        for t in 0..(frames * spec.hop) as i64 {
+            let before = concealer.units;
+            concealer.sample(t, 0, 0, dry);
+            concealer.sample(t, 0, 1, dry);
+            concealer.advance();
+            if t > 0 {
+                most = most.max(concealer.units - before);
+            }
+        }
+        assert_eq!(most, 1, "a sample did {most} units");
+        assert!(concealer.units >= 4 * frames, "{} units for {frames} frames", concealer.units);
+
+        // No masks for the frames ahead: the syntheses wait for the frame's first sample.
+        let (_tap, mut late) = pair(&spec, spec.sample_rate, 40, 5 * spec.n_fft, HOLD_LIMIT);
+        let mut most = 0;
+        for t in 0..(4 * spec.hop) as i64 {
+            let before = late.units;
+            late.sample(t, 0, 0, dry);
+            late.sample(t, 0, 1, dry);
+            if t > 0 {
+                most = most.max(late.units - before);
+            }
+        }
+        assert_eq!(most, CHANNELS, "a frame with late masks synthesises both channels at its first sample");
     }
 }

@@ -66,6 +66,7 @@ mod worker;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+pub use self::conceal::HOLD_LIMIT;
 pub use self::latency::Latency;
 pub use self::masks::Extension;
 pub use self::mode::{Mode, Schedule};
@@ -141,6 +142,9 @@ pub struct EngineConfig {
     /// samples it is late for fall back to the dry signal, as before concealment existed: kept
     /// for the bench's side-by-side figures.
     pub conceal: bool,
+    /// How long held masks stand in for a silent model before the concealment fades to dry
+    /// ([`HOLD_LIMIT`] by default; the bench tries others, which is how it was chosen).
+    pub hold_limit: std::time::Duration,
 }
 
 impl EngineConfig {
@@ -155,6 +159,7 @@ impl EngineConfig {
             fit_to_machine: false,
             throughput: false,
             conceal: true,
+            hold_limit: HOLD_LIMIT,
         }
     }
 
@@ -191,6 +196,12 @@ impl EngineConfig {
     /// Turns concealment of a late worker on (the default) or off (the dry fall-back).
     pub fn conceal(mut self, conceal: bool) -> Self {
         self.conceal = conceal;
+        self
+    }
+
+    /// Sets how long held masks stand in before the concealment fades to dry.
+    pub fn hold_limit(mut self, hold_limit: std::time::Duration) -> Self {
+        self.hold_limit = hold_limit;
         self
     }
 }
@@ -290,7 +301,8 @@ impl Engine {
         let incoming = Arc::new(std::sync::Mutex::new(None));
         // The frames the worker may run ahead of the output: the whole latency, in model frames.
         let ahead = latency.samples * spec.sample_rate as usize / config.sample_rate as usize / spec.hop;
-        let (tap, mut concealer) = conceal::pair(&spec, config.sample_rate, ahead + 2 * schedule.new);
+        let (tap, mut concealer) =
+            conceal::pair(&spec, config.sample_rate, ahead + 2 * schedule.new, latency.samples, config.hold_limit);
         let mut core = SeparationCore::new(spec.clone(), schedule, config.extension);
         // Concealment reads a frame of the delayed mixture ahead of the output: it needs a
         // latency of at least a frame (at host rates far under the model's it may be shorter),

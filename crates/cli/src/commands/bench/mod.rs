@@ -25,7 +25,7 @@
 //! shape the next one's timings. The child prints one JSON line of [`Figures`] on stdout; the
 //! parent collects them and prints a Markdown table. Progress goes to stderr.
 //!
-//! Usage: `sift bench [--quick] [--streaming-only] [--device NAME]` ([`BenchArgs`]), in a `sift`
+//! Usage: `sift bench [--quick] [--streaming-only | --stalls-only] [--device NAME]` ([`BenchArgs`]), in a `sift`
 //! built with the `bench` feature (`cargo xtask bench` builds and runs it): the streaming part
 //! measures ONNX Runtime's fixed cost on a test model of `sift-test-support`, which a user's
 //! `sift` does not carry. The full run takes several minutes, at least a minute of wall-clock
@@ -89,6 +89,9 @@ pub struct BenchArgs {
     /// Skip the windowed (Spleeter) table and the instances.
     #[arg(long)]
     streaming_only: bool,
+    /// Only the stall tables and the concealment's cost (`bench/stalls.rs`).
+    #[arg(long, conflicts_with = "streaming_only")]
+    stalls_only: bool,
     /// Child: measure this mode.
     #[arg(long, hide = true)]
     one_mode: Option<Mode>,
@@ -213,6 +216,13 @@ fn parent(options: &BenchArgs) -> Result<()> {
     // Loading the runtime here fails early, with setup instructions, before any child starts.
     let library = Runtime::get()?.library().to_owned();
     let header = header(&library, options.lengths());
+    if options.stalls_only {
+        eprintln!("[stalls] starting a child process");
+        let stall_figures: stalls::StallFigures = measure_in_child(Part::Stalls, options.quick, options.device)?;
+        println!("{header}\n");
+        stalls::print(&stall_figures);
+        return Ok(());
+    }
     let mut rows = Vec::new();
     if !options.streaming_only {
         for mode in Mode::ALL {
