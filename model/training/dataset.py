@@ -114,6 +114,14 @@ def read_stem(root, split, example, stem, start, length):
     return x
 
 
+def refuse_unknown_stems(names, what):
+    """Raises ValueError, naming `what` and the stems there are, if `names` holds a name that
+    is no stem."""
+    unknown = sorted(set(names) - set(STEMS))
+    if unknown:
+        raise ValueError(f"{what}: {unknown} name no stem (stems: {', '.join(STEMS)})")
+
+
 class MixDataset(torch.utils.data.IterableDataset):
     def __init__(self, root, cfg, seed, split="train"):
         """`cfg`: the `[data]` table of a training config; `root` the rendered set (its
@@ -123,14 +131,10 @@ class MixDataset(torch.utils.data.IterableDataset):
         self.roots = [root] + ([cfg["real_root"]] if cfg["real_root"] else [])
         self.real_share = cfg["real_share"] if cfg["real_root"] else 0.0
         self.real_stems = set(cfg["real_stems"])
-        if self.real_stems - set(STEMS):
-            raise ValueError(f"[data] real_stems names {sorted(self.real_stems - set(STEMS))}, no stem "
-                             f"(stems: {', '.join(STEMS)})")
+        refuse_unknown_stems(self.real_stems, "[data] real_stems")
         self.sr = cfg["sample_rate"]
-        per_stem = {k for k, v in cfg["augment"].items() if isinstance(v, dict)}
-        if per_stem - set(STEMS):
-            raise ValueError(f"[augment] sub-tables {sorted(per_stem - set(STEMS))} name no stem "
-                             f"(stems: {', '.join(STEMS)})")
+        refuse_unknown_stems({k for k, v in cfg["augment"].items() if isinstance(v, dict)},
+                             "[augment] sub-tables")
         self.chains = {s: augment.StemChain.for_stem(cfg["augment"], s) for s in STEMS}
         self.epoch = 0
         self.reload()
@@ -188,8 +192,8 @@ class MixDataset(torch.utils.data.IterableDataset):
             example, ratio = base, song_ratio
             # incoherent: another song; also when the song has no such stem (OpenMSX: vocals)
             # or is a real one that may not give it (`real_stems`)
-            real_only_for_others = base_set is not self.sets[0] and stem not in self.real_stems
-            if not coherent or stem not in base["rms_db"] or real_only_for_others:
+            withheld = base_set is not self.sets[0] and stem not in self.real_stems
+            if not coherent or stem not in base["rms_db"] or withheld:
                 pool = self._set(rng, stem)["pools"][stem]
                 example = pool[rng.integers(len(pool))]
                 if not coherent and rng.random() < cfg["speed_probability"]:

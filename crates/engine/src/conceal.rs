@@ -33,12 +33,13 @@ use super::model::{ModelSpec, CHANNELS};
 use super::stft::{Analysis, Synthesis};
 
 /// How long held masks stand in for fresh ones before the concealment fades to dry, by default
-/// ([`crate::EngineConfig::hold_limit`]). Chosen by
-/// measurement (`sift bench`'s stall table, `sift-4stem` on the demo mixture): against the
+/// ([`crate::EngineConfig::hold_limit`]). Chosen by measurement (`sift bench --stalls-only`,
+/// both shipped models on the demo mixture, against rows held without a limit): against the
 /// stall-free render, held masks beat the dry signal in every stem's worst 50 ms window for
-/// stalls up to 50 ms (7–14 dB against 0–1 dB, `other` −10 dB), and lose to it from 100 ms on
-/// (down to −24 dB: the music has moved on from the masks). So the hold covers the stalls a
-/// busy machine causes (tens of ms) and ends before held masks do more harm than the dry mix.
+/// stalls up to 50 ms (4.6–17.9 dB against 1.3–1.6 dB, `other` −9.8 dB), and lose to it in some
+/// stems from 100 ms on (down to −23 dB: the music has moved on from the masks); over a whole
+/// clip they win at every length. So the hold covers the stalls a busy machine causes (tens of
+/// ms) and ends before held masks do more harm than the dry mix.
 pub const HOLD_LIMIT: Duration = Duration::from_millis(80);
 /// How long the fade to dry (and back) takes: short enough to follow the music, long enough not
 /// to click.
@@ -286,20 +287,20 @@ impl Concealer {
         else {
             return;
         };
-        if let (_, Some(slot)) = self.masks_of_next_frame() {
+        if let Some(slot) = self.masks_of_next_frame() {
             self.synthesise(ch, Some(slot));
         }
     }
 
-    /// The frame index of the worker's frame that matches the next frame, and the slot holding
-    /// its masks if they have come.
-    fn masks_of_next_frame(&self) -> (usize, Option<usize>) {
+    /// The slot holding the masks of the worker's frame that matches the next frame, if they
+    /// have come.
+    fn masks_of_next_frame(&self) -> Option<usize> {
         // The worker's frame j covers model samples [(j+1)·hop − n_fft, (j+1)·hop): the one
         // that starts nearest this frame's start.
         let model_start = self.next_frame as f64 / self.ratio;
         let wanted = ((model_start + (self.n_fft - self.hop) as f64) / self.hop as f64).round().max(0.0) as usize;
         let slot = wanted % self.kept_frames.len();
-        (wanted, (self.kept_frames[slot] == Some(wanted)).then_some(slot))
+        (self.kept_frames[slot] == Some(wanted)).then_some(slot)
     }
 
     /// The spectrum of channel `ch` of the frame that starts at `next_frame`.
@@ -347,11 +348,11 @@ impl Concealer {
     /// they have come, else the newest there are: held) and makes its hop the current one.
     fn finish_frame(&mut self, dry: &impl Fn(i64, usize) -> f32) {
         let slot = match self.masks_of_next_frame() {
-            (_, Some(slot)) => {
+            Some(slot) => {
                 self.held = 0;
                 Some(slot)
             }
-            (_, None) => {
+            None => {
                 self.held += 1;
                 self.newest.map(|n| n % self.kept_frames.len())
             }

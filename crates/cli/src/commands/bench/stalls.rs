@@ -62,6 +62,15 @@ enum Fallback {
 }
 
 impl Fallback {
+    /// `config` set up to give late samples this fall-back.
+    fn configure(self, config: EngineConfig) -> EngineConfig {
+        match self {
+            Self::Concealed => config,
+            Self::HeldThroughout => config.hold_limit(NO_LIMIT),
+            Self::Dry => config.conceal(false),
+        }
+    }
+
     fn label(self) -> &'static str {
         match self {
             Self::Concealed => "concealed",
@@ -183,8 +192,7 @@ fn run(
     block: usize,
 ) -> Result<Rendered> {
     // Not fitted to the machine, so the paced and the offline render run the same schedule.
-    let config = EngineConfig::new(rate, block).mode(Mode::Live).realtime(paced).conceal(fallback != Fallback::Dry);
-    let config = if fallback == Fallback::HeldThroughout { config.hold_limit(NO_LIMIT) } else { config };
+    let config = fallback.configure(EngineConfig::new(rate, block).mode(Mode::Live).realtime(paced));
     let model = match stalls {
         Some(pattern) => Box::new(Stalling::new(model, pattern)),
         None => model,
