@@ -20,6 +20,8 @@ pub fn ort_library_name() -> String {
 /// Sift's own four-stem model's name (`sift separate --model NAME`); its file is `NAME.onnx`,
 /// both where it is committed and where it is installed.
 pub const OWN_MODEL: &str = "sift-4stem";
+/// The composed four-stem model's name; its description is `NAME.compose.toml`.
+pub const COMPOSED_MODEL: &str = "spleeter+sift-4stem";
 
 pub struct Paths {
     pub root: PathBuf,
@@ -80,9 +82,20 @@ impl Paths {
         self.models().join(format!("{OWN_MODEL}.onnx"))
     }
 
+    /// The composed four-stem model's description as committed: Spleeter's vocals, Sift's own
+    /// drums, bass and other (`crates/inference/src/composed.rs`).
+    pub fn composed_model_source(&self) -> PathBuf {
+        self.model_sources().join("weights").join(format!("{COMPOSED_MODEL}.compose.toml"))
+    }
+
+    /// Where `cargo xtask setup` installs the composed model's description.
+    pub fn composed_model(&self) -> PathBuf {
+        self.models().join(format!("{COMPOSED_MODEL}.compose.toml"))
+    }
+
     /// The models the plugin bundles ship with.
-    pub fn shipped_models(&self) -> [PathBuf; 2] {
-        [self.default_model(), self.own_model()]
+    pub fn shipped_models(&self) -> [PathBuf; 3] {
+        [self.default_model(), self.own_model(), self.composed_model()]
     }
 
     pub fn demo(&self) -> PathBuf {

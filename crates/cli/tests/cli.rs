@@ -36,7 +36,7 @@ fn write_input(dir: &Path, name: &str, audio: &Audio) -> PathBuf {
 fn studio_mode_separates_real_music_well() {
     let clip = support::rock_clip();
     let out = scratch("studio");
-    let report = separate_ok(&clip.join("mixture.wav"), &out, &["--mode", "studio"]);
+    let report = separate_ok(&clip.join("mixture.wav"), &out, &["--model", "spleeter-2stems", "--mode", "studio"]);
     for key in
         ["model", "stems", "mode", "latency_samples", "sample_rate", "seconds", "rtf", "deadline_misses", "provider"]
     {
@@ -65,7 +65,8 @@ fn file_renders_run_far_fewer_model_runs_unless_the_host_schedule_is_asked_for()
     let mut runs = Vec::new();
     for schedule in ["throughput", "host"] {
         let out = scratch(&format!("schedule-{schedule}"));
-        let report = separate_ok(&clip.join("mixture.wav"), &out, &["--mode", "balanced", "--schedule", schedule]);
+        let args = ["--model", "spleeter-2stems", "--mode", "balanced", "--schedule", schedule];
+        let report = separate_ok(&clip.join("mixture.wav"), &out, &args);
         assert_eq!(report["schedule"]["kind"], schedule, "{report}");
         assert_eq!(report["latency_samples"], 27647, "{report}");
         runs.push(report["model_runs"].as_u64().unwrap());
@@ -209,16 +210,24 @@ fn a_streaming_model_separates_with_its_short_latency() {
 }
 
 /// With no `--model`, `live` runs Sift's own four-stem model where setup installed it (29 ms and
-/// four stems, where Spleeter would take 300 ms for two); `studio` runs Spleeter (above).
+/// four stems, where Spleeter would take 300 ms for two), and `balanced` and `studio` the
+/// composed four-stem model (Spleeter's vocals, the own model's drums, bass and other) at
+/// Spleeter's latency.
 #[test]
-fn live_runs_the_own_model_when_none_is_named() {
+fn every_mode_runs_four_stems_when_no_model_is_named() {
     let clip = support::rock_clip();
-    let out = scratch("live-default");
-    let report = separate_ok(&clip.join("mixture.wav"), &out, &["--mode", "live", "--block", "256"]);
-    assert_eq!(report["model"], "sift-4stem", "{report}");
-    assert_eq!(report["latency_samples"], 1279, "{report}");
-    for stem in ["vocals", "drums", "bass", "other"] {
-        assert!(out.join(format!("{stem}.wav")).is_file(), "no {stem}.wav: {report}");
+    for (mode, model, latency) in [
+        ("live", "sift-4stem", 1279),
+        ("balanced", "spleeter+sift-4stem", 27647),
+        ("studio", "spleeter+sift-4stem", 68607),
+    ] {
+        let out = scratch(&format!("{mode}-default"));
+        let report = separate_ok(&clip.join("mixture.wav"), &out, &["--mode", mode, "--block", "256"]);
+        assert_eq!(report["model"], model, "{report}");
+        assert_eq!(report["latency_samples"], latency, "{report}");
+        for stem in ["vocals", "drums", "bass", "other"] {
+            assert!(out.join(format!("{stem}.wav")).is_file(), "{mode}: no {stem}.wav: {report}");
+        }
     }
 }
 

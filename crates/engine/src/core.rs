@@ -8,8 +8,8 @@ use realfft::num_complex::Complex32;
 
 use super::conceal::MaskTap;
 use super::masks::{self, Extension};
-use super::mode::Schedule;
 use super::model::{InferenceFailure, MaskModel, ModelInput, ModelOutput, ModelSpec, CHANNELS, MAX_STEMS};
+use super::schedule::Schedule;
 use super::stft::{Analysis, Synthesis};
 
 /// Streams stereo samples at the model's rate in, stems out.
@@ -90,8 +90,13 @@ impl SeparationCore {
         }
     }
 
+    /// The schedule of this core's runs.
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
     /// Sends each frame's masks to `tap` from now on (only for a model that gives masks).
-    pub fn tap_masks(&mut self, tap: MaskTap) {
+    pub(crate) fn tap_masks(&mut self, tap: MaskTap) {
         self.tap = Some(tap);
     }
 

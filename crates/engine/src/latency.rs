@@ -1,9 +1,9 @@
 //! The engine's latency: how long the input takes to come back out as stems.
 
 use super::core::SeparationCore;
-use super::mode::Schedule;
 use super::model::ModelSpec;
 use super::resample::BridgeTiming;
+use super::schedule::Schedule;
 
 /// The latency of an engine at the host's rate, and what it is made of.
 ///

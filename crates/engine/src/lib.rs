@@ -51,13 +51,14 @@ mod conceal;
 mod core;
 mod denormals;
 mod latency;
-mod masks;
+pub mod masks;
 mod mode;
 mod model;
 pub mod priority;
 mod processor;
 pub mod render;
 pub mod resample;
+mod schedule;
 mod shared;
 pub mod stall;
 mod stft;
@@ -67,20 +68,21 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 pub use self::conceal::HOLD_LIMIT;
+pub use self::core::SeparationCore;
 pub use self::latency::Latency;
 pub use self::masks::Extension;
-pub use self::mode::{Mode, Schedule};
+pub use self::mode::Mode;
 pub use self::model::{
     InferenceFailure, Interrupter, MaskModel, ModelInput, ModelOutput, ModelSpec, PassThrough, Streaming, CHANNELS,
     MAX_STEMS,
 };
 pub use self::priority::Scheduling;
 pub use self::processor::{AudioProcessor, BlockReport};
+pub use self::schedule::Schedule;
 pub use self::shared::Shared;
 pub use self::stall::{StallPattern, Stalling};
-pub use self::stft::periodic_hann;
+pub use self::stft::{periodic_hann, Analysis, Synthesis};
 
-use self::core::SeparationCore;
 use self::resample::{BridgeTiming, RateBridge};
 use self::worker::Worker;
 
@@ -282,6 +284,7 @@ impl Engine {
         if config.realtime && schedule.stateful && !model.is_pass_through() {
             calibrate::warm_up(model.as_mut(), &spec, schedule.window);
         }
+        model.follow(&schedule);
         let stem_channels = (spec.stem_count() - 1) * CHANNELS;
         let bridge =
             RateBridge::new(config.sample_rate, spec.sample_rate, stem_channels).map_err(EngineError::Resampling)?;

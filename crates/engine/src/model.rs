@@ -9,6 +9,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use super::schedule::Schedule;
+
 /// Audio channels the engine separates (mono input is carried as two equal channels).
 pub const CHANNELS: usize = 2;
 
@@ -46,6 +48,11 @@ pub struct ModelSpec {
     /// waveform model's fixed segment): the modes' schedules are then fractions of it, and
     /// its `frame_multiple` equals it.
     pub segment: Option<usize>,
+    /// The fewest frames of look-ahead a windowed run of this model must see (0 for most): a
+    /// mode that looks less far ahead looks this far instead. A composed model whose streaming
+    /// part works on the waveform rebuilt from the window needs a few frames more than
+    /// Spleeter's `live` gives before that part's stems cover a frame.
+    pub min_lookahead: usize,
     /// What the model is given of each frame.
     pub input: ModelInput,
     /// What the model gives back for each frame.
@@ -75,6 +82,7 @@ impl ModelSpec {
             frame_multiple: 64,
             streaming: None,
             segment: None,
+            min_lookahead: 0,
             input: ModelInput::Magnitude,
             output: ModelOutput::Masks,
             licence: String::new(),
@@ -84,11 +92,12 @@ impl ModelSpec {
     }
 
     /// Whether `other` frames and runs audio as this model does (rate, frame length, hop, bins,
-    /// frame multiple, streaming, segment, input): then it has the same latency in every mode
-    /// and can stand in for it.
+    /// frame multiple, streaming, segment, look-ahead, input): then it has the same latency in
+    /// every mode and can stand in for it.
     pub fn same_grid(&self, other: &ModelSpec) -> bool {
         let grid = |s: &ModelSpec| {
-            (s.sample_rate, s.n_fft, s.hop, s.bins, s.frame_multiple, s.streaming, s.segment, s.input, s.output)
+            let runs = (s.frame_multiple, s.streaming, s.segment, s.min_lookahead);
+            (s.sample_rate, s.n_fft, s.hop, s.bins, runs, s.input, s.output)
         };
         grid(self) == grid(other)
     }
@@ -221,6 +230,14 @@ pub trait MaskModel: Send {
     /// calls it whenever its stream restarts: after its reset hand-shake, when a model is
     /// swapped in, and on a transport jump. Models without state need nothing here.
     fn reset(&mut self) {}
+
+    /// The schedule the engine's runs of this model follow, told before the first run of a
+    /// stream: which frames of each window are new to it, which are look-ahead. Models that see
+    /// each window afresh ignore it (the default). One that keeps state from one windowed run
+    /// to the next (a composed model, whose streaming part must hear each sample once) needs
+    /// it; until told, it assumes `live`'s schedule, which is what the engine's timing runs
+    /// use (`calibrate`).
+    fn follow(&mut self, _schedule: &Schedule) {}
 
     /// Whether this model only passes audio through, standing in for one that could not load.
     /// Such a model is not timed: it takes the schedule measured for a real model on its grid,

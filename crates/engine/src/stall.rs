@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::model::{InferenceFailure, Interrupter, MaskModel, ModelSpec};
+use super::schedule::Schedule;
 
 /// How long and how often the worker stalls: `stall` once every `every`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,6 +73,10 @@ impl MaskModel for Stalling {
 
     fn reset(&mut self) {
         self.model.reset();
+    }
+
+    fn follow(&mut self, schedule: &Schedule) {
+        self.model.follow(schedule);
     }
 
     fn is_pass_through(&self) -> bool {

@@ -198,6 +198,7 @@ impl Worker {
         if let Some(next) = incoming.try_lock().ok().and_then(|mut slot| slot.take()) {
             // The old model is dropped here, on the worker: never on the audio thread.
             *model = next;
+            model.follow(core.schedule());
             shared.model_swaps.fetch_add(1, Ordering::Relaxed);
             fresh = true;
         }

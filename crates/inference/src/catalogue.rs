@@ -16,15 +16,30 @@ pub const DEFAULT_MODEL: &str = "spleeter-2stems";
 /// for two stems. A DJ who picks `live` wants the drums to mute now.
 pub const LIVE_MODEL: &str = "sift-4stem";
 
-/// Every installed model: `(name, path)`, first found wins.
+/// How a composed model's description file's name ends (`crate::composed`):
+/// `spleeter+sift-4stem.compose.toml` describes the model `spleeter+sift-4stem`.
+pub const COMPOSED_SUFFIX: &str = ".compose.toml";
+
+/// Whether the file at `path` is a composed model's description, by its name.
+pub fn is_composed(path: &Path) -> bool {
+    path.to_str().is_some_and(|p| p.ends_with(COMPOSED_SUFFIX) && path_model_name(p).is_some())
+}
+
+/// The name of the model whose file is at `path` (an ONNX file or a description), if it is one.
+pub fn model_name(path: &Path) -> Option<String> {
+    path.to_str().and_then(path_model_name).map(str::to_owned)
+}
+
+/// Every installed model: `(name, path)`, first found wins. A model is an ONNX file or a
+/// composed model's description ([`COMPOSED_SUFFIX`]).
 pub fn installed(binary_dir: Option<&Path>) -> Vec<(String, PathBuf)> {
     let mut found: Vec<(String, PathBuf)> = Vec::new();
     for dir in model_dirs(binary_dir) {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
         let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
         files.sort();
-        for path in files.into_iter().filter(|p| p.extension().is_some_and(|e| e == "onnx")) {
-            let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        for path in files {
+            let Some(name) = model_name(&path) else { continue };
             if !found.iter().any(|(n, _)| *n == name) {
                 found.push((name, path));
             }
@@ -43,14 +58,21 @@ pub fn sidecar_licence(model: &Path) -> Option<String> {
     meta.remove("sift.licence")
 }
 
+/// The model `balanced` and `studio` run when none is named, where it and both its parts are
+/// installed: Spleeter's vocals with Sift's own drums, bass and other (`crate::composed`), four
+/// stems where Spleeter alone gives two, at Spleeter's latency.
+pub const COMPOSED_MODEL: &str = "spleeter+sift-4stem";
+
 /// The model `mode` runs when the user names none, among the `installed` ones (`(name, path)`,
-/// as [`installed`] lists them): [`LIVE_MODEL`] in `live` if it is installed, [`DEFAULT_MODEL`]
-/// otherwise (an install without Sift's own model keeps working in `live`).
+/// as [`installed`] lists them): [`LIVE_MODEL`] in `live` and [`COMPOSED_MODEL`] in the others
+/// where they are installed, [`DEFAULT_MODEL`] otherwise (an install without Sift's own model
+/// keeps working in every mode).
 pub fn default_for(mode: Mode, installed: &[(String, PathBuf)]) -> &'static str {
-    if mode == Mode::Live && installed.iter().any(|(name, _)| name == LIVE_MODEL) {
-        LIVE_MODEL
-    } else {
-        DEFAULT_MODEL
+    let has = |wanted: &str| installed.iter().any(|(name, _)| name == wanted);
+    match mode {
+        Mode::Live if has(LIVE_MODEL) => LIVE_MODEL,
+        Mode::Balanced | Mode::Studio if has(COMPOSED_MODEL) && has(LIVE_MODEL) && has(DEFAULT_MODEL) => COMPOSED_MODEL,
+        _ => DEFAULT_MODEL,
     }
 }
 
@@ -76,7 +98,7 @@ pub fn resolve(model: Option<&str>, binary_dir: Option<&Path>) -> Result<PathBuf
     if as_path.is_file() {
         return Ok(as_path.to_owned());
     }
-    if wanted.ends_with(".onnx") || wanted.contains(['/', '\\']) {
+    if path_model_name(wanted).is_some() || wanted.contains(['/', '\\']) {
         let installed_here = path_model_name(wanted).and_then(|name| find_installed(name, &installed(binary_dir)).ok());
         return Ok(installed_here.unwrap_or_else(|| as_path.to_owned()));
     }
@@ -84,9 +106,11 @@ pub fn resolve(model: Option<&str>, binary_dir: Option<&Path>) -> Result<PathBuf
 }
 
 /// The model name a path ends in, whichever platform wrote it: `sift-4stem` for
-/// `C:\\Users\\u\\AppData\\Local\\Sift\\models\\sift-4stem.onnx` and for `/home/u/x/sift-4stem.onnx`.
+/// `C:\\Users\\u\\AppData\\Local\\Sift\\models\\sift-4stem.onnx` and for `/home/u/x/sift-4stem.onnx`,
+/// `spleeter+sift-4stem` for `…/spleeter+sift-4stem.compose.toml`; `None` for other files.
 fn path_model_name(path: &str) -> Option<&str> {
-    path.rsplit(['/', '\\']).next()?.strip_suffix(".onnx").filter(|name| !name.is_empty())
+    let file = path.rsplit(['/', '\\']).next()?;
+    file.strip_suffix(COMPOSED_SUFFIX).or_else(|| file.strip_suffix(".onnx")).filter(|name| !name.is_empty())
 }
 
 /// The file of the installed model named `wanted` among `models`, or an error that lists them.
@@ -141,13 +165,26 @@ mod tests {
     }
 
     #[test]
-    fn live_runs_sifts_own_model_where_it_is_installed_and_spleeter_elsewhere() {
+    fn live_runs_sifts_own_model_the_others_the_composition_where_installed_and_spleeter_elsewhere() {
         let both = models(&["htdemucs", "sift-4stem", "spleeter-2stems"]);
         assert_eq!(default_for(Mode::Live, &both), "sift-4stem");
         assert_eq!(default_for(Mode::Balanced, &both), "spleeter-2stems");
-        assert_eq!(default_for(Mode::Studio, &both), "spleeter-2stems");
-        // An install without Sift's own model keeps working in live.
+        let all = models(&["htdemucs", "sift-4stem", "spleeter+sift-4stem", "spleeter-2stems"]);
+        assert_eq!(default_for(Mode::Live, &all), "sift-4stem");
+        assert_eq!(default_for(Mode::Balanced, &all), "spleeter+sift-4stem");
+        assert_eq!(default_for(Mode::Studio, &all), "spleeter+sift-4stem");
+        // A composition whose part is missing is not a default; an install without Sift's own
+        // model keeps working in every mode.
+        assert_eq!(default_for(Mode::Studio, &models(&["spleeter+sift-4stem", "spleeter-2stems"])), "spleeter-2stems");
         assert_eq!(default_for(Mode::Live, &models(&["spleeter-2stems"])), "spleeter-2stems");
         assert_eq!(default_for(Mode::Live, &[]), "spleeter-2stems");
+    }
+
+    #[test]
+    fn a_composed_models_description_is_listed_by_its_name() {
+        assert_eq!(path_model_name("/x/models/spleeter+sift-4stem.compose.toml"), Some("spleeter+sift-4stem"));
+        assert_eq!(path_model_name(r"C:\m\spleeter+sift-4stem.compose.toml"), Some("spleeter+sift-4stem"));
+        assert_eq!(path_model_name("/x/models/.compose.toml"), None);
+        assert_eq!(path_model_name("/x/models/settings.toml"), None);
     }
 }

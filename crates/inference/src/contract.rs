@@ -213,6 +213,7 @@ impl Contract {
             frame_multiple,
             streaming,
             segment,
+            min_lookahead: 0,
             input: if segment.is_some() { ModelInput::Spectrum } else { ModelInput::Magnitude },
             output: if segment.is_some() { ModelOutput::Spectra } else { ModelOutput::Masks },
             licence: get("sift.licence")?,

@@ -5,6 +5,8 @@
 //! - [`onnx_model`]: [`OnnxModel`], a [`sift_engine::MaskModel`] run by ONNX Runtime, on one
 //!   loaded model file (`pool`: its contract and its pool of sessions) that instances of the
 //!   same file share (`cache`); `session` opens sessions ([`SessionOptions`]) on a device.
+//! - [`composed`]: [`ComposedModel`], one model's vocals with another's other stems;
+//!   [`Model`] is what users load by name or path, a file or a composition.
 //! - [`waveform`]: adapts a waveform model (HTDemucs) to masks; [`demucs_spectrogram`] is
 //!   the spectrogram such a hybrid model takes beside its waveform.
 //! - [`providers`]: where a model runs ([`Device`]) and where provider libraries are found.
@@ -16,9 +18,11 @@
 
 mod cache;
 pub mod catalogue;
+pub mod composed;
 pub mod contract;
 pub mod demucs_spectrogram;
 pub mod locations;
+mod model;
 pub mod onnx_model;
 mod pool;
 pub mod providers;
@@ -28,6 +32,8 @@ pub mod waveform;
 
 use std::path::PathBuf;
 
+pub use composed::ComposedModel;
+pub use model::Model;
 pub use onnx_model::OnnxModel;
 pub use providers::Device;
 pub use runtime::Runtime;
@@ -72,6 +78,15 @@ pub enum InferenceError {
         /// The file.
         path: PathBuf,
         /// ONNX Runtime's error.
+        reason: String,
+    },
+    /// A composed model's description cannot be read, or the models it names do not fit
+    /// together (see `composed`).
+    #[error("{} does not describe a usable composed model: {reason}", .path.display())]
+    Composition {
+        /// The description file.
+        path: PathBuf,
+        /// What is wrong, and how to put it right.
         reason: String,
     },
     /// The model breaks Sift's model contract (see `model/CONTRACT.md`).

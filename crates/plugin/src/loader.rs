@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use sift_engine::{MaskModel, ModelInbox};
-use sift_inference::{OnnxModel, SessionOptions};
+use sift_inference::{Model, SessionOptions};
 
 use super::monitor::{self, ModelInfo, Status};
 use super::params::SiftParams;
@@ -81,7 +81,7 @@ impl ModelLoader {
     /// into play: into the running engine if it accepts it, else parked for the next one
     /// (loader thread; this blocks for as long as the load takes).
     pub fn load(&self, path: &Path, request: u64, params: &SiftParams, status: &Status) {
-        let loaded = OnnxModel::load(path, &SessionOptions::default().device(params.device.value().into()));
+        let loaded = Model::load(path, &SessionOptions::default().device(params.device.value().into()));
         // Holding the state lock: no newer request can start between this check and the hand-over.
         let mut state = locked(&self.state);
         if self.latest_request.load(Ordering::Acquire) != request {

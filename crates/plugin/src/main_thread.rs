@@ -6,7 +6,7 @@ use std::sync::Arc;
 use nice_plug::prelude::*;
 
 use sift_engine::{Engine, EngineConfig, EngineError, MaskModel, Mode, ModelSpec, PassThrough, Scheduling, HOST_RATES};
-use sift_inference::{catalogue, OnnxModel, SessionOptions};
+use sift_inference::{catalogue, Model, SessionOptions};
 
 use super::audio_thread::{AudioThread, Restarts, TransportWatch};
 use super::buses::RoleBuses;
@@ -197,7 +197,7 @@ impl MainThread {
             Some(model) if same_device && model.spec().origin.as_deref() == Some(path.as_path()) => {
                 Ok((model, self.model_info.provider_fallback.take()))
             }
-            _ => OnnxModel::load(&path, &SessionOptions::default().device(device.into())).map(|m| {
+            _ => Model::load(&path, &SessionOptions::default().device(device.into())).map(|m| {
                 let fallback = m.provider_fallback().map(str::to_owned);
                 if let Some(reason) = &fallback {
                     nice_log!("Sift: Device {device:?}: {reason}");

@@ -280,6 +280,9 @@ pub fn problem_in_words(error: &InferenceError) -> String {
         InferenceError::ModelUnreadable { path, .. } => {
             format!("The model file is damaged or not a model: {}", path.display())
         }
+        InferenceError::Composition { path, .. } => {
+            format!("The composed model's description cannot be used: {}", path.display())
+        }
         InferenceError::Contract(_) => "The model file is not a Sift model".to_owned(),
     }
 }

@@ -206,22 +206,25 @@ impl Default for SiftParams {
     }
 }
 
-/// The generation of default models, saved with every project: 2 since `live` runs Sift's own
-/// four-stem model when no model is picked (`catalogue::default_for`). Projects saved before
-/// have no `defaults` field: they ran Spleeter 2-stem in every mode.
-pub const DEFAULTS: u32 = 2;
+/// The generation of default models, saved with every project (`catalogue::default_for`): 2
+/// since `live` runs Sift's own four-stem model when no model is picked, 3 since `balanced` and
+/// `studio` run the composed four-stem model (Spleeter's vocals, Sift's own drums, bass and
+/// other). Projects saved before 2 have no `defaults` field: they ran Spleeter 2-stem in every
+/// mode.
+pub const DEFAULTS: u32 = 3;
 
 /// Keeps what an old project played (both plugins' `Plugin::filter_state`, before a state
-/// loads). A project saved before [`DEFAULTS`] 2, in Live with no model picked, ran Spleeter:
-/// it gets Spleeter picked, so it opens with the stems, latency and sound it was saved with
-/// (a project that muted Other for an a cappella would otherwise play drums and bass).
+/// loads). A project with no model picked that ran Spleeter in its mode then (`live` before
+/// [`DEFAULTS`] 2, `balanced` or `studio` before 3) gets Spleeter picked, so it opens with the
+/// stems, latency and sound it was saved with (a project that muted Other for an a cappella
+/// would otherwise play drums and bass).
 pub fn keep_old_defaults(state: &mut PluginState) {
-    if state.fields.contains_key("defaults") {
-        return;
-    }
+    let saved = state.fields.get("defaults").map_or(Some(1), |json| serde_json::from_str::<u32>(json).ok());
+    let Some(saved) = saved.filter(|&saved| saved < DEFAULTS) else { return };
     let live = matches!(state.params.get("mode"), Some(ParamValue::I32(index)) if *index == ModeChoice::Live as i32);
+    let ran_spleeter = if live { saved < 2 } else { saved < 3 };
     let picked = state.fields.get("model-path").and_then(|json| serde_json::from_str::<String>(json).ok());
-    if live && picked.unwrap_or_default().is_empty() {
+    if ran_spleeter && picked.unwrap_or_default().is_empty() {
         let spleeter = serde_json::to_string(sift_inference::catalogue::DEFAULT_MODEL).expect("a string serialises");
         state.fields.insert("model-path".to_owned(), spleeter);
     }

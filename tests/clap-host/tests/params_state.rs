@@ -147,6 +147,31 @@ fn an_old_live_project_keeps_the_model_it_played() {
     assert_eq!(current.latency(), OWN_LIVE, "a Live project saved now runs Sift's own model");
 }
 
+/// A project saved in Balanced with no model picked before Balanced ran the composed four-stem
+/// model (`defaults` 2) opens with Spleeter picked, as it played then (two stems: a muted Other
+/// stays the whole accompaniment); one saved now keeps no model picked, so it runs the composed
+/// model (`audio.rs` hears its four stems). Spleeter's latency either way.
+#[test]
+fn an_old_balanced_project_keeps_spleeter() {
+    let mut plugin = TestPlugin::sift();
+    let saved_now = plugin.save_state().unwrap();
+    let mut old = state_json(&saved_now);
+    assert_eq!(old["fields"]["defaults"], "3", "{old}");
+    old["fields"]["defaults"] = serde_json::Value::String("2".to_owned());
+
+    let mut opened = TestPlugin::sift();
+    opened.load_state(&state_bytes(&old)).expect("an old state loads");
+    let resaved = state_json(&opened.save_state().unwrap());
+    assert_eq!(resaved["fields"]["model-path"], "\"spleeter-2stems\"", "{resaved}");
+    opened.activate_offline(44_100.0, 512).unwrap();
+    let mut current = TestPlugin::sift();
+    current.load_state(&saved_now).unwrap();
+    let kept = state_json(&current.save_state().unwrap());
+    assert_eq!(kept["fields"]["model-path"], "\"\"", "{kept}");
+    current.activate_offline(44_100.0, 512).unwrap();
+    assert_eq!(opened.latency(), current.latency(), "Spleeter's and the composed model's latency differ");
+}
+
 #[test]
 fn garbage_state_is_rejected_and_instance_still_works() {
     let mut plugin = TestPlugin::sift();

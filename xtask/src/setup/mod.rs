@@ -18,7 +18,7 @@ pub fn run(paths: &Paths) -> Result<()> {
     step(1, "Python environment (.venv)", || venv::ensure(paths))?;
     step(2, "ONNX Runtime shared library (runtime/)", || runtime::ensure(paths))?;
     step(3, "default model (models/spleeter-2stems.onnx)", || model::ensure(paths))?;
-    step(4, "Sift's own four-stem model (models/sift-4stem.onnx)", || own_model::ensure(paths))?;
+    step(4, "Sift's own four-stem model and its composition with Spleeter (models/sift-4stem.onnx, models/spleeter+sift-4stem.compose.toml)", || own_model::ensure(paths))?;
     step(5, "demo clip (demo/falcon69)", || demo_clip::ensure(paths))?;
     println!("==> setup done");
     Ok(())
@@ -38,6 +38,7 @@ pub fn install_model(paths: &Paths, name: &str) -> Result<()> {
 }
 
 /// Whether a step did work or found its output up to date.
+#[derive(PartialEq, Eq)]
 enum Outcome {
     Done,
     UpToDate,

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 use sift_engine::MaskModel;
-use sift_inference::{catalogue, locations, InferenceError, OnnxModel, SessionOptions};
+use sift_inference::{catalogue, locations, InferenceError, Model, SessionOptions};
 
 use super::install::FETCHABLE;
 
@@ -86,7 +86,7 @@ pub fn run(json: bool) -> anyhow::Result<()> {
 }
 
 fn check(path: &std::path::Path) -> Check {
-    match OnnxModel::load(path, &SessionOptions::default()) {
+    match Model::load(path, &SessionOptions::default()) {
         Ok(model) => {
             let spec = model.spec();
             Check::Usable {

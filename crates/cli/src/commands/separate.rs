@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::audio_file::{self, Decoder, WavStreamWriter};
 use crate::statistics::Spread;
 use sift_engine::{AudioProcessor, Engine, EngineConfig, MaskModel, Stalling, HOST_RATES};
-use sift_inference::{catalogue, OnnxModel, SessionOptions};
+use sift_inference::{catalogue, Model, SessionOptions};
 
 use super::output::{self, PartialStems, Plan};
 use super::{signals, ScheduleChoice, SeparateArgs};
@@ -55,7 +55,7 @@ pub fn run(args: &SeparateArgs) -> anyhow::Result<()> {
 
     let binary_dir = sift_inference::locations::binary_dir();
     let path = catalogue::resolve_for(args.model.as_deref(), args.mode, binary_dir.as_deref())?;
-    let model = OnnxModel::load(&path, &SessionOptions::default().intra_threads(args.threads).device(args.device))?;
+    let model = Model::load(&path, &SessionOptions::default().intra_threads(args.threads).device(args.device))?;
     let fallback = model.provider_fallback().map(str::to_owned);
     if let Some(reason) = &fallback {
         audio_file::warn(&format!("--device {}: {reason}", args.device.name()));

@@ -47,7 +47,7 @@ use crate::memory::peak_rss_mib;
 use crate::statistics::Spread;
 use sift_engine::render::{self, Blocks, Rendered};
 use sift_engine::{Engine, EngineConfig, Latency, MaskModel, Mode};
-use sift_inference::{catalogue, locations, Device, OnnxModel, Runtime, SessionOptions};
+use sift_inference::{catalogue, locations, Device, Model, Runtime, SessionOptions};
 
 /// Host block size of the offline renders: a common bounce size.
 const OFFLINE_BLOCK: usize = 512;
@@ -434,7 +434,7 @@ fn read_clip() -> Result<audio_file::Audio> {
 }
 
 fn load(path: &Path, threads: usize, device: Device) -> Result<Box<dyn MaskModel>> {
-    let model = OnnxModel::load(path, &SessionOptions::default().intra_threads(threads).device(device))?;
+    let model = Model::load(path, &SessionOptions::default().intra_threads(threads).device(device))?;
     if let Some(reason) = model.provider_fallback() {
         eprintln!("--device {device}: {reason}");
     }
