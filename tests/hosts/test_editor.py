@@ -354,15 +354,19 @@ def test_editor_opens_and_draws(plain_editor):
     dark_grey = np.all((img >= 15) & (img <= 60), axis=2).mean()
     assert dark_grey > 0.5, f"only {dark_grey:.0%} of the window is the editor's dark grey"
 
-    # Role names: Vocals pink, Other blue (the 2-stem model's roles), the others dim grey.
+    # Role names: the default four-stem model's roles coloured (Vocals pink, Other blue, Drums and
+    # Bass their own colours), Extra, which it lacks, dim grey.
     assert near(names[VOCALS], VOCALS_PINK, 60), f"Vocals' name is {hue_of(names[VOCALS])}, not pink {VOCALS_PINK}"
     assert names[VOCALS][0] > names[VOCALS][2] > names[VOCALS][1], f"Vocals' name is not pink: {hue_of(names[VOCALS])}"
     assert near(names[OTHER], OTHER_BLUE, 60), f"Other's name is {hue_of(names[OTHER])}, not blue {OTHER_BLUE}"
     assert names[OTHER][2] > names[OTHER][1] > names[OTHER][0], f"Other's name is not blue: {hue_of(names[OTHER])}"
-    for role in (DRUMS, BASS, EXTRA):
+    for role in (DRUMS, BASS):
+        c = names[role]
+        assert c.max() - c.min() >= 20, f"active strip {role}'s name is not coloured: {hue_of(c)}"
+    for role in (EXTRA,):
         c = names[role]
         assert c.max() - c.min() < 20, f"inactive strip {role}'s name is coloured: {hue_of(c)}"
-        for active in (VOCALS, OTHER):
+        for active in (VOCALS, DRUMS, BASS, OTHER):
             assert c.sum() < names[active].sum() - 150, f"inactive strip {role}'s name is not dimmer than strip {active}'s"
             assert strip_bg[role].sum() < strip_bg[active].sum(), f"inactive strip {role} is not darker than strip {active}"
             assert mute[role].sum() < mute[active].sum(), f"inactive strip {role}'s MUTE is not dimmer than strip {active}'s"
