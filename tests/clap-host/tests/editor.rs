@@ -529,7 +529,9 @@ fn model_picker_lists_models_and_a_refused_file_keeps_the_old_model() {
     // Pick the file that is not a model.
     window.click(NOT_A_MODEL_ENTRY.0, NOT_A_MODEL_ENTRY.1);
     let warning_in_picker = |shot: &Screenshot| {
-        shot.count((PICKER.0, PICKER.1, PICKER.2, PICKER.3 + 80), |p| near_colour(p, [0xff, 0xa7, 0x26], 40))
+        // Below the list of installed models, down to the window's bottom (the list is as long
+        // as the models installed).
+        shot.count((PICKER.0, PICKER.1, PICKER.2, SIZE.1), |p| near_colour(p, [0xff, 0xa7, 0x26], 40))
     };
     let start = Instant::now();
     let refused = loop {
