@@ -239,7 +239,7 @@ fn every_mode_runs_four_stems_when_no_model_is_named() {
 #[test]
 fn the_own_four_stem_model_separates_real_music_live_at_any_gain() {
     let clip = support::rock_clip();
-    let model = support::repo_root().join("model/weights/sift-4stem.onnx");
+    let model = common::own_model();
     let args = ["--model", model.to_str().unwrap(), "--mode", "live", "--block", "128"];
     let out = scratch("own-model");
     let report = separate_ok(&clip.join("mixture.wav"), &out, &args);

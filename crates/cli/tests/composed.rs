@@ -34,7 +34,7 @@ fn spleeter() -> Model {
 }
 
 fn own() -> Model {
-    load(&support::repo_root().join("model/weights/sift-4stem.onnx"))
+    load(&common::own_model())
 }
 
 /// The first `seconds` of the rock clip's mixture.

@@ -20,7 +20,7 @@ const STEMS: [&str; 4] = ["vocals", "drums", "bass", "other"];
 #[test]
 fn twenty_ms_stalls_in_the_own_model_are_not_heard() {
     let clip = support::rock_clip();
-    let model = support::repo_root().join("model/weights/sift-4stem.onnx");
+    let model = common::own_model();
     let args = ["--model", model.to_str().unwrap(), "--mode", "live", "--block", "128"];
     let reference_dir = scratch("stall-free");
     json_of(&separate(&clip.join("mixture.wav"), &reference_dir, &args));

@@ -97,7 +97,7 @@ fn a_windows_copy_without_its_runtime_says_what_is_missing() {
     let out = dir.join("stems");
     let output = windows_separate(&dir.join("sift.exe"), &support::rock_clip().join("mixture.wav"), &out)
         .arg("--model")
-        .arg(support::wine_path(&support::repo_root().join("model/weights/sift-4stem.onnx")))
+        .arg(support::wine_path(&common::own_model()))
         .output()
         .unwrap();
     assert!(!output.status.success(), "ran without onnxruntime.dll:\n{}", text(&output));

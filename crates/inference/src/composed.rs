@@ -232,11 +232,6 @@ impl ComposedModel {
         self.vocals.device()
     }
 
-    /// The names of the two models: the one that gives the vocals, the one that gives the rest.
-    pub fn parts(&self) -> (&str, &str) {
-        (&self.vocals.spec().name, &self.rest.spec().name)
-    }
-
     /// Inverse-transforms the window's frame at `position` (global frame `frame`) into the
     /// next hop of the mixture, and separates that hop with the rest model once the stream has
     /// reached it. The first failure of the rest model is returned, after the hop is fed (the
@@ -287,10 +282,11 @@ impl ComposedModel {
     /// mixture minus the others (as the engine does).
     fn take_rest_output(&mut self) {
         let (len, ring, residual) = (self.rest_core.output_len(), self.ring, self.rest.spec().residual);
-        let stems = self.rest.spec().stem_count();
-        let separated: Vec<usize> = (0..stems).filter(|&s| s != residual).collect();
+        let separated = (0..self.rest.spec().stem_count()).filter(|&s| s != residual);
+        // The core's output is `[stem][channel]` over the separated stems (the residual skipped).
         for (index, samples) in self.rest_core.output().enumerate() {
-            let (stem, ch) = (separated[index / CHANNELS], index % CHANNELS);
+            let (k, ch) = (index / CHANNELS, index % CHANNELS);
+            let stem = if k < residual { k } else { k + 1 };
             for (i, &x) in samples.iter().enumerate() {
                 self.rest_stems[(stem * CHANNELS + ch) * ring + (self.given + i) % ring] = x;
             }
@@ -298,7 +294,7 @@ impl ComposedModel {
         for ch in 0..CHANNELS {
             for i in 0..len {
                 let at = (self.given + i) % ring;
-                let others: f32 = separated.iter().map(|&s| self.rest_stems[(s * CHANNELS + ch) * ring + at]).sum();
+                let others: f32 = separated.clone().map(|s| self.rest_stems[(s * CHANNELS + ch) * ring + at]).sum();
                 self.rest_stems[(residual * CHANNELS + ch) * ring + at] = self.mixture[ch * ring + at] - others;
             }
         }

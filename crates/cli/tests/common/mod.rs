@@ -35,3 +35,9 @@ pub fn json_of(output: &Output) -> serde_json::Value {
     let stdout = String::from_utf8_lossy(&output.stdout);
     serde_json::from_str(stdout.lines().last().expect("a JSON line")).expect("valid JSON")
 }
+
+/// Sift's own four-stem model as committed (`model/weights/sift-4stem.onnx`: what setup installs
+/// and the plugins ship).
+pub fn own_model() -> PathBuf {
+    sift_test_support::repo_root().join("model/weights/sift-4stem.onnx")
+}
