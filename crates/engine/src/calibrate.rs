@@ -48,12 +48,18 @@ struct Measured {
 /// (two runs on `live`'s window), remembered after. A model that fails or panics here gets no
 /// stretch: its failures show where they are counted, in the worker.
 ///
-/// A pass-through is not timed: it takes what was measured last for a model on its grid (none
-/// measured yet: no stretch), so its latency is the one the real model has here.
+/// A pass-through is not timed: in each mode it takes the stretch of the model measured last
+/// that runs that mode on the pass-through's schedule and clock (none measured yet: no stretch),
+/// so its latency is the one the real model has here. By schedule, not by grid: the composed
+/// four-stem model runs `balanced` and `studio` on the schedules of the default grid a
+/// pass-through has, with another input and look-ahead floor.
 pub fn stretches(model: &mut dyn MaskModel, spec: &ModelSpec) -> [usize; 3] {
     let mut measured = MEASURED.lock().unwrap_or_else(PoisonError::into_inner);
     if model.is_pass_through() {
-        return measured.iter().rev().find(|m| m.spec.same_grid(spec)).map_or([1; 3], |m| m.stretches);
+        return Mode::ALL.map(|mode| {
+            let stood_in_for = measured.iter().rev().find(|m| same_timing(&m.spec, spec, mode));
+            stood_in_for.map_or(1, |m| m.stretches[mode as usize])
+        });
     }
     if let Some(known) = measured.iter().find(|m| m.spec.name == spec.name && m.spec.origin == spec.origin) {
         return known.stretches;
@@ -80,6 +86,12 @@ fn measure(model: &mut dyn MaskModel, spec: &ModelSpec) -> [usize; 3] {
         let budget = (schedule.new * spec.hop) as f64 / f64::from(spec.sample_rate);
         stretch_for(Duration::from_secs_f64(per_frame * schedule.window as f64), Duration::from_secs_f64(budget))
     })
+}
+
+/// Whether `a` and `b` run `mode` on the same schedule and clock (rate, frame and hop), so the
+/// same stretch gives them the same latency.
+fn same_timing(a: &ModelSpec, b: &ModelSpec, mode: Mode) -> bool {
+    (a.sample_rate, a.n_fft, a.hop) == (b.sample_rate, b.n_fft, b.hop) && mode.schedule(a) == mode.schedule(b)
 }
 
 /// Runs a streaming model on silence this many times before a real-time worker starts.
@@ -130,5 +142,25 @@ mod tests {
         assert_eq!(stretch_for(Duration::from_millis(64), budget), 2);
         // Slower still: no further than twice, so `live` stays below `balanced`.
         assert_eq!(stretch_for(Duration::from_millis(400), budget), MAX_STRETCH);
+    }
+
+    /// A pass-through on the default grid stands in for a model measured slow whose `balanced`
+    /// and `studio` run on its schedules (as the composed model's do), but not in `live`, where
+    /// that model looks further ahead.
+    #[test]
+    fn a_pass_through_takes_the_stretch_of_the_model_it_stands_in_for() {
+        // A rate of its own, so no other test's measurement (all at real rates) matches.
+        let grid = ModelSpec { sample_rate: 12_345, ..ModelSpec::default_grid() };
+        let composed = ModelSpec {
+            name: "composed-stand-in".into(),
+            input: crate::ModelInput::Spectrum,
+            min_lookahead: 5,
+            ..grid.clone()
+        };
+        assert_ne!(Mode::Live.schedule(&composed), Mode::Live.schedule(&grid));
+        let mut pass_through = crate::PassThrough::new(grid.clone());
+        assert_eq!(stretches(&mut pass_through, &grid), [1; 3], "nothing measured on its schedules yet");
+        MEASURED.lock().unwrap().push(Measured { spec: composed, stretches: [2, 2, 2] });
+        assert_eq!(stretches(&mut pass_through, &grid), [1, 2, 2]);
     }
 }

@@ -61,6 +61,10 @@ pub struct ModelSpec {
     pub licence: String,
     /// Where the weights come from, shown to the user.
     pub source: String,
+    /// For a model composed of others, the name of the model each stem comes from (in `stems`
+    /// order), so a user can see which network made which stem; empty for a single model,
+    /// whose stems are all its own.
+    pub stem_models: Vec<String>,
     /// The file the model was loaded from (`None` for models built in code), so whoever holds
     /// a model knows which one it is without tracking that beside it.
     pub origin: Option<PathBuf>,
@@ -87,6 +91,7 @@ impl ModelSpec {
             output: ModelOutput::Masks,
             licence: String::new(),
             source: String::new(),
+            stem_models: Vec::new(),
             origin: None,
         }
     }

@@ -170,6 +170,8 @@ impl ComposedModel {
         let mut stems = vec![VOCALS.to_owned()];
         stems.extend(r.stems.iter().filter(|s| *s != VOCALS).cloned());
         let residual = stems.iter().position(|s| *s == r.stems[r.residual]).expect("the residual is not vocals");
+        let stem_models =
+            std::iter::once(&v.name).chain(std::iter::repeat(&r.name)).take(stems.len()).cloned().collect();
         let licence =
             if v.licence == r.licence { v.licence.clone() } else { format!("{} AND {}", v.licence, r.licence) };
         let spec = ModelSpec {
@@ -184,6 +186,7 @@ impl ComposedModel {
             ),
             licence,
             stems,
+            stem_models,
             residual,
             bins: v.full_bins(),
             min_lookahead,

@@ -218,6 +218,7 @@ impl Contract {
             output: if segment.is_some() { ModelOutput::Spectra } else { ModelOutput::Masks },
             licence: get("sift.licence")?,
             source: get("sift.source")?,
+            stem_models: Vec::new(),
             origin: None,
         };
         Ok(Contract { spec, output_kind, input: get("sift.input")?, output: get("sift.output")?, waveform, state })

@@ -53,6 +53,9 @@ pub struct ModelInfo {
     pub name: String,
     /// Its stems, in order.
     pub stems: Vec<String>,
+    /// The model each stem comes from, where the model is composed of others
+    /// ([`sift_engine::ModelSpec::stem_models`]); empty for a single model.
+    pub stem_models: Vec<String>,
     /// Its licence.
     pub licence: String,
     /// The execution provider running it ("CPU", or "none" for the pass-through).
@@ -80,6 +83,7 @@ impl ModelInfo {
         ModelInfo {
             name: spec.name.clone(),
             stems: spec.stems.clone(),
+            stem_models: spec.stem_models.clone(),
             licence: spec.licence.clone(),
             provider: provider.to_owned(),
             provider_fallback: None,
@@ -87,6 +91,13 @@ impl ModelInfo {
             problem: None,
             detail: spec.origin.as_ref().map(|path| path.display().to_string()).unwrap_or_default(),
         }
+    }
+
+    /// The model the stems on `role` come from, where this model is composed of others; `None`
+    /// for a single model (every stem is its own) and for a role no stem plays on.
+    pub fn model_of(&self, role: Role) -> Option<&str> {
+        let first = RoleMap::new(&self.stems).stems(role).next()?;
+        self.stem_models.get(first).map(String::as_str)
     }
 }
 
@@ -290,6 +301,21 @@ pub fn problem_in_words(error: &InferenceError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_composed_model_says_where_each_role_comes_from() {
+        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let composed = ModelInfo {
+            stems: names(&["vocals", "drums", "bass", "other"]),
+            stem_models: names(&["spleeter-2stems", "sift-4stem", "sift-4stem", "sift-4stem"]),
+            ..ModelInfo::default()
+        };
+        assert_eq!(composed.model_of(Role::Vocals), Some("spleeter-2stems"));
+        assert_eq!(composed.model_of(Role::Bass), Some("sift-4stem"));
+        assert_eq!(composed.model_of(Role::Extra), None, "no stem plays on Extra");
+        let single = ModelInfo { stems: names(&["vocals", "accompaniment"]), ..ModelInfo::default() };
+        assert_eq!(single.model_of(Role::Vocals), None, "a single model's stems are its own");
+    }
 
     #[test]
     fn a_model_slower_than_its_budget_is_flagged_before_play() {

@@ -468,6 +468,7 @@ impl TestPlugin {
     /// changed since the activation.
     pub fn pump(&mut self) {
         self.main_thread_callback();
+        self.honour_flush_request();
         if self.audio.is_some() && self.ext().latency.is_some() {
             self.latency();
         }
@@ -478,6 +479,16 @@ impl TestPlugin {
         if self.shared(|s| s.callback_requested.swap(false, Ordering::SeqCst)) {
             let _call = self.rules.call(HostCall::ON_MAIN_THREAD);
             self.instance.call_on_main_thread_callback();
+        }
+    }
+
+    /// A `request_flush` (the editor changed a parameter while no block was being processed):
+    /// a host answers with a `process()` or a `params.flush()`; this one flushes at once, unless
+    /// the audio side is playing on another thread, whose next block takes the change.
+    fn honour_flush_request(&mut self) {
+        let playing_elsewhere = self.activation.is_some() && self.audio.is_none();
+        if !playing_elsewhere && self.shared(|s| s.flush_requested.swap(false, Ordering::SeqCst)) {
+            self.flush_params(&[]);
         }
     }
 
@@ -640,6 +651,17 @@ impl TestPlugin {
     /// audio-processor handle while active (between process calls; this thread is the audio
     /// thread for the call).
     pub fn set_params(&mut self, changes: &[(ClapId, f64)]) {
+        self.flush_params(changes);
+        self.pump();
+    }
+
+    /// `params.flush` with `changes` as its input events; the values the plugin sends back
+    /// (its editor's changes) join the audio side's [`AudioSide::take_params_out`] while active.
+    ///
+    /// # Panics
+    /// While active with the audio side on another thread ([`TestPlugin::take_audio`]): only
+    /// the audio thread may flush an active plugin.
+    fn flush_params(&mut self, changes: &[(ClapId, f64)]) {
         let ext = self.ext().params.expect("plugin has no params extension");
         let mut input = EventBuffer::new();
         for &(id, value) in changes {
@@ -647,14 +669,16 @@ impl TestPlugin {
         }
         let mut output = EventBuffer::new();
         if let Some(audio) = self.audio.as_mut() {
-            let _call = self.rules.call(HostCall::PARAMS_FLUSH_ACTIVE);
-            ext.flush_active(&mut audio.processor.plugin_handle(), &input.as_input(), &mut output.as_output());
+            {
+                let _call = self.rules.call(HostCall::PARAMS_FLUSH_ACTIVE);
+                ext.flush_active(&mut audio.processor.plugin_handle(), &input.as_input(), &mut output.as_output());
+            }
+            audio.record_params_out(&output);
         } else {
             let _call = self.rules.call(HostCall::PARAMS_FLUSH);
             let mut handle = self.instance.inactive_plugin_handle().expect("inactive handle");
             ext.flush(&mut handle, &input.as_input(), &mut output.as_output());
         }
-        self.pump();
     }
 
     // --- state ---------------------------------------------------------------------------
@@ -840,6 +864,12 @@ impl TestPlugin {
         Ok(())
     }
 
+    /// The parameter values the plugin has sent the host since the last call, from its blocks
+    /// and flushes (see [`AudioSide::take_params_out`]); empty while inactive.
+    pub fn take_params_out(&mut self) -> Vec<(ClapId, f64)> {
+        self.audio.as_mut().map(AudioSide::take_params_out).unwrap_or_default()
+    }
+
     /// Takes the audio-thread half of the active instance, to process on another thread while
     /// this one (the main thread) works the editor; give it back with [`TestPlugin::put_audio`].
     pub fn take_audio(&mut self) -> Option<AudioSide> {
@@ -954,14 +984,19 @@ impl AudioSide {
         }
         .map_err(|e| format!("process failed: {e:?}"))?;
         self.steady_time += len as u64;
-        for event in output_events.iter() {
+        self.record_params_out(&output_events);
+        Ok(status)
+    }
+
+    /// Keeps the parameter values among the plugin's output events `events`.
+    fn record_params_out(&mut self, events: &EventBuffer) {
+        for event in events.iter() {
             if let Some(CoreEventSpace::ParamValue(change)) = event.as_core_event() {
                 if let Some(id) = change.param_id() {
                     self.params_out.push((id, change.value()));
                 }
             }
         }
-        Ok(status)
     }
 
     /// The parameter values the plugin has sent the host since the last call (its editor's
@@ -1051,7 +1086,13 @@ pub fn read_wav(path: &Path) -> (Vec<Vec<f32>>, u32) {
 
 /// The eval mixture (stereo, 44.1 kHz), panicking clearly if it is missing.
 pub fn eval_mixture() -> Vec<Vec<f32>> {
-    let path = eval_dir().join("musdb18-preview-80s-rock/mixture.wav");
+    eval_track("mixture")
+}
+
+/// A track of the eval clip: `mixture`, or one of its reference stems (`vocals`, `drums`,
+/// `bass`, `other`), whose sum the mixture is.
+pub fn eval_track(name: &str) -> Vec<Vec<f32>> {
+    let path = eval_dir().join(format!("musdb18-preview-80s-rock/{name}.wav"));
     assert!(path.is_file(), "eval audio not found at {} (set SIFT_EVAL_DIR)", path.display());
     let (mut audio, rate) = read_wav(&path);
     assert_eq!(rate, 44_100, "{} is not 44.1 kHz", path.display());

@@ -14,9 +14,10 @@ use sift_clap_host::*;
 
 const RATE: f64 = 44_100.0;
 /// The README's latencies at 44.1 kHz with the default models at 512-sample blocks: Live runs
-/// Sift's own streaming model (1023 + 512 samples); Balanced runs Spleeter, as designed and with
-/// the run budget doubled on a machine too slow for it (README, "Modes keep up on slow
-/// machines"). So a Mode change from Balanced to Live also changes the model.
+/// Sift's own streaming model (1023 + 512 samples); Balanced runs the composed four-stem model on
+/// Spleeter's schedule, as designed and with the run budget doubled on a machine too slow for it
+/// (README, "Modes keep up on slow machines"). So a Mode change from Balanced to Live also
+/// changes the model.
 const LIVE_LATENCIES: [u32; 1] = [1535];
 const BALANCED_LATENCIES: [u32; 2] = [27_647, 44_031];
 

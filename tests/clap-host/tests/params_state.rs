@@ -149,8 +149,8 @@ fn an_old_live_project_keeps_the_model_it_played() {
 
 /// A project saved in Balanced with no model picked before Balanced ran the composed four-stem
 /// model (`defaults` 2) opens with Spleeter picked, as it played then (two stems: a muted Other
-/// stays the whole accompaniment); one saved now keeps no model picked, so it runs the composed
-/// model (`audio.rs` hears its four stems). Spleeter's latency either way.
+/// stays the whole accompaniment, the Drums bus is silent); one saved now keeps no model picked,
+/// so it runs the composed model, whose Drums bus plays the drums.
 #[test]
 fn an_old_balanced_project_keeps_spleeter() {
     let mut plugin = TestPlugin::sift();
@@ -169,7 +169,21 @@ fn an_old_balanced_project_keeps_spleeter() {
     let kept = state_json(&current.save_state().unwrap());
     assert_eq!(kept["fields"]["model-path"], "\"\"", "{kept}");
     current.activate_offline(44_100.0, 512).unwrap();
-    assert_eq!(opened.latency(), current.latency(), "Spleeter's and the composed model's latency differ");
+
+    const DRUMS_BUS: usize = 2;
+    let input = excerpt(&eval_mixture(), 0.0, 4.0);
+    let drums_level = |plugin: &mut TestPlugin| {
+        let latency = plugin.latency() as usize;
+        let out = plugin.render(&pad(&input, latency), |_| 512, &[]).unwrap();
+        db(rms(&out.ports[DRUMS_BUS], latency..latency + input[0].len()))
+    };
+    let (old_drums, new_drums) = (drums_level(&mut opened), drums_level(&mut current));
+    eprintln!("Drums bus: {old_drums:.1} dBFS in the old project, {new_drums:.1} dBFS in the new one");
+    assert!(
+        old_drums < -120.0,
+        "the old project does not run two-stem Spleeter: its Drums bus plays at {old_drums:.1} dBFS"
+    );
+    assert!(new_drums > -40.0, "the new project does not run four stems: its Drums bus is at {new_drums:.1} dBFS");
 }
 
 #[test]

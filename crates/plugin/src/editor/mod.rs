@@ -21,7 +21,7 @@ use nice_plug_egui::widgets::ParamSlider;
 use nice_plug_egui::{create_egui_editor, EguiEditor, EguiNiceSettings, NiceEguiApp, RepaintNotifier};
 
 use super::loader::LoadState;
-use super::monitor::Snapshot;
+use super::monitor::{ModelInfo, Snapshot};
 use super::params::{ModeChoice, SingleParams, StemChoice};
 use super::roles::Role;
 use super::shared::Shared;
@@ -38,6 +38,9 @@ const PICKER_OFFSET: Vec2 = Vec2::new(64.0, 44.0);
 
 /// How fast a meter falls back, dB per second.
 const METER_FALL_DB_PER_S: f32 = 24.0;
+
+/// The width the header keeps free at its right for "Size" and its three zoom buttons.
+const SIZE_CONTROLS_WIDTH: f32 = 215.0;
 
 /// The editor of either plugin; `single` holds `Sift Single`'s own parameters (`None` for `Sift`).
 pub fn create(shared: Arc<Shared>, single: Option<Arc<SingleParams>>, title: &str) -> Option<EguiEditor<SiftEditor>> {
@@ -92,7 +95,7 @@ impl NiceEguiApp for SiftEditor {
             ui.horizontal_top(|ui| {
                 let strips_width = ui.available_width() - side_width - ui.spacing().item_spacing.x;
                 ui.allocate_ui_with_layout(Vec2::new(strips_width, height), Layout::left_to_right(Align::Min), |ui| {
-                    self.strips(ui, &setter, strips_width, height);
+                    self.strips(ui, &setter, &status.model, strips_width, height);
                 });
                 ui.allocate_ui_with_layout(Vec2::new(side_width, height), Layout::top_down(Align::Min), |ui| {
                     self.status_panel(ui, &setter, side_width, &status);
@@ -200,13 +203,20 @@ impl SiftEditor {
                 );
             } else {
                 model_button(ui, RichText::new(&info.name).strong().color(theme::TEXT).underline(), &info.detail);
-                ui.label(
-                    RichText::new(format!("{} stems: {}", info.stems.len(), info.stems.join(", ")))
-                        .color(theme::TEXT_DIM),
-                );
+                let mut about = format!("{} stems: {}", info.stems.len(), info.stems.join(", "));
                 if !info.licence.is_empty() {
-                    ui.label(RichText::new(format!("· {}", info.licence)).color(theme::TEXT_DIM));
+                    about.push_str(&format!(" · {}", info.licence));
                 }
+                // Cut short (in full on hover) where it would run into the size buttons.
+                let room = (ui.available_width() - SIZE_CONTROLS_WIDTH).max(0.0);
+                ui.allocate_ui_with_layout(
+                    Vec2::new(room, ui.available_height()),
+                    Layout::left_to_right(Align::Center),
+                    |ui| {
+                        ui.add(egui::Label::new(RichText::new(&about).color(theme::TEXT_DIM)).truncate())
+                            .on_hover_text(&about);
+                    },
+                );
             }
             ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
                 let zoom = ui.ctx().zoom_factor();
@@ -247,19 +257,23 @@ impl SiftEditor {
         });
     }
 
-    fn strips(&self, ui: &mut Ui, setter: &ParamSetter, width: f32, height: f32) {
+    fn strips(&self, ui: &mut Ui, setter: &ParamSetter, model: &ModelInfo, width: f32, height: f32) {
         let spacing = ui.spacing().item_spacing.x;
         let strip_width = ((width - spacing * (Role::COUNT - 1) as f32) / Role::COUNT as f32).max(60.0);
         let known = self.shared.status.active.load(Ordering::Acquire);
         for role in Role::ALL {
             let active = !known || self.shared.status.role_active(role);
             ui.allocate_ui_with_layout(Vec2::new(strip_width, height), Layout::top_down(Align::Center), |ui| {
-                self.strip(ui, setter, role, active, strip_width, height);
+                let source = model.model_of(role).filter(|_| active);
+                self.strip(ui, setter, role, active, source, Vec2::new(strip_width, height));
             });
         }
     }
 
-    fn strip(&self, ui: &mut Ui, setter: &ParamSetter, role: Role, active: bool, width: f32, height: f32) {
+    /// One role's strip; `source` names the model its stems come from where the running model
+    /// is composed of others.
+    fn strip(&self, ui: &mut Ui, setter: &ParamSetter, role: Role, active: bool, source: Option<&str>, size: Vec2) {
+        let (width, height) = (size.x, size.y);
         let params = &self.shared.params.roles[role as usize];
         let rect = ui.max_rect();
         let rect = egui::Rect::from_min_size(rect.min, Vec2::new(width, height));
@@ -283,7 +297,12 @@ impl SiftEditor {
         ui.allocate_ui_with_layout(Vec2::new(width, 16.0), Layout::top_down(Align::Center), |ui| {
             ui.set_min_height(16.0);
             if !active {
-                ui.label(RichText::new("not in model").small().color(theme::TEXT_DIM));
+                ui.label(RichText::new("not in model").size(theme::CAPTION_SIZE).color(theme::TEXT_DIM));
+            } else if let Some(source) = source {
+                // One line, as "not in model" is: a longer name is cut short (in full on hover).
+                let text = RichText::new(source).size(theme::CAPTION_SIZE).color(theme::TEXT_DIM);
+                ui.add(egui::Label::new(text).truncate())
+                    .on_hover_text(format!("{} comes from the model {source}", role.name()));
             }
         });
         let button_height = 34.0;

@@ -15,6 +15,9 @@ pub const OUTLINE: Color32 = Color32::from_rgb(0x34, 0x38, 0x42);
 pub const TEXT: Color32 = Color32::from_rgb(0xdc, 0xde, 0xe4);
 pub const TEXT_DIM: Color32 = Color32::from_rgb(0x8a, 0x8f, 0x9c);
 pub const TEXT_ON: Color32 = Color32::from_rgb(0x10, 0x10, 0x10);
+/// The size of the caption under a strip's name ("not in model", or the model a composed
+/// model's stem comes from): small enough for "spleeter-2stems" to fit a strip at 100 %.
+pub const CAPTION_SIZE: f32 = 10.0;
 pub const DIM: Color32 = Color32::from_rgb(0x5a, 0x5e, 0x68);
 pub const ACCENT: Color32 = Color32::from_rgb(0x4f, 0xc3, 0xf7);
 pub const ACCENT_DARK: Color32 = Color32::from_rgb(0x1d, 0x4e, 0x66);

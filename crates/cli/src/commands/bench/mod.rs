@@ -13,8 +13,13 @@
 //!   back to back and nothing but the model is timed, against the real-time run budget;
 //! - the deadline misses of a paced real-time render with 128-sample host blocks and one
 //!   intra-op thread, which is what a live user on a 2-core machine gets;
+//! - the worker thread's share of one core in that paced render (what the separation costs a
+//!   user's machine while playing);
 //! - the audio thread's time per host block in that paced render;
 //! - the peak resident memory of a process that does all of the above for that one mode.
+//!
+//! That table is Spleeter's in every mode; a second one measures the four-stem composed model
+//! ([`catalogue::COMPOSED_MODEL`]) in `balanced` and `studio`, which it runs by default.
 //!
 //! Then, for streaming models ([`streaming`]): the fixed cost of an ONNX Runtime call, the idle
 //! worker's polling, and paced `live` renders of a 1.19 M-parameter causal model at 64 to
@@ -95,6 +100,9 @@ pub struct BenchArgs {
     /// Child: measure this mode.
     #[arg(long, hide = true)]
     one_mode: Option<Mode>,
+    /// Child: the model `--one-mode` measures.
+    #[arg(long, hide = true, requires = "one_mode")]
+    mode_model: Option<String>,
     /// Child: measure the streaming model.
     #[arg(long, hide = true)]
     streaming_child: bool,
@@ -121,7 +129,7 @@ impl BenchArgs {
 
 /// A child process's part, as its hidden arguments.
 enum Part<'a> {
-    Mode(Mode),
+    Mode(Mode, &'a str),
     Streaming,
     Instances(&'a str),
     Memory(usize),
@@ -131,7 +139,9 @@ enum Part<'a> {
 impl Part<'_> {
     fn args(&self) -> Vec<String> {
         match self {
-            Part::Mode(mode) => vec!["--one-mode".into(), mode.name().into()],
+            Part::Mode(mode, model) => {
+                vec!["--one-mode".into(), mode.name().into(), "--mode-model".into(), (*model).into()]
+            }
             Part::Streaming => vec!["--streaming-child".into()],
             Part::Instances(model) => vec!["--instances-child".into(), (*model).into()],
             Part::Memory(n) => vec!["--memory-child".into(), n.to_string()],
@@ -160,6 +170,8 @@ struct Figures {
     run_deadline_ms: f64,
     paced_misses: u64,
     paced_missed_samples: u64,
+    /// The worker thread's CPU time over the paced render's wall-clock time, in % of one core.
+    worker_percent: f64,
     block_median_us: f64,
     block_p99_us: f64,
     block_max_us: f64,
@@ -204,7 +216,10 @@ pub fn run(options: &BenchArgs) -> Result<()> {
         return Ok(());
     }
     match options.one_mode {
-        Some(mode) => child(mode, options.lengths(), options.device),
+        Some(mode) => {
+            let model = options.mode_model.as_deref().unwrap_or(catalogue::DEFAULT_MODEL);
+            child(mode, model, options.lengths(), options.device)
+        }
         None => parent(options),
     }
 }
@@ -224,10 +239,19 @@ fn parent(options: &BenchArgs) -> Result<()> {
         return Ok(());
     }
     let mut rows = Vec::new();
+    let mut composed_rows = Vec::new();
+    let composed_installed = catalogue::installed(locations::binary_dir().as_deref())
+        .iter()
+        .any(|(name, _)| name == catalogue::COMPOSED_MODEL);
     if !options.streaming_only {
         for mode in Mode::ALL {
-            eprintln!("[{mode}] starting a child process");
-            rows.push(measure_in_child(Part::Mode(mode), options.quick, options.device)?);
+            eprintln!("[{mode}] {}: starting a child process", catalogue::DEFAULT_MODEL);
+            rows.push(measure_in_child(Part::Mode(mode, catalogue::DEFAULT_MODEL), options.quick, options.device)?);
+        }
+        for mode in [Mode::Balanced, Mode::Studio].into_iter().filter(|_| composed_installed) {
+            eprintln!("[{mode}] {}: starting a child process", catalogue::COMPOSED_MODEL);
+            let part = Part::Mode(mode, catalogue::COMPOSED_MODEL);
+            composed_rows.push(measure_in_child(part, options.quick, options.device)?);
         }
     }
     let mut instance_figures = Vec::new();
@@ -253,6 +277,15 @@ fn parent(options: &BenchArgs) -> Result<()> {
     println!("{header}\n");
     if !rows.is_empty() {
         print_table(&rows);
+        if composed_rows.is_empty() {
+            println!(
+                "\n{} is not installed: no four-stem table (`cargo xtask setup` installs it).",
+                catalogue::COMPOSED_MODEL
+            );
+        } else {
+            println!("\nFour stems where a user names no model (`balanced` and `studio`):\n");
+            print_table(&composed_rows);
+        }
     }
     instances::print(&instance_figures, &memory);
     streaming::print(&streaming, &library);
@@ -322,10 +355,10 @@ fn cpu_model() -> String {
 fn print_table(rows: &[Figures]) {
     println!(
         "| mode | latency (samples) | latency (ms) | RTF 1 thr | RTF 2 thr | RTF file | run median (ms) | run p99 (ms) \
-         | run deadline (ms) | paced misses (blocks/samples) | audio block median (µs) | p99 (µs) | max (µs) \
-         | peak RSS (MiB) |"
+         | run deadline (ms) | paced misses (blocks/samples) | worker (% of a core) | audio block median (µs) | p99 (µs) \
+         | max (µs) | peak RSS (MiB) |"
     );
-    println!("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    println!("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
     for f in rows {
         let rss = f.peak_rss_mib.map_or("n/a".into(), |m| format!("{m:.0}"));
         let mode = match f.stretch {
@@ -333,7 +366,7 @@ fn print_table(rows: &[Figures]) {
             n => format!("{} (×{n} for this machine)", f.mode),
         };
         println!(
-            "| {mode} | {} | {:.1} | {:.3} | {:.3} | {:.3} | {:.1} | {:.1} | {:.1} | {}/{} | {:.1} | {:.1} | {:.0} | {rss} |",
+            "| {mode} | {} | {:.1} | {:.3} | {:.3} | {:.3} | {:.1} | {:.1} | {:.1} | {}/{} | {:.1} | {:.1} | {:.1} | {:.0} | {rss} |",
             f.latency_samples,
             f.latency_ms,
             f.rtf_1_thread,
@@ -344,6 +377,7 @@ fn print_table(rows: &[Figures]) {
             f.run_deadline_ms,
             f.paced_misses,
             f.paced_missed_samples,
+            f.worker_percent,
             f.block_median_us,
             f.block_p99_us,
             f.block_max_us,
@@ -351,7 +385,8 @@ fn print_table(rows: &[Figures]) {
     }
     if let Some(f) = rows.first() {
         println!(
-            "\nModel {} on the {} execution provider. Run times are from the 1-thread offline render. Peak RSS is the whole child process \
+            "\nModel {} on the {} execution provider. Run times are from the 1-thread offline render; the worker's share of a core \
+             from the paced one. Peak RSS is the whole child process \
              (runtime, a 1-thread and a 2-thread session, engine) and includes about {:.0} MiB of the bench's own \
              audio buffers.",
             f.model, f.provider, f.bench_buffers_mib
@@ -362,9 +397,9 @@ fn print_table(rows: &[Figures]) {
 // ---------------------------------------------------------------------------------------------
 // Child: every measurement for one mode, in one process.
 
-fn child(mode: Mode, lengths: Lengths, device: Device) -> Result<()> {
+fn child(mode: Mode, model: &str, lengths: Lengths, device: Device) -> Result<()> {
     let clip = read_clip()?;
-    let model_path = catalogue::resolve(None, locations::binary_dir().as_deref())?;
+    let model_path = catalogue::resolve(Some(model), locations::binary_dir().as_deref())?;
     let rate = clip.sample_rate;
 
     eprintln!("[{mode}] offline render, 1 intra-op thread, {} s", lengths.offline);
@@ -388,8 +423,8 @@ fn child(mode: Mode, lengths: Lengths, device: Device) -> Result<()> {
     let paced_input = looped(&clip.channels, seconds_to_frames(lengths.paced, rate));
     let paced = paced(model, mode, &paced_input, rate)?;
     eprintln!(
-        "[{mode}]   {} misses ({} samples), {} input overflows",
-        paced.missed.misses, paced.missed.missed_samples, paced.missed.overflows
+        "[{mode}]   {} misses ({} samples), {} input overflows, worker {:.1} % of a core",
+        paced.missed.misses, paced.missed.missed_samples, paced.missed.overflows, paced.worker_percent
     );
 
     let runs = Spread::of(one.runs_micros.iter().map(|&us| f64::from(us) / 1000.0).collect())
@@ -411,6 +446,7 @@ fn child(mode: Mode, lengths: Lengths, device: Device) -> Result<()> {
         run_deadline_ms: paced.latency.budget as f64 * 1000.0 / f64::from(rate),
         paced_misses: paced.missed.misses,
         paced_missed_samples: paced.missed.missed_samples,
+        worker_percent: paced.worker_percent,
         block_median_us: blocks.median,
         block_p99_us: blocks.p99,
         block_max_us: blocks.max,
@@ -509,6 +545,8 @@ struct Paced {
     latency: Latency,
     stretch: usize,
     missed: Misses,
+    /// The worker's CPU time over the render's wall-clock time, % of one core.
+    worker_percent: f64,
     block_times: Vec<Duration>,
     buffer_bytes: usize,
 }
@@ -518,9 +556,14 @@ struct Paced {
 fn paced(model: Box<dyn MaskModel>, mode: Mode, input: &[Vec<f32>], rate: u32) -> Result<Paced> {
     let config = EngineConfig::new(rate, PACED_BLOCK).mode(mode).realtime(true).fit_to_machine(true);
     let (engine, mut processor) = Engine::start(model, config)?;
+    let before = streaming::worker_cpu()?;
+    let started = std::time::Instant::now();
     let rendered = render::render(&mut processor, input, rate, &Blocks::Fixed(PACED_BLOCK), true, |_| {});
+    let worker_percent =
+        100.0 * streaming::worker_cpu()?.saturating_sub(before).as_secs_f64() / started.elapsed().as_secs_f64();
     check_runs(&engine)?;
     Ok(Paced {
+        worker_percent,
         latency: *engine.latency(),
         stretch: engine.stretch(mode),
         missed: Misses::of(&engine),

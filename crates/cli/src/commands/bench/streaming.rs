@@ -310,7 +310,7 @@ fn idle_worker_percent(model: Box<dyn MaskModel>, rate: u32) -> Result<f64> {
 /// sum, so that a worker of an engine just stopped that the kernel still lists adds the same
 /// to both readings of a difference. A worker just started names itself from its own thread:
 /// give it a moment.
-fn worker_cpu() -> Result<Duration> {
+pub(super) fn worker_cpu() -> Result<Duration> {
     let started = Instant::now();
     loop {
         match worker_cpu_now() {
