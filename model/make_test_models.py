@@ -25,6 +25,7 @@ Writes OUTDIR/<variant>.onnx for every variant above, plus OUTDIR/garbage.onnx (
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 
@@ -118,6 +119,25 @@ def tiny_model(metadata: dict[str, str], bins: int = BINS, stems: int = 2) -> on
         "tiny",
         [helper.make_tensor_value_info("magnitude", TensorProto.FLOAT, [1, 2, "frames", bins])],
         [helper.make_tensor_value_info("masks", TensorProto.FLOAT, [1, stems, 2, "frames", bins])],
+    )
+    return finish(graph, metadata)
+
+
+def nan_model(metadata: dict[str, str], bins: int = BINS) -> onnx.ModelProto:
+    """A mask model whose every mask is NaN (its input times NaN): what a network with a broken
+    weight gives at run time, which no check of the file can see."""
+    nodes = [
+        helper.make_node("Constant", [], ["nan"], value=helper.make_tensor("nan", TensorProto.FLOAT, [], [math.nan])),
+        helper.make_node("Mul", ["magnitude", "nan"], ["poisoned"]),
+        helper.make_node("Constant", [], ["axis"], value=helper.make_tensor("axis", TensorProto.INT64, [1], [1])),
+        helper.make_node("Unsqueeze", ["poisoned", "axis"], ["one_stem"]),
+        helper.make_node("Concat", ["one_stem", "one_stem"], ["masks"], axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "nan-masks",
+        [helper.make_tensor_value_info("magnitude", TensorProto.FLOAT, [1, 2, "frames", bins])],
+        [helper.make_tensor_value_info("masks", TensorProto.FLOAT, [1, 2, 2, "frames", bins])],
     )
     return finish(graph, metadata)
 
@@ -306,6 +326,15 @@ def variants() -> dict[str, onnx.ModelProto]:
         "stream-frames-mismatch": smoother_model({**stream, "sift.frames_per_run": "2"}),
         # Complete as a version-1 file (which requires sift.frame_multiple), but streaming needs 2.
         "stream-v1-streaming": smoother_model({**stream, "sift.contract": "1", "sift.frame_multiple": "1"}),
+        # Hostile files: a grid no machine has the memory for, or masks that are all NaN.
+        "hostile-huge-fft": tiny_model({**VALID_METADATA, "sift.n_fft": str(1 << 40), "sift.hop": str(1 << 38)}),
+        "hostile-huge-window": tiny_model({**VALID_METADATA, "sift.frame_multiple": str(10**9)}),
+        "hostile-huge-lookahead": smoother_model({**stream, "sift.lookahead": str(10**9)}),
+        "hostile-huge-run": tiny_model(
+            {**VALID_METADATA, "sift.n_fft": "32768", "sift.hop": "256", "sift.bins": "16385", "sift.frame_multiple": "4096"},
+            bins=16385,
+        ),
+        "hostile-nan-masks": nan_model(VALID_METADATA),
     }
 
 

@@ -182,6 +182,40 @@ fn broken_and_mismatched_models_are_rejected_with_the_reason() {
     separate_fails(&input, &["--model", "no-such-model"], &[], "no installed model is called `no-such-model`");
 }
 
+/// Hostile model files (`model/make_test_models.py`): one that declares a grid no machine has
+/// the memory for is refused with the reason before anything is allocated for it (until Dec 7
+/// the engine's allocation aborted the process, a crash in a host), and one whose masks are all
+/// NaN is contained: the stems are finite, the whole mixture is in the residual stem, and the
+/// user is told.
+#[test]
+fn hostile_models_are_refused_or_contained() {
+    let input = support::rock_clip().join("mixture.wav");
+    let models = support::test_models();
+    for (model, expected) in [
+        ("hostile-huge-fft", "`sift.n_fft` 1099511627776 is over the 32768 samples"),
+        ("hostile-huge-window", "`sift.frame_multiple` asks for 1000000000 frames, over the 4096"),
+        ("hostile-huge-lookahead", "`sift.lookahead` asks for 1000000000 frames"),
+        ("hostile-huge-run", "would take 12288 MiB, over the 1024 MiB"),
+    ] {
+        let path = models.join(format!("{model}.onnx"));
+        separate_fails(&input, &["--model", path.to_str().unwrap()], &[], expected);
+    }
+
+    let out = scratch("nan-masks");
+    let model = models.join("hostile-nan-masks.onnx");
+    let output = separate(&input, &out, &["--model", model.to_str().unwrap()]);
+    let report = json_of(&output);
+    assert!(report["model_runs"].as_u64() > Some(0), "{report}");
+    assert_eq!(report["runs_with_unusable_values"], report["model_runs"], "{report}");
+    assert!(text(&output).contains("the model gave NaN or infinite values"), "no warning:\n{}", text(&output));
+    let mixture = audio_file::read(&input).unwrap().channels;
+    let stem = |name: &str| audio_file::read(&out.join(format!("{name}.wav"))).unwrap().channels;
+    let (vocals, accompaniment) = (stem("vocals"), stem("accompaniment"));
+    assert!(vocals.iter().flatten().all(|&s| s == 0.0), "the vocals of NaN masks are not silence");
+    let difference = support::peak_difference_db(&accompaniment, &mixture);
+    assert!(difference <= -80.0, "the residual is not the mixture: {difference:.1} dBFS apart");
+}
+
 /// A contract-2 streaming model separates real music from the command line with the latency
 /// of its formula (`n_fft − 1 + K·hop` = 1279 samples, 29.0 ms, with 256-sample blocks), stems
 /// that sum to the mixture,

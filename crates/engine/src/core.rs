@@ -51,6 +51,8 @@ pub struct SeparationCore {
     frames: usize,
     /// Runs completed so far.
     runs: usize,
+    /// Whether the last run's model output held a NaN or infinite value ([`SeparationCore::run`]).
+    unusable: bool,
     /// Output samples still to drop: those the first frames complete before time zero.
     lead_in: usize,
     /// Where each frame's masks go for the audio thread's concealment (none in tests that
@@ -82,6 +84,7 @@ impl SeparationCore {
             output_len: 0,
             frames: 0,
             runs: 0,
+            unusable: false,
             lead_in: n_fft - hop,
             spec,
             schedule,
@@ -191,8 +194,20 @@ impl SeparationCore {
         self.gather_magnitudes(first, frames);
         let (inputs, outputs) = (self.spec.input_values(frames), self.spec.output_values(frames));
         let (magnitude, masks) = (&self.magnitude[..inputs], &mut self.masks[..outputs]);
-        let run = std::panic::AssertUnwindSafe(|| model.infer(magnitude, frames, masks));
-        std::panic::catch_unwind(run).unwrap_or_else(|_| Err(InferenceFailure("the model panicked".into())))
+        let run = std::panic::AssertUnwindSafe(|| model.infer(magnitude, frames, &mut *masks));
+        let result =
+            std::panic::catch_unwind(run).unwrap_or_else(|_| Err(InferenceFailure("the model panicked".into())));
+        self.unusable = result.is_ok() && masks.iter().any(|m| !m.is_finite());
+        result
+    }
+
+    /// Whether the model's output of the last run held NaN or infinite values: a broken network
+    /// (a file no check can tell from a good one). Those bins went to the residual stem, so the
+    /// stems still sum to the mixture; the worker counts such runs ([`Shared::unusable_runs`]).
+    ///
+    /// [`Shared::unusable_runs`]: crate::Shared::unusable_runs
+    pub fn gave_unusable_values(&self) -> bool {
+        self.unusable
     }
 
     /// The samples the last run produced: one slice per non-residual stem and channel

@@ -37,6 +37,9 @@ pub struct Shared {
     pub model_swaps: AtomicU64,
     /// Model runs that failed (their window went to the residual stem).
     pub model_failures: AtomicU64,
+    /// Model runs whose output held NaN or infinite values (those bins went to the residual
+    /// stem; [`crate::SeparationCore::gave_unusable_values`]).
+    pub unusable_runs: AtomicU64,
     /// Durations of recent model runs in microseconds, a ring indexed by `model_runs`.
     run_micros: [AtomicU32; RUN_HISTORY],
     /// The longest model run so far, in microseconds.
@@ -60,6 +63,7 @@ impl Default for Shared {
             overflows: AtomicU64::new(0),
             model_runs: AtomicU64::new(0),
             model_failures: AtomicU64::new(0),
+            unusable_runs: AtomicU64::new(0),
             model_swaps: AtomicU64::new(0),
             run_micros: std::array::from_fn(|_| AtomicU32::new(0)),
             max_run_micros: AtomicU32::new(0),
@@ -70,13 +74,16 @@ impl Default for Shared {
 
 impl Shared {
     /// Records one model run (worker thread).
-    pub fn record_run(&self, micros: u32, failed: bool) {
+    pub fn record_run(&self, micros: u32, failed: bool, unusable: bool) {
         let n = self.model_runs.load(Ordering::Relaxed);
         self.run_micros[n as usize % RUN_HISTORY].store(micros, Ordering::Relaxed);
         self.max_run_micros.fetch_max(micros, Ordering::Relaxed);
         self.last_run_micros.store(micros, Ordering::Relaxed);
         if failed {
             self.model_failures.fetch_add(1, Ordering::Relaxed);
+        }
+        if unusable {
+            self.unusable_runs.fetch_add(1, Ordering::Relaxed);
         }
         self.model_runs.store(n + 1, Ordering::Release);
     }

@@ -214,7 +214,8 @@ impl Worker {
         }
         let started = Instant::now();
         let failed = core.run(model.as_mut()).is_err();
-        shared.record_run(started.elapsed().as_micros().min(u32::MAX as u128) as u32, failed);
+        let micros = started.elapsed().as_micros().min(u32::MAX as u128) as u32;
+        shared.record_run(micros, failed, core.gave_unusable_values());
     }
 
     /// Interleaves `len` samples of each stem channel and pushes them to the output ring,

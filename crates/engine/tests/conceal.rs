@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use sift_engine::render::{render, Blocks, Rendered};
 use sift_engine::{Engine, EngineConfig, MaskModel, Mode, StallPattern, Stalling};
-use support::{peak_difference_db, sum_stems, test_signal, Behaviour, Recurrent, StandIn};
+use support::{peak_difference_db, sdr_db, sum_stems, test_signal, Behaviour, Recurrent, StandIn};
 
 const RATE: u32 = 44_100;
 const BLOCK: usize = 128;
@@ -30,18 +30,6 @@ fn stall(ms: u64, every_ms: u64) -> Option<StallPattern> {
     Some(StallPattern { stall: Duration::from_millis(ms), every: Duration::from_millis(every_ms) })
 }
 
-/// SDR of `estimate` against `reference` (both `[channel][sample]`) over `range`, dB.
-fn sdr(reference: &[Vec<f32>], estimate: &[Vec<f32>], range: std::ops::Range<usize>) -> f64 {
-    let (mut signal, mut error) = (1e-12f64, 1e-12f64);
-    for (r, e) in reference.iter().zip(estimate) {
-        for i in range.clone() {
-            signal += f64::from(r[i]).powi(2);
-            error += f64::from(r[i] - e[i]).powi(2);
-        }
-    }
-    10.0 * (signal / error).log10()
-}
-
 /// The SDR over the whole clip and in its worst 50 ms window (of those with signal).
 fn global_and_worst(reference: &[Vec<f32>], estimate: &[Vec<f32>], rate: u32) -> (f64, f64) {
     let len = reference[0].len();
@@ -49,9 +37,9 @@ fn global_and_worst(reference: &[Vec<f32>], estimate: &[Vec<f32>], rate: u32) ->
     let worst = (0..len / window)
         .map(|w| w * window..(w + 1) * window)
         .filter(|range| reference.iter().any(|c| c[range.clone()].iter().any(|x| x.abs() > 1e-3)))
-        .map(|range| sdr(reference, estimate, range))
+        .map(|range| sdr_db(reference, estimate, range))
         .fold(f64::INFINITY, f64::min);
-    (sdr(reference, estimate, 0..len), worst)
+    (sdr_db(reference, estimate, 0..len), worst)
 }
 
 /// The largest step between two neighbouring samples of any channel.

@@ -5,13 +5,26 @@
 
 use std::collections::HashMap;
 
-use sift_engine::{ModelInput, ModelOutput, ModelSpec, Streaming, MAX_STEMS};
+use sift_engine::{Mode, ModelInput, ModelOutput, ModelSpec, Streaming, MAX_STEMS};
 
 use super::InferenceError;
 
 /// The contract versions this build reads: 1 (windowed models) and 2 (adds streaming and
 /// waveform models).
 pub const CONTRACT_VERSIONS: [&str; 2] = ["1", "2"];
+
+/// The longest STFT frame a model may use (0.74 s at 44.1 kHz; Spleeter's is 4096): a file that
+/// declares more is refused before the engine allocates anything for it.
+pub const MAX_N_FFT: usize = 1 << 15;
+
+/// The most frames a model may ask for in its frame multiple (a window's unit, or a waveform
+/// model's segment) or look ahead by (Spleeter: 64 and none; HTDemucs: a 333-frame segment).
+pub const MAX_FRAMES: usize = 4096;
+
+/// The most memory the input and output of one run on a model's largest window (a file render's
+/// window) may take: 8 MiB for Spleeter, 90 MiB for HTDemucs. A hostile or broken file that
+/// declares an absurd grid is refused with its size, never an allocation that aborts the host.
+pub const MAX_RUN_BYTES: usize = 1 << 30;
 
 /// Extension of a model's sidecar file (`htdemucs.onnx` → `htdemucs.sift-meta`): the
 /// contract's keys for a model whose file does not carry them, one `key = value` a line.
@@ -148,6 +161,11 @@ impl Contract {
             )));
         }
         let (n_fft, hop) = (number("sift.n_fft")?, number("sift.hop")?);
+        if n_fft > MAX_N_FFT {
+            return Err(InferenceError::Contract(format!(
+                "`sift.n_fft` {n_fft} is over the {MAX_N_FFT} samples a model's frame may have"
+            )));
+        }
         // A waveform model is adapted on the whole spectrum of Sift's grid: it must rebuild the
         // window's waveform from it.
         let bins = if output_kind == OutputKind::Waveform { n_fft / 2 + 1 } else { number("sift.bins")? };
@@ -221,7 +239,37 @@ impl Contract {
             stem_models: Vec::new(),
             origin: None,
         };
+        Self::check_size(&spec)?;
         Ok(Contract { spec, output_kind, input: get("sift.input")?, output: get("sift.output")?, waveform, state })
+    }
+
+    /// Refuses a grid whose windows would not fit in memory ([`MAX_FRAMES`], [`MAX_RUN_BYTES`]).
+    fn check_size(spec: &ModelSpec) -> Result<(), InferenceError> {
+        let frame_key = if spec.segment.is_some() { "the segment (`sift.segment`)" } else { "`sift.frame_multiple`" };
+        let lookahead = spec.streaming.map_or(0, |s| s.lookahead);
+        for (what, frames) in [(frame_key, spec.frame_multiple), ("`sift.lookahead`", lookahead)] {
+            if frames > MAX_FRAMES {
+                return Err(InferenceError::Contract(format!(
+                    "{what} asks for {frames} frames, over the {MAX_FRAMES} a model may have"
+                )));
+            }
+        }
+        let window = Mode::ALL
+            .into_iter()
+            .flat_map(|mode| [mode.schedule(spec).window, mode.throughput_schedule(spec).window])
+            .max()
+            .unwrap_or(0);
+        let bytes = (spec.input_values(window) + spec.output_values(window)) * std::mem::size_of::<f32>();
+        if bytes > MAX_RUN_BYTES {
+            return Err(InferenceError::Contract(format!(
+                "a run on the model's largest window ({window} frames of {} bins, {} stems) would take {} MiB, over the {} MiB Sift gives one",
+                spec.bins,
+                spec.stem_count(),
+                bytes >> 20,
+                MAX_RUN_BYTES >> 20
+            )));
+        }
+        Ok(())
     }
 
     /// Reads a waveform model's keys: its segment and, for a hybrid model, its spectrogram

@@ -19,6 +19,33 @@ fn a_model_file_is_loaded_once_per_process() {
     assert_eq!(OnnxModel::load(&path, &options).unwrap().sharers(), 1);
 }
 
+/// A model file replaced on disk while an instance runs it (a model re-exported under the same
+/// name): the next load reads the new file, not the running copy, and the running instance goes
+/// on separating with what it loaded, also once the file is gone.
+#[test]
+fn a_model_replaced_on_disk_is_loaded_afresh_while_the_running_one_keeps_going() {
+    let dir = std::env::temp_dir().join(format!("sift-replaced-model-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("mine.onnx");
+    std::fs::copy(test_models().join("tiny-valid.onnx"), &path).unwrap();
+    let options = SessionOptions::default();
+    let mut running = OnnxModel::load(&path, &options).unwrap();
+    assert_eq!(running.spec().stem_count(), 2);
+
+    std::fs::copy(test_models().join("tiny-three-stems.onnx"), &path).unwrap();
+    let reloaded = OnnxModel::load(&path, &options).unwrap();
+    assert_eq!(reloaded.spec().stem_count(), 3, "the second load was handed the file's old contents");
+    assert_eq!((running.sharers(), reloaded.sharers()), (1, 1), "the old and the new file share a copy");
+
+    std::fs::remove_dir_all(&dir).unwrap();
+    let spec = running.spec().clone();
+    let frames = spec.frame_multiple;
+    let magnitude: Vec<f32> = (0..spec.input_values(frames)).map(|i| (i % 97) as f32 / 10.0).collect();
+    let mut masks = vec![f32::NAN; spec.output_values(frames)];
+    running.infer(&magnitude, frames, &mut masks).expect("the running model stopped with its file gone");
+    assert!(masks.iter().all(|m| m.is_finite()), "the running model's masks are not finite");
+}
+
 /// Frames of random magnitudes, `[channel][frame][bin]`, on the streaming test models' grid.
 fn random_frames(frames: usize, seed: u64) -> Vec<f32> {
     let mut rng = sift_test_support::Rng::new(seed);

@@ -2,20 +2,13 @@
 //! automation, in `ProcessData::inputParameterChanges`) is the accompaniment.
 
 use sift_clap_host::{db, eval_mixture, pad, peak, read_wav};
+use sift_test_support::sdr_db;
 use sift_vst3_host::*;
 
-/// Global SDR over every channel: 10·log10(Σ reference² / Σ (reference − estimate)²), as the
-/// eval clip's README defines it.
+/// Global SDR over every channel of two signals of one length ([`sdr_db`]).
 fn sdr(reference: &[Vec<f32>], estimate: &[Vec<f32>]) -> f64 {
-    let (mut signal, mut error) = (0.0f64, 0.0f64);
-    for (r, e) in reference.iter().zip(estimate) {
-        assert_eq!(r.len(), e.len());
-        for (&r, &e) in r.iter().zip(e) {
-            signal += (r as f64).powi(2);
-            error += (r as f64 - e as f64).powi(2);
-        }
-    }
-    10.0 * (signal / error).log10()
+    assert!(reference.iter().zip(estimate).all(|(r, e)| r.len() == e.len()), "signals of different lengths");
+    sdr_db(reference, estimate, 0..reference[0].len())
 }
 
 #[test]

@@ -128,6 +128,20 @@ pub fn run(args: &SeparateArgs) -> anyhow::Result<()> {
             percent(missed_samples),
         ));
     }
+    let (run_count, failures, unusable) =
+        (load(&shared.model_runs), load(&shared.model_failures), load(&shared.unusable_runs));
+    let residual = spec.stems.get(spec.residual).map_or("residual", String::as_str);
+    if failures > 0 {
+        audio_file::warn(&format!(
+            "{failures} of {run_count} model runs failed: their frames are unseparated, in the `{residual}` stem"
+        ));
+    }
+    if unusable > 0 {
+        audio_file::warn(&format!(
+            "the model gave NaN or infinite values in {unusable} of {run_count} runs: those bins are unseparated, in the \
+             `{residual}` stem (a broken model file?)"
+        ));
+    }
     let runs = Spread::of(shared.recent_runs().into_iter().map(|us| f64::from(us) / 1000.0).collect());
     // The latency of the mode as a host runs it; offline the engine ran the throughput schedule
     // (the mode's context, many more new frames per run), whose longer latency was removed.
@@ -149,8 +163,9 @@ pub fn run(args: &SeparateArgs) -> anyhow::Result<()> {
         "missed_samples": missed_samples,
         "concealed_samples": concealed_samples,
         "non_finite_samples": non_finite,
-        "model_runs": load(&shared.model_runs),
-        "model_failures": load(&shared.model_failures),
+        "model_runs": run_count,
+        "model_failures": failures,
+        "runs_with_unusable_values": unusable,
         "run_ms_median": runs.map(|r| r.median),
         "run_ms_p99": runs.map(|r| r.p99),
         "run_budget_ms": (latency.budget as f64 * 1000.0 / f64::from(sample_rate)),
