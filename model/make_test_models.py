@@ -142,6 +142,31 @@ def nan_model(metadata: dict[str, str], bins: int = BINS) -> onnx.ModelProto:
     return finish(graph, metadata)
 
 
+def short_output_model(metadata: dict[str, str], bins: int = BINS) -> onnx.ModelProto:
+    """A mask model whose output has one frame fewer than its input (its declared shapes allow
+    it: the frame dimensions are free), so only a run shows it breaks the contract."""
+    int64 = lambda name, value: helper.make_node(  # noqa: E731 (a one-line constant maker)
+        "Constant", [], [name], value=helper.make_tensor(name, TensorProto.INT64, [1], [value])
+    )
+    nodes = [
+        helper.make_node("Sigmoid", ["magnitude"], ["mask"]),
+        int64("axis", 1),
+        helper.make_node("Unsqueeze", ["mask", "axis"], ["one_stem"]),
+        helper.make_node("Concat", ["one_stem", "one_stem"], ["both"], axis=1),
+        int64("start", 1),
+        int64("end", 2**62),
+        int64("frames_axis", 3),
+        helper.make_node("Slice", ["both", "start", "end", "frames_axis"], ["masks"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "short-output",
+        [helper.make_tensor_value_info("magnitude", TensorProto.FLOAT, [1, 2, "frames", bins])],
+        [helper.make_tensor_value_info("masks", TensorProto.FLOAT, [1, 2, 2, "fewer_frames", bins])],
+    )
+    return finish(graph, metadata)
+
+
 def tensor(name: str, shape: list[int]) -> onnx.ValueInfoProto:
     """A float32 graph input or output of the given shape."""
     return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
@@ -335,6 +360,7 @@ def variants() -> dict[str, onnx.ModelProto]:
             bins=16385,
         ),
         "hostile-nan-masks": nan_model(VALID_METADATA),
+        "hostile-short-output": short_output_model(VALID_METADATA),
     }
 
 

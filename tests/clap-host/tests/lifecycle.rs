@@ -1,6 +1,7 @@
-//! Activation cycles and robustness: many instances, NaN input, a missing model.
+//! Activation cycles and robustness: many instances, NaN input, a missing or hostile model.
 
 use sift_clap_host::*;
+use sift_test_support::test_models;
 
 #[test]
 fn activate_deactivate_cycles() {
@@ -181,4 +182,27 @@ fn missing_model_in_state_passes_audio_through() {
         latency as u32, default_latency,
         "pass-through latency should equal the default model's, so the host's delay compensation is unchanged"
     );
+}
+
+/// A project naming hostile model files (`model/make_test_models.py`: a 2^40-sample frame, a run
+/// too large for any machine's memory) opens, activates and passes the audio through with the
+/// latency of the mode's default, where loading the first aborted the host's process until
+/// Dec 7.
+#[test]
+fn a_hostile_model_in_state_passes_audio_through() {
+    let input: Vec<Vec<f32>> = eval_mixture().into_iter().map(|c| c[..44_100 * 2].to_vec()).collect();
+    for model in ["hostile-huge-fft", "hostile-huge-run"] {
+        let mut plugin = TestPlugin::sift();
+        plugin.use_model(&test_models().join(format!("{model}.onnx"))).unwrap();
+        plugin.activate_offline(44_100.0, 512).unwrap_or_else(|e| panic!("{model}: activation failed: {e}"));
+        let latency = plugin.latency() as usize;
+        let out = plugin.render(&pad(&input, latency), |_| 512, &[]).unwrap();
+        finite(&out).unwrap();
+        let (d, at) = peak_diff_delayed(out.main(), &input, latency, 0..input[0].len() + latency);
+        assert!(
+            db(d) <= -60.0,
+            "{model}: the main output is not the dry input delayed by {latency}: {:.1} dBFS at {at}",
+            db(d)
+        );
+    }
 }
