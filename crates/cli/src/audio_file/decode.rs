@@ -44,20 +44,25 @@ fn open_format(path: &Path) -> Result<(Box<dyn FormatReader>, Vec<String>), Audi
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
         hint.with_extension(ext);
     }
-    // symphonia 0.6 panics on some hostile headers (a WAV `fmt ` chunk claiming 65,280 channels
-    // overflows a multiplication in its RIFF reader, found by `fuzz/`): a clear error instead.
     let probe =
         || symphonia::default::get_probe().probe(&hint, mss, FormatOptions::default(), MetadataOptions::default());
-    let probed =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(probe)).map_err(|_| AudioFileError::Corrupt {
-            path: path.to_path_buf(),
-            detail: "its header is malformed (the decoder gave up reading it)".to_owned(),
-        })?;
+    let probed = contained(probe).map_err(|()| AudioFileError::Corrupt {
+        path: path.to_path_buf(),
+        detail: "its header is malformed (the decoder gave up reading it)".to_owned(),
+    })?;
     let format = probed.map_err(|e| match e {
         SymphoniaError::IoError(source) if source.kind() != std::io::ErrorKind::UnexpectedEof => err.io(source),
         _ => AudioFileError::UnsupportedFormat { path: path.to_path_buf() },
     })?;
     Ok((format, warnings))
+}
+
+/// Runs one call into symphonia, a panic in it becoming `Err(())`. symphonia 0.6 panics on some
+/// hostile input (a WAV `fmt ` chunk claiming 65,280 channels overflows a multiplication in its
+/// RIFF reader, found by `fuzz/`); a file must give a clear error, never take the process down.
+/// The reader or decoder that panicked is not used again: its caller stops with the error.
+fn contained<T>(call: impl FnOnce() -> T) -> Result<T, ()> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).map_err(drop)
 }
 
 fn make_decoder(path: &Path, track: &symphonia::core::formats::Track) -> Result<TrackDecoder, AudioFileError> {
@@ -84,7 +89,9 @@ enum Next {
 }
 
 fn next_packet(format: &mut dyn FormatReader, path: &Path) -> Result<Next, AudioFileError> {
-    match format.next_packet() {
+    let read = contained(|| format.next_packet())
+        .map_err(|()| ErrorContext(path).corrupt("a packet is malformed (the decoder gave up reading it)"))?;
+    match read {
         Ok(Some(packet)) => Ok(Next::Packet(packet)),
         Ok(None) => Ok(Next::End),
         // A file cut short (an interrupted download or copy) still holds good audio up to the
@@ -297,7 +304,9 @@ impl TrackDecoder {
     /// than skipped (as a player would): a gap would shift everything after it and silently
     /// spoil any comparison against reference stems.
     fn decode(&mut self, packet: &Packet) -> Result<&[Vec<f32>], String> {
-        let buffer = self.decoder.decode(packet).map_err(|e| e.to_string())?;
+        let decoded = contained(|| self.decoder.decode(packet))
+            .map_err(|()| "a packet is malformed (the decoder gave up decoding it)".to_owned())?;
+        let buffer = decoded.map_err(|e| e.to_string())?;
         let rate = buffer.spec().rate();
         let channel_count = buffer.spec().channels().count();
         if self.frames.is_empty() {
