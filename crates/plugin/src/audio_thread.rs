@@ -114,6 +114,8 @@ impl AudioThread {
             .store(late - counters.concealed_samples.load(Ordering::Relaxed).min(late), Ordering::Relaxed);
         status.recent_run_micros.store(counters.last_run_micros.load(Ordering::Relaxed), Ordering::Relaxed);
         status.max_run_micros.store(counters.max_run_micros.load(Ordering::Relaxed), Ordering::Relaxed);
+        status.failed_runs.store(counters.model_failures.load(Ordering::Relaxed), Ordering::Relaxed);
+        status.unusable_runs.store(counters.unusable_runs.load(Ordering::Relaxed), Ordering::Relaxed);
     }
 
     /// Asks the host for what the parameters now need and this engine cannot give: another

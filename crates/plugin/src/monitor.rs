@@ -132,6 +132,11 @@ pub struct Status {
     /// The counts at the last press of the editor's Reset.
     pub misses_offset: AtomicU64,
     pub dry_offset: AtomicU64,
+    /// Model runs since activation that failed, and that gave NaN or infinite values (audio
+    /// thread copies the engine's counters): a broken model, whose frames or bins play
+    /// unseparated.
+    pub failed_runs: AtomicU64,
+    pub unusable_runs: AtomicU64,
 }
 
 impl Default for Status {
@@ -150,6 +155,8 @@ impl Default for Status {
             dry_samples: AtomicU64::new(0),
             misses_offset: AtomicU64::new(0),
             dry_offset: AtomicU64::new(0),
+            failed_runs: AtomicU64::new(0),
+            unusable_runs: AtomicU64::new(0),
         }
     }
 }
@@ -183,6 +190,8 @@ impl Status {
         self.dry_samples.store(0, Ordering::Relaxed);
         self.misses_offset.store(0, Ordering::Relaxed);
         self.dry_offset.store(0, Ordering::Relaxed);
+        self.failed_runs.store(0, Ordering::Relaxed);
+        self.unusable_runs.store(0, Ordering::Relaxed);
         self.active.store(true, Ordering::Release);
     }
 
@@ -201,6 +210,22 @@ impl Status {
             dry_samples: self.dry_samples(),
             sample_rate: self.sample_rate.load(Ordering::Relaxed),
             live_fallback: self.live_fallback(),
+            model_trouble: self.model_trouble(),
+        }
+    }
+
+    /// What is wrong with the model's runs, in words, when some failed or gave NaN or infinite
+    /// values since activation (a broken model file: no check at load can see it); `None` while
+    /// every run is sound.
+    pub fn model_trouble(&self) -> Option<String> {
+        let (failed, unusable) = (self.failed_runs.load(Ordering::Relaxed), self.unusable_runs.load(Ordering::Relaxed));
+        match (failed, unusable) {
+            (0, 0) => None,
+            (failed, 0) => Some(format!("The model failed {failed} runs: their audio played unseparated on Other")),
+            (_, unusable) => Some(format!(
+                "The model gave NaN or infinite values in {unusable} runs (a broken model file?): \
+                 those parts played unseparated on Other"
+            )),
         }
     }
 
@@ -279,6 +304,8 @@ pub struct Snapshot {
     /// The host's sample rate, Hz (0 before the first activation).
     pub sample_rate: u32,
     pub live_fallback: Option<String>,
+    /// [`Status::model_trouble`].
+    pub model_trouble: Option<String>,
 }
 
 /// Why a model did not load, in words a musician understands.
@@ -301,6 +328,21 @@ pub fn problem_in_words(error: &InferenceError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn broken_runs_are_said_in_words() {
+        let status = Status::default();
+        assert_eq!(status.model_trouble(), None);
+        status.failed_runs.store(3, Ordering::Relaxed);
+        assert_eq!(
+            status.model_trouble().as_deref(),
+            Some("The model failed 3 runs: their audio played unseparated on Other")
+        );
+        status.unusable_runs.store(2, Ordering::Relaxed);
+        assert!(status
+            .model_trouble()
+            .is_some_and(|t| t.starts_with("The model gave NaN or infinite values in 2 runs")));
+    }
 
     #[test]
     fn a_composed_model_says_where_each_role_comes_from() {

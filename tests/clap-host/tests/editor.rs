@@ -60,6 +60,10 @@ const SCENES: [(&str, (i32, i32), [bool; 5]); 5] = [
     ("Drums + bass", (418, 62), [false, true, true, false, false]),
     ("Reset", (524, 62), [true; 5]),
 ];
+/// The status panel at the editor's right (MODE, ENGINE, OUTPUT).
+const STATUS_PANEL: (u32, u32, u32, u32) = (462, 90, 712, 412);
+/// The theme's warning orange (plugin/src/editor/theme.rs).
+const WARNING: [u8; 3] = [0xff, 0xa7, 0x26];
 /// Under each strip's role name: "not in model", or the model its stems come from.
 const CAPTION_BOX: (u32, u32, u32, u32) = (2, 114, 86, 132);
 /// The MUTE button inside a strip.
@@ -727,6 +731,31 @@ fn every_scene_plays_its_stems_in_the_default_mode() {
     }
     plugin.close_editor();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A model whose masks are all NaN (`hostile-nan-masks`, `model/make_test_models.py`: a broken
+/// network no check at load can see) is flagged in the status panel in the warning colour once
+/// it has run; a sound model's panel has no warning.
+#[test]
+fn a_model_giving_nan_is_flagged_in_the_status_panel() {
+    let _serial = serial();
+    let input = excerpt(&eval_mixture(), 0.0, 3.0);
+    let warning_pixels = |model: &str| {
+        let window = HostWindow::new(SIZE.0, SIZE.1);
+        let mut plugin = TestPlugin::sift();
+        plugin.use_model(&test_models().join(format!("{model}.onnx"))).unwrap();
+        plugin.activate_offline(44_100.0, 512).unwrap();
+        plugin.render(&input, |_| 512, &[]).unwrap();
+        plugin.open_editor(&window, Some(1.0)).unwrap();
+        let shot = drawn(&window, Duration::from_secs(10));
+        save(&shot, &format!("status-{model}"));
+        plugin.close_editor();
+        shot.count(STATUS_PANEL, |p| near_colour(p, WARNING, 40))
+    };
+    let (broken, sound) = (warning_pixels("hostile-nan-masks"), warning_pixels("tiny-valid"));
+    eprintln!("warning-coloured pixels in the status panel: NaN model {broken}, sound model {sound}");
+    assert!(broken >= 100, "the status panel does not flag a model giving NaN ({broken} warning pixels)");
+    assert_eq!(sound, 0, "the status panel warns about a sound model");
 }
 
 /// Where the Windows editor's window is on Wine's screen and its size, as the Windows half

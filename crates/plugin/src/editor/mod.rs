@@ -484,6 +484,9 @@ impl SiftEditor {
                             .color(theme::WARNING),
                     );
                 }
+                if let Some(trouble) = &status.model_trouble {
+                    ui.add(egui::Label::new(RichText::new(trouble).small().color(theme::WARNING)).wrap());
+                }
 
                 ui.add_space(4.0);
                 section(ui, "Output");
