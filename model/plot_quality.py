@@ -2,10 +2,12 @@
 
     python model/plot_quality.py target/eval/results.json docs/quality-vs-latency.png
 
-One panel per stem (global SDR of the mode's host schedule against its latency, one line per
-model and clip: the modes of a model joined from lowest to highest latency), and one panel of
-the offline real-time factor (host schedule, and crosses for a file render where its schedule
-differs), so what each model and mode gives and costs reads off one picture.
+A model is judged by its mean over the clips, never by one clip (issue 30), so each panel draws,
+per model, the mean over the clips of each mode (host schedule) against the mode's latency, as a
+line from the lowest latency to the highest, and each clip's own figures as faint dots around
+it. Panels: the four-stem mean (each clip's mean over the stems it has, then their mean, for the
+models that give drums, bass and other), each stem's global SDR, and the offline real-time factor
+(host schedule; crosses for a file render where its schedule differs).
 """
 
 import argparse
@@ -19,7 +21,10 @@ matplotlib.use("Agg")  # files only: no display needed
 import matplotlib.pyplot as plt  # noqa: E402  (after the back-end is chosen)
 
 STEMS = ["vocals", "drums", "bass", "other", "accompaniment"]
+FOUR_STEMS = ["vocals", "drums", "bass", "other"]
 MODE_ORDER = {"live": 0, "balanced": 1, "studio": 2}
+FOUR_STEM_MEAN = "four-stem mean"
+RTF = "real-time factor"
 
 
 def score(value):
@@ -32,14 +37,43 @@ def score(value):
     return value if math.isfinite(value) else math.nan
 
 
-def series(rows):
-    """Rows grouped by (model, clip), each group's modes in order."""
-    groups = {}
+def clip_mean(row):
+    """A clip's mean over the four stems it has a score for (a silent reference stem has none),
+    or NaN for a model without drums, bass and other."""
+    sdr = row["sdr"] or {}
+    if not all(stem in sdr for stem in FOUR_STEMS[1:]):
+        return math.nan
+    values = [v for v in (score(sdr[stem].get("sdr")) for stem in FOUR_STEMS if stem in sdr) if not math.isnan(v)]
+    return sum(values) / len(values) if values else math.nan
+
+
+def value(row, panel):
+    """What `panel` shows of one separated clip."""
+    if panel == RTF:
+        return row["separate"]["rtf"]
+    if panel == FOUR_STEM_MEAN:
+        return clip_mean(row)
+    return score((row["sdr"] or {}).get(panel, {}).get("sdr"))
+
+
+def mean(values):
+    finite = [v for v in values if not math.isnan(v)]
+    return sum(finite) / len(finite) if finite else math.nan
+
+
+def by_mode(rows):
+    """{model: [(mode, latency ms, [rows of its clips])]}, modes from the lowest latency up."""
+    models = {}
     for row in rows:
-        groups.setdefault((row["model"], row["clip"]), []).append(row)
-    for group in groups.values():
-        group.sort(key=lambda r: MODE_ORDER.get(r["mode"], 99))
-    return groups
+        modes = models.setdefault(row["model"], {})
+        modes.setdefault(row["mode"], []).append(row)
+    return {
+        model: sorted(
+            ((mode, group[0]["separate"]["latency_ms"], group) for mode, group in modes.items()),
+            key=lambda m: MODE_ORDER.get(m[0], 99),
+        )
+        for model, modes in models.items()
+    }
 
 
 def main():
@@ -50,67 +84,57 @@ def main():
 
     rows = json.loads(args.results.read_text())
     stems = [s for s in STEMS if any(s in (r["sdr"] or {}) for r in rows)]
-    groups = series(rows)
-    # In the order `cargo xtask eval` ran them: the eval clips first (filled markers, labelled
-    # modes), then the demo clip.
-    models = list(dict.fromkeys(r["model"] for r in rows))
-    clips = list(dict.fromkeys(r["clip"] for r in rows))
+    models = by_mode(rows)
     colours = {m: plt.get_cmap("tab10")(i) for i, m in enumerate(models)}
-    styles = [("o", "-", True), ("s", "--", False), ("^", ":", False)]
-    clip_style = {clip: styles[i % len(styles)] for i, clip in enumerate(clips)}
+    clips = len({r["clip"] for r in rows})
 
-    panels = stems + ["real-time factor"]
-    columns = 3
-    rows_of_panels = math.ceil(len(panels) / columns)
-    fig, axes = plt.subplots(rows_of_panels, columns, figsize=(5 * columns, 3.8 * rows_of_panels), squeeze=False)
+    panels = [FOUR_STEM_MEAN] + stems + [RTF]
+    columns = 4
+    rows_of_panels = math.ceil((len(panels) + 1) / columns)  # one slot for the legend
+    fig, axes = plt.subplots(rows_of_panels, columns, figsize=(4.6 * columns, 3.9 * rows_of_panels), squeeze=False)
     for ax, panel in zip(axes.flat, panels):
-        for (model, clip), group in groups.items():
-            latency = [r["separate"]["latency_ms"] for r in group]
-            if panel == "real-time factor":
-                values = [r["separate"]["rtf"] for r in group]
-                files = [r["file_render"]["separate"]["rtf"] for r in group]
-                if files != values and clip_style[clip][2]:
-                    ax.plot(latency, files, marker="x", linestyle="none", color=colours[model],
-                            label=f"{model} · file render (sift separate)")
-            else:
-                values = [score((r["sdr"] or {}).get(panel, {}).get("sdr")) for r in group]
-            if all(math.isnan(v) for v in values):
+        for model, modes in models.items():
+            colour = colours[model]
+            latency = [ms for _, ms, _ in modes]
+            per_clip = [[value(r, panel) for r in group] for _, _, group in modes]
+            means = [mean(values) for values in per_clip]
+            if all(math.isnan(v) for v in means):
                 continue
-            marker, line, filled = clip_style[clip]
-            ax.plot(
-                latency,
-                values,
-                marker=marker,
-                linestyle=line,
-                color=colours[model],
-                markerfacecolor=colours[model] if filled else "white",
-                label=f"{model} · {clip}",
-            )
-            for r, x, y in zip(group, latency, values):
-                if filled and not math.isnan(y):
-                    ax.annotate(r["mode"], (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+            for x, values in zip(latency, per_clip):
+                ax.plot([x] * len(values), values, marker="o", markersize=3, linestyle="none", color=colour, alpha=0.3)
+            ax.plot(latency, means, marker="o", linewidth=2, color=colour, label=model)
+            for (mode, _, _), x, y in zip(modes, latency, means):
+                if not math.isnan(y):
+                    ax.annotate(mode, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+            if panel == RTF:
+                files = [mean([r["file_render"]["separate"]["rtf"] for r in group]) for _, _, group in modes]
+                if files != means:
+                    ax.plot(latency, files, marker="x", linestyle="none", color=colour, markersize=7,
+                            label=f"{model}: file render (sift separate)")
         ax.set_xscale("log")
-        ax.set_xlabel("latency (ms, log scale)")
-        if panel == "real-time factor":
+        ax.set_xlabel("latency in a host (ms, log scale)")
+        if panel == RTF:
             ax.set_yscale("log")
             ax.axhline(1.0, color="grey", linewidth=0.8)
             ax.set_ylabel("processing time / audio time (log)")
-            ax.set_title("offline real-time factor (below the line: faster than real time)", fontsize=9)
+            ax.set_title("offline real-time factor (under 1: faster than real time)", fontsize=9)
         else:
             ax.set_ylabel("SDR (dB, global)")
-            ax.set_title(panel)
+            ax.set_title(panel if panel != FOUR_STEM_MEAN else "four-stem mean (models with drums, bass, other)",
+                         fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
-    for ax in list(axes.flat)[len(panels):]:
+    spare = list(axes.flat)[len(panels):]
+    for ax in spare:
         ax.axis("off")
     legend = {}
     for ax in axes.flat:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             legend.setdefault(label, handle)
-    labels, handles = list(legend), list(legend.values())
     threads = rows[0].get("threads", "?") if rows else "?"
-    fig.legend(handles, labels, loc="lower center", ncol=min(4, max(1, len(labels))), fontsize=8)
+    spare[0].legend(list(legend.values()), list(legend), loc="center", fontsize=9,
+                    title=f"lines: mean over the {clips} clips; dots: each clip", title_fontsize=8)
     fig.suptitle(f"Sift: separation quality against latency (cargo xtask eval, {threads} threads)")
-    fig.tight_layout(rect=(0, 0.06, 1, 0.97))
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out, dpi=100)
     print(f"[plot_quality] wrote {args.out}")
