@@ -1,5 +1,6 @@
-//! `cargo xtask demo`: separates the demo clip with the default model (`balanced`) and with
-//! Sift's own four-stem model (`live`, as a live user hears it) and scores the stems against the
+//! `cargo xtask demo`: separates the demo clip with `balanced`'s default (the composed four-stem
+//! model: Spleeter's vocals, Sift's own drums, bass and other) and with Sift's own four-stem model
+//! (`live`, as a live user hears it) and scores the stems against the
 //! clip's own reference stems, the quickest end-to-end look at the product; then bundles the
 //! CLAP and VST3 plugins into `target/bundled`.
 
@@ -13,7 +14,11 @@ pub fn run(paths: &Paths) -> Result<()> {
     setup::run(paths)?;
     let sift = product::build_sift(paths)?;
     let separations = [
-        ("the default model, Spleeter 2-stem, in `balanced`", "out", &["--mode", "balanced"][..]),
+        (
+            "`balanced`'s default, Spleeter's vocals with Sift's own drums, bass and other",
+            "out",
+            &["--mode", "balanced"][..],
+        ),
         (
             "Sift's own four-stem model in `live` (host blocks of 256)",
             "out-4stem",
