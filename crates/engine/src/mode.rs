@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::calibrate::MAX_STRETCH;
 use super::model::ModelSpec;
 use super::schedule::Schedule;
 
@@ -72,12 +73,17 @@ impl Mode {
         // model with another stride gets windows of the same shape. The figures behind these
         // choices are in the README ("Quality against latency").
         let m = spec.frame_multiple.max(1);
-        let (window, new, lookahead) = match self {
-            Mode::Live => (m, 4, 2),
-            Mode::Balanced => (2 * m, 8, 8),
-            Mode::Studio => (4 * m, 16, 32),
+        let (multiples, new, lookahead) = match self {
+            Mode::Live => (1, 4, 2),
+            Mode::Balanced => (2, 8, 8),
+            Mode::Studio => (4, 16, 32),
         };
-        Schedule { window, new, lookahead: lookahead.max(spec.min_lookahead), stateful: false, prime: 0 }
+        let lookahead = lookahead.max(spec.min_lookahead);
+        // A model with a short frame multiple (a frame-local model's is 1) still gets room for
+        // the new frames at the largest stretch, the look-ahead and a frame of past; without it
+        // `studio`'s past frame count underflowed (found by `fuzz/`'s contract target).
+        let room = (MAX_STRETCH * new + lookahead + 1).next_multiple_of(m);
+        Schedule { window: (multiples * m).max(room), new, lookahead, stateful: false, prime: 0 }
     }
 }
 
@@ -120,5 +126,32 @@ impl FromStr for Mode {
             .into_iter()
             .find(|m| m.name().eq_ignore_ascii_case(s))
             .ok_or_else(|| format!("unknown mode `{s}`: use live, balanced or studio"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every mode of a windowed model with any frame multiple (a frame-local model's is 1) has
+    /// past frames at every stretch the machine may need, and its file render too; Spleeter's
+    /// windows (64 frames a multiple) are those the README's figures were measured with.
+    #[test]
+    fn windows_have_room_for_every_stretch_whatever_the_frame_multiple() {
+        for m in 1..=130 {
+            let spec = ModelSpec { frame_multiple: m, ..ModelSpec::default_grid() };
+            for mode in Mode::ALL {
+                let schedule = mode.schedule(&spec);
+                assert_eq!(schedule.window % m, 0, "{mode} with a frame multiple of {m}: {schedule:?}");
+                for stretch in 1..=MAX_STRETCH {
+                    assert!(schedule.stretched(stretch).past() >= 1, "{mode}, multiple {m}, stretch {stretch}");
+                }
+                let file = mode.throughput_schedule(&spec);
+                assert!(file.window >= file.new + file.lookahead + schedule.past(), "{mode}, multiple {m}: {file:?}");
+            }
+        }
+        let spleeter = ModelSpec::default_grid();
+        let windows = Mode::ALL.map(|mode| mode.schedule(&spleeter).window);
+        assert_eq!(windows, [64, 128, 256]);
     }
 }

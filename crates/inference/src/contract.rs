@@ -519,6 +519,22 @@ mod tests {
         assert!(spec.licence.contains("personal and research use only"));
     }
 
+    /// A windowed model with a frame multiple of 10 (the `fuzz/` contract target's first find,
+    /// Dec 7: `studio`'s past frame count underflowed while the reader sized its largest run)
+    /// is read, and every mode has a past frame.
+    #[test]
+    fn a_windowed_model_with_a_short_frame_multiple_is_read() {
+        let text = "sift.contract=1\nsift.name=short\nsift.output_kind=mask\nsift.stems=vocals,accompaniment\n\
+                    sift.residual_stem=accompaniment\nsift.sample_rate=44100\nsift.n_fft=4096\nsift.hop=1024\n\
+                    sift.window=hann-periodic\nsift.bins=1024\nsift.frame_multiple=10\nsift.channels=2\n\
+                    sift.input=magnitude\nsift.input_layout=batch,channel,frame,bin\nsift.output=masks\n\
+                    sift.output_layout=batch,stem,channel,frame,bin\nsift.licence=MIT\nsift.source=test\n";
+        let mut meta = HashMap::new();
+        add_sidecar(&mut meta, text).unwrap();
+        let spec = Contract::from_metadata(&meta).expect("a frame multiple of 10 is within the contract").spec;
+        assert!(Mode::ALL.iter().all(|m| m.schedule(&spec).past() >= 1));
+    }
+
     #[test]
     fn the_model_files_own_keys_win_over_its_sidecar() {
         let mut meta = HashMap::from([("sift.name".to_owned(), "renamed".to_owned())]);
