@@ -25,6 +25,7 @@ fn dir() -> &'static PathBuf {
 }
 
 fuzz_target!(|data: &[u8]| {
+    sift_fuzz::crash_only_on_escaping_panics();
     let Some((&choice, bytes)) = data.split_first() else { return };
     let path = dir().join(format!("input.{}", EXTENSIONS[usize::from(choice) % EXTENSIONS.len()]));
     std::fs::write(&path, bytes).expect("the input written");

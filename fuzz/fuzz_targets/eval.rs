@@ -26,6 +26,7 @@ fn dirs() -> &'static (PathBuf, PathBuf) {
 }
 
 fuzz_target!(|data: &[u8]| {
+    sift_fuzz::crash_only_on_escaping_panics();
     if data.len() < 3 {
         return;
     }

@@ -23,9 +23,7 @@ use std::time::{Duration, Instant};
 use super::mode::Mode;
 use super::model::{MaskModel, ModelSpec};
 
-/// The largest stretch of a mode: twice its new frames per run, which keeps the modes' order
-/// (Spleeter at 44.1 kHz: `live` 488 ms, `balanced` 998 ms, `studio` 2299 ms at most).
-pub const MAX_STRETCH: usize = 2;
+use super::schedule::MAX_STRETCH;
 
 /// The share of its budget a run may take: the rest is for the host's own work, the slower
 /// runs (p99 is ~1.5 × the median) and scheduling.

@@ -3,9 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::calibrate::MAX_STRETCH;
 use super::model::ModelSpec;
-use super::schedule::Schedule;
+use super::schedule::{Schedule, MAX_STRETCH};
 
 /// How much latency Sift may add in exchange for context.
 ///

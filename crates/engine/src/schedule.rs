@@ -21,6 +21,11 @@ pub struct Schedule {
     pub prime: usize,
 }
 
+/// The largest stretch of a mode ([`Schedule::stretched`], chosen by `calibrate`): twice its new
+/// frames per run, which keeps the modes' order (Spleeter at 44.1 kHz: `live` 488 ms, `balanced`
+/// 998 ms, `studio` 2299 ms at most). Every mode's window has room for it (`Mode::schedule`).
+pub const MAX_STRETCH: usize = 2;
+
 impl Schedule {
     /// Frames before the new ones that give a windowed run its past context (none for a
     /// stateful model, whose state is its past).
