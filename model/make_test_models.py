@@ -123,50 +123,6 @@ def tiny_model(metadata: dict[str, str], bins: int = BINS, stems: int = 2) -> on
     return finish(graph, metadata)
 
 
-def nan_model(metadata: dict[str, str], bins: int = BINS) -> onnx.ModelProto:
-    """A mask model whose every mask is NaN (its input times NaN): what a network with a broken
-    weight gives at run time, which no check of the file can see."""
-    nodes = [
-        helper.make_node("Constant", [], ["nan"], value=helper.make_tensor("nan", TensorProto.FLOAT, [], [math.nan])),
-        helper.make_node("Mul", ["magnitude", "nan"], ["poisoned"]),
-        helper.make_node("Constant", [], ["axis"], value=helper.make_tensor("axis", TensorProto.INT64, [1], [1])),
-        helper.make_node("Unsqueeze", ["poisoned", "axis"], ["one_stem"]),
-        helper.make_node("Concat", ["one_stem", "one_stem"], ["masks"], axis=1),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "nan-masks",
-        [helper.make_tensor_value_info("magnitude", TensorProto.FLOAT, [1, 2, "frames", bins])],
-        [helper.make_tensor_value_info("masks", TensorProto.FLOAT, [1, 2, 2, "frames", bins])],
-    )
-    return finish(graph, metadata)
-
-
-def short_output_model(metadata: dict[str, str], bins: int = BINS) -> onnx.ModelProto:
-    """A mask model whose output has one frame fewer than its input (its declared shapes allow
-    it: the frame dimensions are free), so only a run shows it breaks the contract."""
-    int64 = lambda name, value: helper.make_node(  # noqa: E731 (a one-line constant maker)
-        "Constant", [], [name], value=helper.make_tensor(name, TensorProto.INT64, [1], [value])
-    )
-    nodes = [
-        helper.make_node("Sigmoid", ["magnitude"], ["mask"]),
-        int64("axis", 1),
-        helper.make_node("Unsqueeze", ["mask", "axis"], ["one_stem"]),
-        helper.make_node("Concat", ["one_stem", "one_stem"], ["both"], axis=1),
-        int64("start", 1),
-        int64("end", 2**62),
-        int64("frames_axis", 3),
-        helper.make_node("Slice", ["both", "start", "end", "frames_axis"], ["masks"]),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "short-output",
-        [helper.make_tensor_value_info("magnitude", TensorProto.FLOAT, [1, 2, "frames", bins])],
-        [helper.make_tensor_value_info("masks", TensorProto.FLOAT, [1, 2, 2, "fewer_frames", bins])],
-    )
-    return finish(graph, metadata)
-
-
 def tensor(name: str, shape: list[int]) -> onnx.ValueInfoProto:
     """A float32 graph input or output of the given shape."""
     return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
@@ -186,6 +142,37 @@ def two_stem_masks(vocals: str, accompaniment: str) -> list[onnx.NodeProto]:
         helper.make_node("Unsqueeze", [accompaniment, "stem_axis"], ["accompaniment_mask"]),
         helper.make_node("Concat", ["vocals_mask", "accompaniment_mask"], ["masks"], axis=1),
     ]
+
+
+def nan_model(metadata: dict[str, str], bins: int = BINS) -> onnx.ModelProto:
+    """A mask model whose every mask is NaN (its input times NaN): what a network with a broken
+    weight gives at run time, which no check of the file can see."""
+    graph = helper.make_graph(
+        [helper.make_node("Mul", ["magnitude", "nan"], ["poisoned"]), *two_stem_masks("poisoned", "poisoned")],
+        "nan-masks",
+        [tensor("magnitude", [1, 2, "frames", bins])],
+        [tensor("masks", [1, 2, 2, "frames", bins])],
+        initializer=[constant("nan", math.nan), constant("stem_axis", [1])],
+    )
+    return finish(graph, metadata)
+
+
+def short_output_model(metadata: dict[str, str], bins: int = BINS) -> onnx.ModelProto:
+    """A mask model whose output has one frame fewer than its input (its declared shapes allow
+    it: the frame dimensions are free), so only a run shows it breaks the contract."""
+    nodes = [
+        helper.make_node("Slice", ["magnitude", "start", "end", "frame_axis"], ["fewer_frames"]),
+        helper.make_node("Sigmoid", ["fewer_frames"], ["mask"]),
+        *two_stem_masks("mask", "mask"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "short-output",
+        [tensor("magnitude", [1, 2, "frames", bins])],
+        [tensor("masks", [1, 2, 2, "fewer_frames", bins])],
+        initializer=[constant("start", [1]), constant("end", [2**62]), constant("frame_axis", [2]), constant("stem_axis", [1])],
+    )
+    return finish(graph, metadata)
 
 
 def smoother_model(metadata: dict[str, str], frames: int = 1, spare_state: bool = False) -> onnx.ModelProto:

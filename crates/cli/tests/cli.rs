@@ -157,11 +157,19 @@ fn a_broken_runtime_library_is_a_clear_error() {
     separate_fails(&input, &[], &[("SIFT_ORT_DYLIB", lib.to_str().unwrap())], "could not be loaded");
 }
 
+/// Runs `sift separate` on the real clip with each test model of `make_test_models.py` named in
+/// `cases`, expecting a clean failure whose message contains the case's text.
+fn test_models_are_refused(cases: &[(&str, &str)]) {
+    let input = support::rock_clip().join("mixture.wav");
+    for (model, expected) in cases {
+        let path = support::test_models().join(format!("{model}.onnx"));
+        separate_fails(&input, &["--model", path.to_str().unwrap()], &[], expected);
+    }
+}
+
 #[test]
 fn broken_and_mismatched_models_are_rejected_with_the_reason() {
-    let input = support::rock_clip().join("mixture.wav");
-    let models = support::test_models();
-    for (model, expected) in [
+    test_models_are_refused(&[
         ("garbage", "is not a usable ONNX model"),
         ("no-metadata", "`sift.contract` is missing"),
         ("missing-stems-key", "`sift.stems` is missing"),
@@ -175,10 +183,8 @@ fn broken_and_mismatched_models_are_rejected_with_the_reason() {
         ("stream-frames-mismatch", "input `magnitude` has shape"),
         ("stream-v1-streaming", "`sift.streaming` needs `sift.contract` 2"),
         ("does-not-exist", "does not exist"),
-    ] {
-        let path = models.join(format!("{model}.onnx"));
-        separate_fails(&input, &["--model", path.to_str().unwrap()], &[], expected);
-    }
+    ]);
+    let input = support::rock_clip().join("mixture.wav");
     separate_fails(&input, &["--model", "no-such-model"], &[], "no installed model is called `no-such-model`");
 }
 
@@ -189,22 +195,18 @@ fn broken_and_mismatched_models_are_rejected_with_the_reason() {
 /// the whole mixture is in the residual stem, and the user is told.
 #[test]
 fn hostile_models_are_refused_or_contained() {
-    let input = support::rock_clip().join("mixture.wav");
-    let models = support::test_models();
-    for (model, expected) in [
+    test_models_are_refused(&[
         ("hostile-huge-fft", "`sift.n_fft` 1099511627776 is over the 32768 samples"),
         ("hostile-huge-window", "`sift.frame_multiple` asks for 1000000000 frames, over the 4096"),
         ("hostile-huge-lookahead", "`sift.lookahead` asks for 1000000000 frames"),
         ("hostile-huge-run", "would take 12288 MiB, over the 1024 MiB"),
         // Its shapes allow it; the test run on silence at load shows its output is a frame short.
         ("hostile-short-output", "a test run failed: output has 258048 values, expected 262144"),
-    ] {
-        let path = models.join(format!("{model}.onnx"));
-        separate_fails(&input, &["--model", path.to_str().unwrap()], &[], expected);
-    }
+    ]);
 
+    let input = support::rock_clip().join("mixture.wav");
     let out = scratch("nan-masks");
-    let model = models.join("hostile-nan-masks.onnx");
+    let model = support::test_models().join("hostile-nan-masks.onnx");
     let output = separate(&input, &out, &["--model", model.to_str().unwrap()]);
     let report = json_of(&output);
     assert!(report["model_runs"].as_u64() > Some(0), "{report}");

@@ -93,11 +93,12 @@ impl ModelInfo {
         }
     }
 
-    /// The model the stems on `role` come from, where this model is composed of others; `None`
-    /// for a single model (every stem is its own) and for a role no stem plays on.
-    pub fn model_of(&self, role: Role) -> Option<&str> {
-        let first = RoleMap::new(&self.stems).stems(role).next()?;
-        self.stem_models.get(first).map(String::as_str)
+    /// For each role ([`Role::ALL`] order), the model its stems come from, where this model is
+    /// composed of others; `None` for a single model (every stem is its own) and for a role no
+    /// stem plays on. The stems are mapped to roles once for all of them.
+    pub fn models_by_role(&self) -> [Option<&str>; Role::COUNT] {
+        let roles = RoleMap::new(&self.stems);
+        Role::ALL.map(|role| roles.stems(role).next().and_then(|first| self.stem_models.get(first)).map(String::as_str))
     }
 }
 
@@ -352,11 +353,12 @@ mod tests {
             stem_models: names(&["spleeter-2stems", "sift-4stem", "sift-4stem", "sift-4stem"]),
             ..ModelInfo::default()
         };
-        assert_eq!(composed.model_of(Role::Vocals), Some("spleeter-2stems"));
-        assert_eq!(composed.model_of(Role::Bass), Some("sift-4stem"));
-        assert_eq!(composed.model_of(Role::Extra), None, "no stem plays on Extra");
+        let by_role = composed.models_by_role();
+        assert_eq!(by_role[Role::Vocals as usize], Some("spleeter-2stems"));
+        assert_eq!(by_role[Role::Bass as usize], Some("sift-4stem"));
+        assert_eq!(by_role[Role::Extra as usize], None, "no stem plays on Extra");
         let single = ModelInfo { stems: names(&["vocals", "accompaniment"]), ..ModelInfo::default() };
-        assert_eq!(single.model_of(Role::Vocals), None, "a single model's stems are its own");
+        assert_eq!(single.models_by_role()[Role::Vocals as usize], None, "a single model's stems are its own");
     }
 
     #[test]

@@ -110,6 +110,7 @@ pub fn run(args: &SeparateArgs) -> anyhow::Result<()> {
     let load = |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed);
     let deadline_misses = load(&shared.deadline_misses);
     let output_samples = input_frames + processor.latency() as u64;
+    let residual = spec.stems.get(spec.residual).map_or("residual", String::as_str);
     if missed_samples > 0 {
         let percent = |samples: u64| 100.0 * samples as f64 / output_samples.max(1) as f64;
         let dry = missed_samples - concealed_samples;
@@ -117,9 +118,8 @@ pub fn run(args: &SeparateArgs) -> anyhow::Result<()> {
             "all were separated with the last masks the model gave (concealed)".to_owned()
         } else {
             format!(
-                "{concealed_samples} were separated with the last masks the model gave (concealed), {dry} ({:.1} %) fell back to the unseparated input in the `{}` stem",
+                "{concealed_samples} were separated with the last masks the model gave (concealed), {dry} ({:.1} %) fell back to the unseparated input in the `{residual}` stem",
                 percent(dry),
-                spec.stems.get(spec.residual).map_or("residual", String::as_str),
             )
         };
         audio_file::warn(&format!(
@@ -130,7 +130,6 @@ pub fn run(args: &SeparateArgs) -> anyhow::Result<()> {
     }
     let (run_count, failures, unusable) =
         (load(&shared.model_runs), load(&shared.model_failures), load(&shared.unusable_runs));
-    let residual = spec.stems.get(spec.residual).map_or("residual", String::as_str);
     if failures > 0 {
         audio_file::warn(&format!(
             "{failures} of {run_count} model runs failed: their frames are unseparated, in the `{residual}` stem"

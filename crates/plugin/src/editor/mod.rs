@@ -261,10 +261,11 @@ impl SiftEditor {
         let spacing = ui.spacing().item_spacing.x;
         let strip_width = ((width - spacing * (Role::COUNT - 1) as f32) / Role::COUNT as f32).max(60.0);
         let known = self.shared.status.active.load(Ordering::Acquire);
-        for role in Role::ALL {
+        let sources = model.models_by_role();
+        for (role, source) in Role::ALL.into_iter().zip(sources) {
             let active = !known || self.shared.status.role_active(role);
             ui.allocate_ui_with_layout(Vec2::new(strip_width, height), Layout::top_down(Align::Center), |ui| {
-                let source = model.model_of(role).filter(|_| active);
+                let source = source.filter(|_| active);
                 self.strip(ui, setter, role, active, source, Vec2::new(strip_width, height));
             });
         }
